@@ -1,0 +1,3 @@
+"""django-orkestapay: take payments through the OrkestaPay hosted checkout."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,133 @@
+"""The ``ORKESTAPAY`` settings dict, read lazily on every access so ``override_settings`` works.
+
+Every key and its default is in :data:`DEFAULTS`. Nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+SANDBOX = "sandbox"
+PRODUCTION = "production"
+
+#: The real API base URLs by environment.
+ENVIRONMENT_BASE_URLS: dict[str, str] = {
+    SANDBOX: "https://api.sand.orkestapay.com",
+    PRODUCTION: "https://api.orkestapay.com",
+}
+
+#: Hosts a checkout_redirect_url may point at by default (a leading dot matches any subdomain).
+DEFAULT_CHECKOUT_HOSTS: tuple[str, ...] = (".orkestapay.com", ".orkesta.io")
+
+DEFAULTS: dict[str, Any] = {
+    # Credentials (OrkestaPay portal: Developers > API keys). Required at use, never logged.
+    "CLIENT_ID": None,
+    "CLIENT_SECRET": None,
+    # "sandbox" or "production"; picks the real base URL below unless BASE_URL overrides it.
+    "ENVIRONMENT": SANDBOX,
+    # Override of the API base URL (the fake gateway in tests and demos). None: from ENVIRONMENT.
+    "BASE_URL": None,
+    # HTTP timeouts (seconds) and retries of safe calls.
+    "CONNECT_TIMEOUT": 5.0,
+    "READ_TIMEOUT": 20.0,
+    "MAX_RETRIES": 2,
+    # Where the access token is cached (a CACHES alias; shared by every worker), and how many seconds before
+    # expiry a token stops being reused.
+    "TOKEN_CACHE_ALIAS": "default",
+    "TOKEN_EXPIRY_LEEWAY": 60,
+    # Lifetime of the signed return links, in seconds.
+    "RETURN_LINK_MAX_AGE": 60 * 60 * 24,
+    # Absolute base (scheme://host[:port]) for return links when request.build_absolute_uri is wrong
+    # (behind a proxy). None: taken from the request.
+    "RETURN_BASE_URL": None,
+    # Where the buyer lands after a return: a URL path or a URL pattern name; None: the app's own pages.
+    # The order's public id is appended as ?order=<uuid>.
+    "SUCCESS_URL": None,
+    "CANCEL_URL": None,
+    # Checkout request defaults.
+    "LOCALE": "ES_LATAM",
+    "CURRENCY": "MXN",
+    "COUNTRY_CODE": "MX",
+    "ALLOW_SAVE_PAYMENT_METHODS": False,
+    # Lifetime of a checkout (seconds), sent as order.expires_at; None lets OrkestaPay choose.
+    "CHECKOUT_LIFETIME": 60 * 60,
+    # An open checkout is reused only while it has at least this many seconds left.
+    "CHECKOUT_REUSE_MARGIN": 120,
+    # Hosts a checkout_redirect_url may point at; None: DEFAULT_CHECKOUT_HOSTS plus BASE_URL's host.
+    "CHECKOUT_HOSTS": None,
+    # Webhook signing secrets (whsec_...), several during a rotation.
+    "WEBHOOK_SECRETS": [],
+    "WEBHOOK_TOLERANCE": 300,
+}
+
+
+class OrkestaPayConfigurationError(ImproperlyConfigured):
+    """The ``ORKESTAPAY`` setting is missing something needed now; the message names the key."""
+
+
+def user_settings() -> dict[str, Any]:
+    """The raw ``ORKESTAPAY`` dict from the project's settings (empty when absent)."""
+    value = getattr(django_settings, "ORKESTAPAY", None)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise OrkestaPayConfigurationError("settings.ORKESTAPAY must be a dict.")
+    return value
+
+
+def get(key: str) -> Any:
+    """Return the effective value of one ``ORKESTAPAY`` key (the project's, else the default)."""
+    if key not in DEFAULTS:
+        raise KeyError(f"Unknown ORKESTAPAY key {key!r}")
+    return user_settings().get(key, DEFAULTS[key])
+
+
+def require(key: str) -> Any:
+    """Return a key that must be set, or raise a configuration error naming it."""
+    value = get(key)
+    if value in (None, ""):
+        raise OrkestaPayConfigurationError(
+            f"settings.ORKESTAPAY[{key!r}] is not set; django-orkestapay needs it to talk to OrkestaPay."
+        )
+    return value
+
+
+def environment() -> str:
+    """The configured environment, validated."""
+    env = get("ENVIRONMENT")
+    if env not in ENVIRONMENT_BASE_URLS:
+        raise OrkestaPayConfigurationError(
+            f"settings.ORKESTAPAY['ENVIRONMENT'] is {env!r}; use one of {sorted(ENVIRONMENT_BASE_URLS)}."
+        )
+    return str(env)
+
+
+def base_url() -> str:
+    """The API base URL: BASE_URL when set, else the environment's real URL. No trailing slash."""
+    override = get("BASE_URL")
+    if override:
+        return str(override).rstrip("/")
+    return ENVIRONMENT_BASE_URLS[environment()]
+
+
+def environment_label() -> str:
+    """What the order records as its environment: ``sandbox``, ``production``, or ``custom`` for a BASE_URL."""
+    return "custom" if get("BASE_URL") else environment()
+
+
+def checkout_hosts() -> tuple[str, ...]:
+    """Hosts a checkout_redirect_url may point at."""
+    configured = get("CHECKOUT_HOSTS")
+    if configured is not None:
+        return tuple(configured)
+    hosts = list(DEFAULT_CHECKOUT_HOSTS)
+    override = get("BASE_URL")
+    if override:
+        host = urlsplit(str(override)).hostname
+        if host:
+            hosts.append(host)
+    return tuple(hosts)

@@ -1,0 +1,169 @@
+"""The exceptions django-orkestapay raises.
+
+Everything the API client or the service layer raises derives from :class:`OrkestaPayError`. This module has no
+Django imports so that :mod:`django_orkestapay.client` stays framework-free; the configuration error, which derives
+from Django's ``ImproperlyConfigured``, lives in :mod:`django_orkestapay.conf`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_SECRET_MARKERS = ("secret", "token", "authorization", "password")
+
+
+def _redact(value: Any) -> Any:
+    """Return ``value`` with anything that looks like a credential replaced by ``"***"``."""
+    if isinstance(value, dict):
+        return {
+            key: "***" if any(m in str(key).lower() for m in _SECRET_MARKERS) else _redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact(item) for item in value]
+    return value
+
+
+class OrkestaPayError(Exception):
+    """Base class of every error this package raises about OrkestaPay.
+
+    ``status_code`` is the HTTP status (``None`` when no response arrived), ``message`` the API's own message (or
+    ours), ``request_id``/``category``/``validation_errors`` come from the API's error body, and ``response_body``
+    keeps the parsed (or raw) body with credentials redacted.
+    """
+
+    default_message = "OrkestaPay request failed"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        category: str | None = None,
+        validation_errors: list[dict[str, Any]] | None = None,
+        response_body: Any = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.category = category
+        self.validation_errors = list(validation_errors or [])
+        self.response_body = _redact(response_body)
+        self.method = method
+        self.path = path
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.method and self.path:
+            parts.append(f"{self.method} {self.path}")
+        if self.status_code is not None:
+            parts.append(f"HTTP {self.status_code}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        if self.validation_errors:
+            fields = ", ".join(
+                f"{e.get('field', '?')}: {e.get('message', '')}" for e in self.validation_errors if isinstance(e, dict)
+            )
+            parts.append(f"validation errors: {fields}")
+        return " | ".join(parts)
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying the same call again later may succeed."""
+        return False
+
+
+class APIError(OrkestaPayError):
+    """The API answered with an error status we have no more specific class for."""
+
+
+class AuthenticationError(APIError):
+    """The credentials or the access token were refused (401/403)."""
+
+    default_message = "OrkestaPay refused the credentials"
+
+
+class InvalidRequestError(APIError):
+    """The API rejected the request as invalid (400/409/422); ``validation_errors`` says which fields."""
+
+    default_message = "OrkestaPay rejected the request"
+
+
+class NotFoundError(APIError):
+    """The object asked for does not exist at OrkestaPay (404)."""
+
+    default_message = "Not found at OrkestaPay"
+
+
+class RateLimitError(APIError):
+    """Too many requests (429)."""
+
+    default_message = "OrkestaPay rate limit reached"
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class ServerError(APIError):
+    """OrkestaPay answered 5xx."""
+
+    default_message = "OrkestaPay is unavailable"
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class MalformedResponseError(APIError):
+    """The response was not the JSON we expected (invalid, truncated or missing required fields)."""
+
+    default_message = "OrkestaPay sent a response we could not understand"
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class APIConnectionError(OrkestaPayError):
+    """No response arrived: connection refused, DNS failure, TLS error or reset."""
+
+    default_message = "Could not reach OrkestaPay"
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connecting or reading)."""
+
+    default_message = "OrkestaPay did not answer in time"
+
+
+class UnexpectedRedirectError(OrkestaPayError):
+    """The API returned a checkout URL on a host we do not trust; the buyer is not sent there."""
+
+    default_message = "OrkestaPay returned a checkout URL on an unexpected host"
+
+
+class WebhookVerificationError(OrkestaPayError):
+    """A webhook's signature, timestamp or headers did not verify."""
+
+    default_message = "Webhook signature verification failed"
+
+
+class InvalidTransitionError(OrkestaPayError):
+    """A status change that the order state machine does not allow."""
+
+    default_message = "Status change not allowed"
+
+
+class OrderNotPayableError(OrkestaPayError):
+    """The order cannot start a checkout (already paid, refunded, or its amounts do not add up)."""
+
+    default_message = "This order cannot be paid"

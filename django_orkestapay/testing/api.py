@@ -1,0 +1,271 @@
+"""The fake's ``/v1`` API routes (reference sections 2, 5-9 and 13.1-13.4)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._util import dumps
+from .state import RefundError
+from .validation import FieldError, message, summary_message, validate_checkout, validate_refund
+from .wire import Request, Response, error_response, json_response, message_response, new_request_id
+
+if TYPE_CHECKING:
+    from .fake_gateway import FakeOrkestaPay
+
+Handler = Callable[["FakeOrkestaPay", Request, "re.Match[str]", str], Response]
+BRANDS = [
+    {"brand": "VISA", "logo": "https://resources.orkestapay.example/brands/visa.svg"},
+    {"brand": "MASTERCARD", "logo": "https://resources.orkestapay.example/brands/mastercard.svg"},
+    {"brand": "AMERICAN_EXPRESS", "logo": "https://resources.orkestapay.example/brands/amex.svg"},
+    {"brand": "CARNET", "logo": "https://resources.orkestapay.example/brands/carnet.svg"},
+]
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A response remembered under an Idempotency-Key."""
+
+    fingerprint: str
+    response: Response
+    stored_at: float
+
+
+def validation_response(errors: list[FieldError], language: str) -> Response:
+    """400 ``{message, request_id, category: VALIDATION, validation_errors}``."""
+    payload = {
+        "message": summary_message(errors, language),
+        "request_id": new_request_id(),
+        "category": "VALIDATION",
+        "validation_errors": [error.as_dict() for error in errors],
+    }
+    return json_response(400, payload)
+
+
+def not_found(kind: str, object_id: str) -> Response:
+    """404 for an unknown object."""
+    return error_response(404, f"{kind} {object_id} not found", "NOT_FOUND")
+
+
+def _json_body(fake: FakeOrkestaPay, request: Request) -> tuple[Any, Response | None]:
+    """Parse a JSON request body, or return the error response to send instead."""
+    if request.body and not request.is_json():
+        return None, message_response(415, "Content-Type must be application/json")
+    try:
+        return request.json(), None
+    except ValueError:
+        error = FieldError("body", message("body", fake.error_language))
+        return None, validation_response([error], fake.error_language)
+
+
+# tokens --------------------------------------------------------------------------------------------------------
+
+
+def issue_token(fake: FakeOrkestaPay, request: Request) -> Response:
+    """``POST /v1/oauth/tokens`` (client credentials, JSON only)."""
+    if not request.is_json():
+        return message_response(415, "Content-Type must be application/json")
+    body, error = _json_body(fake, request)
+    if error is not None:
+        return error
+    if not isinstance(body, dict):
+        body = {}
+    fields = ("client_id", "client_secret", "grant_type")
+    missing = [f for f in fields if not isinstance(body.get(f), str) or not body.get(f)]
+    if missing:
+        errors = [{"field": f, "message": f"{f} is required"} for f in missing]
+        return json_response(400, {"message": "Missing required fields", "validation_errors": errors})
+    if body["grant_type"] != "client_credentials":
+        errors = [{"field": "grant_type", "message": "grant_type must be client_credentials"}]
+        return json_response(400, {"message": "Unsupported grant_type", "validation_errors": errors})
+    if not _credentials_ok(fake, body["client_id"], body["client_secret"]):
+        return message_response(401, "Invalid client credentials")
+    return json_response(200, fake.state.issue_token(body["client_id"], fake.token_issuer()))
+
+
+def _credentials_ok(fake: FakeOrkestaPay, client_id: str, client_secret: str) -> bool:
+    id_ok = hmac.compare_digest(client_id.encode(), fake.client_id.encode())
+    secret_ok = hmac.compare_digest(client_secret.encode(), fake.client_secret.encode())
+    return id_ok and secret_ok
+
+
+def authenticate(fake: FakeOrkestaPay, request: Request) -> str | Response:
+    """Return the client id of a valid Bearer token, or the 401 response."""
+    scheme, _, token = (request.header("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return error_response(401, "Missing bearer access token", "AUTHENTICATION")
+    client_id = fake.state.token_client(token.strip())
+    if client_id is None:
+        return error_response(401, "Invalid or expired access token", "AUTHENTICATION")
+    return client_id
+
+
+# idempotency ---------------------------------------------------------------------------------------------------
+
+
+def _fingerprint(request: Request) -> str:
+    try:
+        canonical = dumps(_sorted(request.json())) if request.body else ""
+    except ValueError:
+        canonical = request.body.hex()
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def idempotent(fake: FakeOrkestaPay, request: Request, client_id: str, process: Callable[[], Response]) -> Response:
+    """Run ``process`` once per (client, method, path, Idempotency-Key); replay or refuse repeats (13.4)."""
+    key = request.header("idempotency-key")
+    if not key:
+        return process()
+    store = fake.state.idempotency
+    slot = (client_id, request.method, request.path, key)
+    fingerprint = _fingerprint(request)
+    with fake.state.lock:
+        stored: StoredResponse | None = store.get(slot)
+        if stored is not None and fake.clock() - stored.stored_at > fake.idempotency_ttl:
+            stored = None
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
+                text = "Idempotency-Key already used with a different request body"
+                return message_response(fake.idempotency_conflict_status, text)
+            replay = stored.response
+            headers = {**replay.headers, "Idempotent-Replayed": "true"}
+            return Response(replay.status, replay.body, replay.content_type, headers)
+        response = process()
+        if response.status is not None and response.status < 500:
+            store[slot] = StoredResponse(fingerprint, response, fake.clock())
+        return response
+
+
+# checkouts, orders, payments -----------------------------------------------------------------------------------
+
+
+def create_checkout(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+    """``POST /v1/checkouts``."""
+
+    def process() -> Response:
+        body, error = _json_body(fake, request)
+        if error is not None:
+            return error
+        errors = validate_checkout(body, fake.checkout_rules())
+        if errors:
+            return validation_response(errors, fake.error_language)
+        return json_response(200, fake.state.create_checkout(body))
+
+    if fake.idempotent_checkouts:
+        return idempotent(fake, request, client_id, process)
+    return process()
+
+
+def get_checkout(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+    """``GET /v1/checkouts/{id}``."""
+    try:
+        return json_response(200, fake.state.checkout_view(match["id"]))
+    except KeyError:
+        return not_found("Checkout", match["id"])
+
+
+def get_order(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+    """``GET /v1/orders/{id}``."""
+    try:
+        return json_response(200, fake.state.order_view(match["id"]))
+    except KeyError:
+        return not_found("Order", match["id"])
+
+
+def get_order_payments(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+    """``GET /v1/orders/{id}/payments``."""
+    try:
+        return json_response(200, fake.state.order_payments_view(match["id"]))
+    except KeyError:
+        return not_found("Order", match["id"])
+
+
+def get_payment(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+    """``GET /v1/payments/{id}``."""
+    try:
+        return json_response(200, fake.state.payment_view(match["id"]))
+    except KeyError:
+        return not_found("Payment", match["id"])
+
+
+def refund_payment(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+    """``POST /v1/payments/{id}/refund`` with optional Idempotency-Key."""
+
+    def process() -> Response:
+        body, error = _json_body(fake, request)
+        if error is not None:
+            return error
+        errors = validate_refund(body, fake.error_language)
+        if errors:
+            return validation_response(errors, fake.error_language)
+        try:
+            transaction = fake.state.refund(match["id"], body["amount"], body.get("description"))
+        except KeyError:
+            return not_found("Payment", match["id"])
+        except RefundError as exc:
+            return error_response(400, str(exc), "VALIDATION", validation_errors=[])
+        return json_response(200, transaction)
+
+    return idempotent(fake, request, client_id, process)
+
+
+def merchant_settings(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+    """``GET /v1/merchants/settings?id=AVAILABLE_REFUND_BY_ECOMMERCE``."""
+    settings = {"AVAILABLE_REFUND_BY_ECOMMERCE": fake.refunds_enabled}
+    wanted = request.query.get("id")
+    selected = {k: v for k, v in settings.items() if wanted in (None, "", k)}
+    return json_response(200, {"custom_settings": selected})
+
+
+def provider_brands(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+    """``GET /v1/merchants/providers/brands``."""
+    return json_response(200, BRANDS)
+
+
+ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    ("POST", re.compile(r"^/v1/checkouts/?$"), create_checkout),
+    ("GET", re.compile(r"^/v1/checkouts/(?P<id>[^/]+)/?$"), get_checkout),
+    ("GET", re.compile(r"^/v1/orders/(?P<id>[^/]+)/?$"), get_order),
+    ("GET", re.compile(r"^/v1/orders/(?P<id>[^/]+)/payments/?$"), get_order_payments),
+    ("GET", re.compile(r"^/v1/payments/(?P<id>[^/]+)/?$"), get_payment),
+    ("POST", re.compile(r"^/v1/payments/(?P<id>[^/]+)/refund/?$"), refund_payment),
+    ("GET", re.compile(r"^/v1/merchants/settings/?$"), merchant_settings),
+    ("GET", re.compile(r"^/v1/merchants/providers/brands/?$"), provider_brands),
+]
+TOKEN_PATH = re.compile(r"^/v1/oauth/tokens/?$")
+
+
+def handle_api(fake: FakeOrkestaPay, request: Request) -> Response:
+    """Route one API request: token endpoint, then Bearer auth for every other ``/v1`` route."""
+    if TOKEN_PATH.match(request.path):
+        if request.method != "POST":
+            return message_response(405, f"Method {request.method} not allowed")
+        return issue_token(fake, request)
+    if not request.path.startswith("/v1/"):
+        return message_response(404, f"No route for {request.method} {request.path}")
+    client_id = authenticate(fake, request)
+    if isinstance(client_id, Response):
+        return client_id
+    path_known = False
+    for method, pattern, handler in ROUTES:
+        match = pattern.match(request.path)
+        if match is None:
+            continue
+        path_known = True
+        if method == request.method:
+            return handler(fake, request, match, client_id)
+    if path_known:
+        return message_response(405, f"Method {request.method} not allowed on {request.path}")
+    return message_response(404, f"No route for {request.method} {request.path}")

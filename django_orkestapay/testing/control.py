@@ -1,0 +1,187 @@
+"""Control routes under ``/_fake/`` (never part of the real API): reset, inspection, faults, webhooks, scenarios.
+
+========  ====================================  ==================================================================
+method    path                                  effect
+========  ====================================  ==================================================================
+GET       /_fake/health                         ``{status: "ok", base_url, client_id}``
+POST      /_fake/reset                          ``fake.reset()``
+GET       /_fake/requests                       API request log (``?kind=all|api|page|control``)
+GET       /_fake/state                          orders, checkouts and payments in API shape
+GET       /_fake/faults                         the active faults
+POST      /_fake/faults                         ``inject_fault`` from a JSON body with the same argument names
+DELETE    /_fake/faults                         ``clear_faults()``
+GET       /_fake/webhooks/log                   delivery attempts
+POST      /_fake/webhooks/flush                 release held (manual / out_of_order) messages
+POST      /_fake/webhooks/endpoints             ``{url, secret?, events?}`` -> ``{secret}``
+POST      /_fake/webhooks/config                ``{mode?, delay?, retry_time_factor?, payload_version?, tamper?}``
+POST      /_fake/webhooks/{msg_id}/resend       deliver a message again
+POST      /_fake/payments/{id}/settle           settle a pending (SPEI) payment
+POST      /_fake/checkouts/{id}/expire          expire a checkout now
+POST      /_fake/orders/{id}/status             ``{status}``: back door, bypasses the state machine
+POST      /_fake/tokens/expire                  expire every issued token
+========  ====================================  ==================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .state import FakeGatewayError
+from .wire import Request, Response, json_response, message_response
+
+if TYPE_CHECKING:
+    from .fake_gateway import FakeOrkestaPay
+
+Action = Callable[["FakeOrkestaPay", Request, "re.Match[str]"], Any]
+FAULT_ARGS = ("method", "path_pattern", "kind", "times", "status", "delay", "redirect_host", "after_processing")
+CONFIG_ATTRS = {
+    "mode": "webhook_mode",
+    "delay": "webhook_delay",
+    "retry_time_factor": "webhook_retry_time_factor",
+    "payload_version": "webhook_payload_version",
+    "tamper": "webhook_tamper",
+}
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    value = request.json()
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
+
+
+def _health(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    return {"status": "ok", "base_url": fake.base_url, "client_id": fake.client_id}
+
+
+def _reset(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    fake.reset()
+    return {"status": "ok"}
+
+
+def _requests(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    kind = request.query.get("kind", "api")
+    records = fake.all_requests if kind == "all" else [r for r in fake.all_requests if r.kind == kind]
+    return {"requests": [record.as_dict() for record in records]}
+
+
+def _state(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    return {"orders": fake.orders, "checkouts": fake.checkouts, "payments": fake.payments}
+
+
+def _faults(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    return {"faults": [fault.as_dict() for fault in fake.faults]}
+
+
+def _add_fault(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    body = _body(request)
+    unknown = set(body) - set(FAULT_ARGS)
+    if unknown:
+        raise ValueError(f"unknown fault arguments: {', '.join(sorted(unknown))}")
+    args = {key: body[key] for key in FAULT_ARGS if key in body and key not in ("method", "path_pattern", "kind")}
+    fault = fake.inject_fault(
+        str(body.get("method", "")), str(body.get("path_pattern", "")), str(body.get("kind")), **args
+    )
+    return fault.as_dict()
+
+
+def _clear_faults(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    fake.clear_faults()
+    return {"status": "ok"}
+
+
+def _webhook_log(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    return {"attempts": [attempt.as_dict() for attempt in fake.webhook_log]}
+
+
+def _flush(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    return {"released": fake.flush_webhooks()}
+
+
+def _add_endpoint(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    body = _body(request)
+    if not isinstance(body.get("url"), str):
+        raise ValueError("url is required")
+    return {"secret": fake.add_webhook_endpoint(body["url"], body.get("secret"), body.get("events"))}
+
+
+def _config(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    body = _body(request)
+    unknown = set(body) - set(CONFIG_ATTRS)
+    if unknown:
+        raise ValueError(f"unknown webhook settings: {', '.join(sorted(unknown))}")
+    for key, value in body.items():
+        setattr(fake, CONFIG_ATTRS[key], float(value) if key in ("delay", "retry_time_factor") else value)
+    return {key: getattr(fake, attr) for key, attr in CONFIG_ATTRS.items()}
+
+
+def _resend(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    fake.resend_webhook(match["id"])
+    return {"status": "ok"}
+
+
+def _settle(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    fake.settle(match["id"])
+    return fake.state.payment_view(match["id"])
+
+
+def _expire(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    fake.expire_checkout(match["id"])
+    return fake.state.checkout_view(match["id"])
+
+
+def _order_status(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    status = _body(request).get("status")
+    if not isinstance(status, str):
+        raise ValueError("status is required")
+    fake.set_order_status(match["id"], status)
+    return fake.get_order(match["id"])
+
+
+def _expire_tokens(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+    fake.expire_tokens()
+    return {"status": "ok"}
+
+
+ROUTES: list[tuple[str, re.Pattern[str], Action]] = [
+    ("GET", re.compile(r"^/_fake/health/?$"), _health),
+    ("POST", re.compile(r"^/_fake/reset/?$"), _reset),
+    ("GET", re.compile(r"^/_fake/requests/?$"), _requests),
+    ("GET", re.compile(r"^/_fake/state/?$"), _state),
+    ("GET", re.compile(r"^/_fake/faults/?$"), _faults),
+    ("POST", re.compile(r"^/_fake/faults/?$"), _add_fault),
+    ("DELETE", re.compile(r"^/_fake/faults/?$"), _clear_faults),
+    ("GET", re.compile(r"^/_fake/webhooks/log/?$"), _webhook_log),
+    ("POST", re.compile(r"^/_fake/webhooks/flush/?$"), _flush),
+    ("POST", re.compile(r"^/_fake/webhooks/endpoints/?$"), _add_endpoint),
+    ("POST", re.compile(r"^/_fake/webhooks/config/?$"), _config),
+    ("POST", re.compile(r"^/_fake/webhooks/(?P<id>msg_[0-9a-f]+)/resend/?$"), _resend),
+    ("POST", re.compile(r"^/_fake/payments/(?P<id>[^/]+)/settle/?$"), _settle),
+    ("POST", re.compile(r"^/_fake/checkouts/(?P<id>[^/]+)/expire/?$"), _expire),
+    ("POST", re.compile(r"^/_fake/orders/(?P<id>[^/]+)/status/?$"), _order_status),
+    ("POST", re.compile(r"^/_fake/tokens/expire/?$"), _expire_tokens),
+]
+
+
+def handle_control(fake: FakeOrkestaPay, request: Request) -> Response:
+    """Route one ``/_fake/`` request; errors come back as JSON ``{message}`` (400, 404 or 409)."""
+    for method, pattern, action in ROUTES:
+        match = pattern.match(request.path)
+        if match is not None and method == request.method:
+            return _run(fake, request, match, action)
+    return message_response(404, f"No control route for {request.method} {request.path}")
+
+
+def _run(fake: FakeOrkestaPay, request: Request, match: re.Match[str], action: Action) -> Response:
+    try:
+        return json_response(200, action(fake, request, match))
+    except KeyError as exc:
+        return message_response(404, f"Unknown id {exc}")
+    except FakeGatewayError as exc:
+        return message_response(409, str(exc))
+    except (ValueError, TypeError) as exc:
+        return message_response(400, str(exc))

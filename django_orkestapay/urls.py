@@ -1,0 +1,14 @@
+"""URLs: include them with ``path("orkestapay/", include("django_orkestapay.urls"))``."""
+
+from django.urls import path
+
+from . import views, webhooks
+
+app_name = "orkestapay"
+
+urlpatterns = [
+    path("pay/", views.pay, name="pay"),
+    path("return/completed/", views.completed, name="completed"),
+    path("return/canceled/", views.canceled, name="canceled"),
+    path("webhook/", webhooks.webhook, name="webhook"),
+]

@@ -1,0 +1,147 @@
+"""The buyer-facing views: pay (POST), and the completed and canceled returns. Thin: the work is in services."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from urllib.parse import urlencode
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from . import conf, services
+from .exceptions import OrderNotPayableError, OrkestaPayError
+from .models import Checkout, Order, OrderStatus
+from .signing import CANCELED, COMPLETED, RETURN_PARAM, InvalidReturnLink, load_return
+
+logger = logging.getLogger("django_orkestapay.views")
+
+_LINK_ERRORS = {
+    "missing": gettext_lazy("This payment link is incomplete."),
+    "malformed": gettext_lazy("This payment link is not valid."),
+    "bad_signature": gettext_lazy("This payment link is not valid."),
+    "wrong_side": gettext_lazy("This payment link is not valid."),
+    "expired": gettext_lazy("This payment link has expired. Your order is safe: please return to the shop."),
+    "unknown": gettext_lazy("This payment link does not match any order."),
+}
+
+
+def _error_page(
+    request: HttpRequest, *, title: str, message: str, status: int, order: Order | None = None
+) -> HttpResponse:
+    context = {"title": title, "message": message, "order": order}
+    return render(request, "django_orkestapay/error.html", context, status=status)
+
+
+@require_POST
+@never_cache
+def pay(request: HttpRequest) -> HttpResponse:
+    """Start (or reuse) the order's hosted checkout and send the buyer there (302)."""
+    try:
+        order = Order.objects.get(pk=uuid.UUID(str(request.POST.get("order", ""))))
+    except (ValueError, Order.DoesNotExist):
+        return _error_page(request, title=_("Order not found"), message=_("We could not find this order."), status=404)
+    try:
+        checkout = services.start_checkout(order, build_absolute_uri=request.build_absolute_uri)
+    except OrderNotPayableError:
+        return _error_page(
+            request,
+            title=_("Nothing to pay"),
+            message=_("This order is already paid or can no longer be paid."),
+            status=409,
+            order=order,
+        )
+    except ValidationError:
+        logger.exception("Order %s: amounts do not add up; no checkout started", order.merchant_order_id)
+        return _error_page(
+            request,
+            title=_("This order cannot be paid"),
+            message=_("The order's amounts do not add up. Please contact the shop."),
+            status=400,
+            order=order,
+        )
+    except OrkestaPayError:
+        return _error_page(
+            request,
+            title=_("Payment service unavailable"),
+            message=_("We could not open the payment page. Nothing was charged; please try again in a moment."),
+            status=503,
+            order=order,
+        )
+    return HttpResponseRedirect(checkout.redirect_url)
+
+
+def _destination(setting: str, order: Order) -> str | None:
+    target = conf.get(setting)
+    if not target:
+        return None
+    url = resolve_url(target)
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{urlencode({'order': str(order.pk)})}"
+
+
+def _handle_return(request: HttpRequest, side: str) -> HttpResponse:
+    try:
+        link = load_return(
+            request.GET.get(RETURN_PARAM), expected_side=side, max_age=float(conf.get("RETURN_LINK_MAX_AGE"))
+        )
+    except InvalidReturnLink as exc:
+        logger.warning("Rejected a %s return link: %s", side, exc.reason)
+        return _error_page(request, title=_("Invalid link"), message=str(_LINK_ERRORS[exc.reason]), status=400)
+    try:
+        result = services.confirm_return(link, reported_order_id=request.GET.get("order_id"))
+    except Checkout.DoesNotExist:
+        logger.warning("A signed %s return named no checkout of ours (order %s)", side, link.order_id)
+        return _error_page(request, title=_("Invalid link"), message=str(_LINK_ERRORS["unknown"]), status=400)
+    except OrkestaPayError:
+        order = Order.objects.filter(pk=link.order_id).first()
+        response = _error_page(
+            request,
+            title=_("We are confirming your payment"),
+            message=_(
+                "We could not reach the payment service to confirm your payment. "
+                "Nothing is lost: this page will try again in a few seconds."
+            ),
+            status=503,
+            order=order,
+        )
+        response["Retry-After"] = "10"
+        response["Refresh"] = "10"
+        return response
+    order = result.order
+    if order.is_paid:
+        destination = _destination("SUCCESS_URL", order)
+    elif order.status in (OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.EXPIRED):
+        destination = _destination("CANCEL_URL", order)
+    else:
+        destination = None  # still pending: our own page, which re-checks
+    if destination:
+        return HttpResponseRedirect(destination)
+    pending = order.status in (OrderStatus.PENDING, OrderStatus.CREATED)
+    response = render(
+        request,
+        "django_orkestapay/return.html",
+        {"order": order, "side": side, "pending": pending, "flagged": result.flagged},
+    )
+    if pending:
+        response["Refresh"] = "5"
+    return response
+
+
+@require_GET
+@never_cache
+def completed(request: HttpRequest) -> HttpResponse:
+    """Where OrkestaPay sends the buyer after paying: confirm with the API, then show or redirect."""
+    return _handle_return(request, COMPLETED)
+
+
+@require_GET
+@never_cache
+def canceled(request: HttpRequest) -> HttpResponse:
+    """Where OrkestaPay sends the buyer after canceling: confirm with the API, then show or redirect."""
+    return _handle_return(request, CANCELED)

@@ -1,0 +1,50 @@
+"""The webhook endpoint: POST only, CSRF-exempt, signature verified over the raw body before any parsing."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from . import conf, services
+from .exceptions import WebhookVerificationError
+from .webhook_verification import WebhookVerifier
+
+logger = logging.getLogger("django_orkestapay.webhooks")
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest) -> HttpResponse:
+    """Receive one OrkestaPay delivery.
+
+    400: bad signature, stale timestamp or malformed body (stored as rejected; OrkestaPay will not fix it by
+    retrying). 200: processed, ignored or a duplicate. 500: processing failed; the event is stored and OrkestaPay
+    retries (or ``manage.py orkestapay_reprocess_events`` does).
+    """
+    secrets = list(conf.get("WEBHOOK_SECRETS") or [])
+    if not secrets:
+        logger.error("A webhook arrived but settings.ORKESTAPAY['WEBHOOK_SECRETS'] is empty")
+        return JsonResponse({"error": "webhooks are not configured"}, status=500)
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > MAX_BODY_BYTES:
+        return JsonResponse({"error": "body too large"}, status=413)
+    body = request.body
+    headers = dict(request.headers)
+    try:
+        verifier = WebhookVerifier(secrets, tolerance=int(conf.get("WEBHOOK_TOLERANCE")))
+        verified = verifier.verify(body, headers)
+    except WebhookVerificationError as exc:
+        services.reject_webhook(body=body, headers=headers, reason=f"signature: {exc.message}")
+        return JsonResponse({"error": "invalid signature"}, status=400)
+    try:
+        _event, outcome = services.receive_webhook(message_id=verified.message_id, body=body, headers=headers)
+    except Exception:
+        return JsonResponse({"error": "processing failed; retry later"}, status=500)
+    if outcome == "rejected":
+        return JsonResponse({"error": "malformed body"}, status=400)
+    return JsonResponse({"status": outcome}, status=200)

@@ -1,0 +1,45 @@
+"""Run the example shop; without OrkestaPay credentials, embed the fake gateway on loopback first."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.urls import reverse
+
+from django_orkestapay.testing import FakeOrkestaPay
+
+
+class Command(BaseCommand):
+    help = "Start the demo shop (and the embedded fake OrkestaPay gateway when no credentials are configured)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        addrport = options["addrport"]
+        fake = None
+        if settings.USE_FAKE_GATEWAY:
+            fake = FakeOrkestaPay(host="127.0.0.1", port=settings.FAKE_GATEWAY_PORT)
+            fake.start()
+            shop_url = f"http://{addrport}"
+            secrets = settings.ORKESTAPAY.get("WEBHOOK_SECRETS") or []
+            webhook_path = _webhook_path()
+            if webhook_path:
+                fake.add_webhook_endpoint(f"{shop_url}{webhook_path}", secret=secrets[0] if secrets else None)
+            self.stdout.write(self.style.SUCCESS(f"Fake OrkestaPay gateway on {fake.base_url} (no real money)."))
+        else:
+            self.stdout.write(f"Using OrkestaPay {settings.ORKESTAPAY.get('ENVIRONMENT', 'sandbox')}.")
+        self.stdout.write(self.style.SUCCESS(f"Shop: http://{addrport}/   Admin: http://{addrport}/admin/"))
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            if fake is not None:
+                fake.stop()
+
+
+def _webhook_path() -> str | None:
+    try:
+        return reverse("orkestapay:webhook")
+    except Exception:
+        return None

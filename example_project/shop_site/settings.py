@@ -1,0 +1,101 @@
+"""The example shop's settings, read from the environment and example_project/.env with django-environ."""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env(
+    DEBUG=(bool, True),
+    ALLOWED_HOSTS=(list, ["127.0.0.1", "localhost"]),
+    ORKESTAPAY_CLIENT_ID=(str, ""),
+    ORKESTAPAY_CLIENT_SECRET=(str, ""),
+    ORKESTAPAY_ENVIRONMENT=(str, "sandbox"),
+    ORKESTAPAY_RETURN_BASE_URL=(str, ""),
+    ORKESTAPAY_WEBHOOK_SECRET=(str, ""),
+    FAKE_GATEWAY_PORT=(int, 8765),
+)
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env("DEBUG")
+# A development default only; set SECRET_KEY in .env for anything else.
+SECRET_KEY = env("SECRET_KEY", default="example-shop-development-only-key-not-secret")
+ALLOWED_HOSTS = env("ALLOWED_HOSTS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_orkestapay",
+    "shop",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "shop_site.urls"
+WSGI_APPLICATION = "shop_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+LANGUAGE_CODE = "es-mx"
+LANGUAGES = [("es-mx", "Español (México)"), ("en", "English")]
+TIME_ZONE = "America/Mexico_City"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- OrkestaPay ---------------------------------------------------------------------------------------------
+# Without credentials the shop uses the fake gateway that `manage.py rundemo` embeds on loopback.
+FAKE_GATEWAY_PORT = env("FAKE_GATEWAY_PORT")
+USE_FAKE_GATEWAY = not env("ORKESTAPAY_CLIENT_ID")
+
+ORKESTAPAY = {
+    "CLIENT_ID": env("ORKESTAPAY_CLIENT_ID") or "fake-client-id",
+    "CLIENT_SECRET": env("ORKESTAPAY_CLIENT_SECRET") or "fake-client-secret",
+    "ENVIRONMENT": env("ORKESTAPAY_ENVIRONMENT"),
+    "SUCCESS_URL": "shop:thanks",
+    "CANCEL_URL": "shop:canceled",
+    "RETURN_BASE_URL": env("ORKESTAPAY_RETURN_BASE_URL") or None,
+    "WEBHOOK_SECRETS": [s for s in [env("ORKESTAPAY_WEBHOOK_SECRET")] if s],
+}
+if USE_FAKE_GATEWAY:
+    ORKESTAPAY["BASE_URL"] = f"http://127.0.0.1:{FAKE_GATEWAY_PORT}"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_orkestapay": {"handlers": ["console"], "level": "INFO"}},
+}

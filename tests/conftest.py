@@ -1,0 +1,60 @@
+"""Shared fixtures: the fake OrkestaPay gateway (from the package's pytest plugin) and Django settings that point
+the app at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.core.cache import caches
+
+from django_orkestapay import services
+from django_orkestapay.models import Order
+
+pytest_plugins = ["django_orkestapay.testing.pytest_plugin"]
+
+
+@pytest.fixture
+def orkestapay_settings(fake_orkestapay: Any, settings: Any) -> Iterator[dict[str, Any]]:
+    """ORKESTAPAY settings pointing at the fake gateway, with a clean token cache."""
+    settings.ORKESTAPAY = {
+        "CLIENT_ID": fake_orkestapay.client_id,
+        "CLIENT_SECRET": fake_orkestapay.client_secret,
+        "BASE_URL": fake_orkestapay.base_url,
+        "MAX_RETRIES": 0,
+        "READ_TIMEOUT": 5,
+    }
+    caches["default"].clear()
+    yield settings.ORKESTAPAY
+    caches["default"].clear()
+
+
+def make_order(**overrides: Any) -> Order:
+    """The guide's sample order: 1000 MXN, 10 off, 990 total."""
+    data: dict[str, Any] = {
+        "items": [{"product_id": "7197", "name": "Pantalla TCL 40", "quantity": 1, "unit_price": Decimal("1000")}],
+        "customer": {"first_name": "John", "last_name": "Doe", "email": "john@example.com"},
+        "discount_amount": Decimal("10"),
+    }
+    data.update(overrides)
+    return services.create_order(**data)
+
+
+@pytest.fixture
+def order(db: None) -> Order:
+    return make_order()
+
+
+def local_path(url: str) -> str:
+    """The path and query of a return URL, for Django's test client."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def hosted_page_post(redirect_url: str, action: str) -> requests.Response:
+    """Press a button on the fake hosted checkout page (as a browser would), without following the redirect."""
+    return requests.post(f"{redirect_url}/{action}", allow_redirects=False, timeout=5)

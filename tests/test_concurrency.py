@@ -1,0 +1,118 @@
+"""Exactly once under concurrency, on a real PostgreSQL server: returns and webhooks racing for the same orders.
+
+Skipped (and reported as skipped) on SQLite, which has no row locks; scripts/test runs it on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+from django.db import connection
+from django.urls import reverse
+
+from django_orkestapay import services, signals
+from django_orkestapay.models import Event, EventStatus, Order, OrderStatus
+from django_orkestapay.webhook_verification import sign_payload
+from tests.conftest import make_order
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ORDERS = 200
+
+
+@pytest.fixture
+def postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL (scripts/test does)")
+
+
+class ThreadSafeRecorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.paid: list[uuid.UUID] = []
+        self.changes: list[tuple[uuid.UUID, str, str]] = []
+
+    def on_paid(self, sender: Any, order: Order, **kwargs: Any) -> None:
+        with self.lock:
+            self.paid.append(order.pk)
+
+    def on_change(self, sender: Any, order: Order, old_status: str, new_status: str, **kwargs: Any) -> None:
+        with self.lock:
+            self.changes.append((order.pk, old_status, new_status))
+
+
+def signed_headers(message_id: str, body: bytes) -> dict[str, str]:
+    timestamp = int(time.time())
+    return {
+        "svix-id": message_id,
+        "svix-timestamp": str(timestamp),
+        "svix-signature": sign_payload(SECRET, message_id, timestamp, body),
+        "content-type": "application/json",
+    }
+
+
+def test_returns_and_webhooks_race_and_apply_exactly_once(
+    postgres_only, live_server, settings, orkestapay_settings, fake_orkestapay
+):
+    settings.ORKESTAPAY = {**orkestapay_settings, "WEBHOOK_SECRETS": [SECRET]}
+    recorder = ThreadSafeRecorder()
+    signals.order_paid.connect(recorder.on_paid, dispatch_uid="race-paid")
+    signals.order_status_changed.connect(recorder.on_change, dispatch_uid="race-change")
+    webhook_url = f"{live_server.url}{reverse('orkestapay:webhook')}"
+    tasks: list[tuple[str, str, bytes | None, dict[str, str] | None]] = []
+    try:
+        for index in range(ORDERS):
+            order = make_order(merchant_order_id=f"RACE-{index:03d}")
+            checkout = services.start_checkout(order, build_absolute_uri=lambda path: f"{live_server.url}{path}")
+            completed_url = fake_orkestapay.pay(checkout.orkestapay_checkout_id)
+            payment = {
+                "order_id": checkout.orkestapay_order_id,
+                "merchant_order_id": order.merchant_order_id,
+                "status": "COMPLETED",
+            }
+            purchase = json.dumps({"data": {"payment": payment}, "type_event": "payment.purchase"}).encode()
+            capture = json.dumps({"data": {"payment": payment}, "type_event": "payment.capture"}).encode()
+            purchase_id, capture_id = f"msg_{uuid.uuid4().hex}", f"msg_{uuid.uuid4().hex}"
+            tasks += [
+                ("GET", completed_url, None, None),
+                ("POST", webhook_url, purchase, signed_headers(purchase_id, purchase)),
+                ("POST", webhook_url, purchase, signed_headers(purchase_id, purchase)),  # duplicate delivery
+                ("POST", webhook_url, capture, signed_headers(capture_id, capture)),  # another event, same order
+            ]
+        random.Random(7).shuffle(tasks)
+
+        def run(task: tuple[str, str, bytes | None, dict[str, str] | None]) -> int:
+            method, url, body, headers = task
+            with requests.Session() as session:
+                response = session.request(method, url, data=body, headers=headers, allow_redirects=False, timeout=60)
+            return response.status_code
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(run, tasks))
+    finally:
+        signals.order_paid.disconnect(dispatch_uid="race-paid")
+        signals.order_status_changed.disconnect(dispatch_uid="race-change")
+
+    assert set(statuses) == {200}, Counter(statuses)
+    assert Order.objects.filter(status=OrderStatus.PAID).count() == ORDERS
+    paid_counts = Counter(recorder.paid)
+    assert len(paid_counts) == ORDERS
+    assert set(paid_counts.values()) == {1}
+    to_paid = Counter(pk for pk, _old, new in recorder.changes if new == OrderStatus.PAID)
+    assert set(to_paid.values()) == {1}
+    assert (
+        Event.objects.filter(status=EventStatus.PROCESSED).count()
+        + Event.objects.filter(status=EventStatus.IGNORED).count()
+        == 2 * ORDERS
+    )
+    assert not Event.objects.filter(status__in=[EventStatus.FAILED, EventStatus.REJECTED]).exists()
