@@ -580,7 +580,7 @@ class OrkestaPayClient:
         """Use the token cache; a broken cache (say Redis down) is logged and treated as a miss."""
         try:
             return getattr(self._token_cache, operation)(*args)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any cache backend error is a cache miss
             logger.warning(
                 "OrkestaPay token cache %s failed (%s); continuing without it", operation, type(exc).__name__
             )

@@ -37,13 +37,17 @@ def webhook(request: HttpRequest) -> HttpResponse:
     headers = dict(request.headers)
     try:
         verifier = WebhookVerifier(secrets, tolerance=int(conf.get("WEBHOOK_TOLERANCE")))
+    except ValueError:
+        logger.error("settings.ORKESTAPAY['WEBHOOK_SECRETS'] holds a secret that is not a whsec_ base64 value")
+        return JsonResponse({"error": "webhooks are misconfigured"}, status=500)
+    try:
         verified = verifier.verify(body, headers)
     except WebhookVerificationError as exc:
         services.reject_webhook(body=body, headers=headers, reason=f"signature: {exc.message}")
         return JsonResponse({"error": "invalid signature"}, status=400)
     try:
         _event, outcome = services.receive_webhook(message_id=verified.message_id, body=body, headers=headers)
-    except Exception:
+    except Exception:  # noqa: BLE001 - recorded on the event; OrkestaPay retries on 5xx
         return JsonResponse({"error": "processing failed; retry later"}, status=500)
     if outcome == "rejected":
         return JsonResponse({"error": "malformed body"}, status=400)

@@ -128,6 +128,17 @@ def test_buyer_pays_and_lands_on_the_success_page(shop: dict[str, object]) -> No
     assert done.url.startswith(f"{shop['base']}/thanks/?order={order_id}")
     assert 'data-testid="shop-thanks"' in done.text
     assert stored_status(shop, order_id) == "paid"
+    # the embedded fake also delivered a signed webhook, which the shop verified and stored
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with sqlite3.connect(str(shop["db"])) as connection:
+            rows = connection.execute(
+                "select status, verified from orkestapay_event where order_id = ?", (order_id.replace("-", ""),)
+            ).fetchall()
+        if rows:
+            break
+        time.sleep(0.2)
+    assert rows == [("processed", 1)]
 
 
 def test_buyer_cancels_and_lands_on_the_cancel_page(shop: dict[str, object]) -> None:

@@ -92,6 +92,8 @@ ORKESTAPAY = {
 }
 if USE_FAKE_GATEWAY:
     ORKESTAPAY["BASE_URL"] = f"http://127.0.0.1:{FAKE_GATEWAY_PORT}"
+    # The fake gateway signs its webhooks with this demo-only key (not a secret: it only works on loopback).
+    ORKESTAPAY["WEBHOOK_SECRETS"] = ORKESTAPAY["WEBHOOK_SECRETS"] or ["whsec_ZXhhbXBsZS1zaG9wLWRlbW8td2ViaG9vay1rZXk="]
 
 LOGGING = {
     "version": 1,

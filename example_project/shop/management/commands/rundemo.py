@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from django_orkestapay.testing import FakeOrkestaPay
 
@@ -41,5 +41,5 @@ class Command(BaseCommand):
 def _webhook_path() -> str | None:
     try:
         return reverse("orkestapay:webhook")
-    except Exception:
+    except NoReverseMatch:
         return None
