@@ -24,8 +24,13 @@ ensure_venv() {
   local stamp="$venv/.installed-$extras" hash
   hash=$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+    local log="$venv/pip-install.log"
+    echo "Installing Python packages into $venv (log: $log)"
+    if ! { "$venv/bin/python" -m pip install --disable-pip-version-check --upgrade pip &&
+      "$venv/bin/python" -m pip install --disable-pip-version-check -e ".[$extras]"; } >"$log" 2>&1; then
+      tail -n 40 "$log" >&2
+      return 1
+    fi
     echo "$hash" >"$stamp"
   fi
   PY="$venv/bin/python"

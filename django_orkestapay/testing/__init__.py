@@ -28,6 +28,7 @@ from .webhooks import (
     RETRY_SCHEDULE,
     WEBHOOK_MODES,
     WebhookAttempt,
+    WebhookEndpoint,
     generate_secret,
     sign,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "PaymentDeclined",
     "RecordedRequest",
     "WebhookAttempt",
+    "WebhookEndpoint",
     "generate_secret",
     "sign",
 ]

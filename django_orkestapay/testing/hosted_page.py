@@ -110,14 +110,17 @@ def _summary(order: dict[str, Any]) -> str:
     )
 
 
-def _button_form(checkout_id: str, action: str, button_id: str, label: str, css: str, extra: str = "") -> str:
+def _button_form(page_url: str, action: str, button_id: str, label: str, css: str, extra: str = "") -> str:
     return (
-        f'<form method="post" action="/checkout/{escape(checkout_id)}/{action}">{extra}'
+        f'<form method="post" action="{escape(page_url)}/{action}">{extra}'
         f'<button type="submit" id="{button_id}" class="{css}">{label}</button></form>'
     )
 
 
-def _payment_panel(checkout_id: str) -> str:
+def _payment_panel(checkout: dict[str, Any]) -> str:
+    page_url = checkout["checkout_redirect_url"]
+    order = checkout["order"]
+    total = money(order.get("total_amount"), str(order.get("currency", "")))
     card_fields = (
         '<label for="card-number">Número de tarjeta <span class="muted">(card number)</span></label>'
         f'<input id="card-number" name="card_number" form="pay-form" value="{DEFAULT_CARD}" autocomplete="off">'
@@ -126,17 +129,17 @@ def _payment_panel(checkout_id: str) -> str:
         '<div><label for="card-cvc">CVC</label><input id="card-cvc" value="123" form="pay-form"></div></div>'
     )
     pay_form = (
-        f'<form method="post" id="pay-form" action="/checkout/{escape(checkout_id)}/pay">'
-        '<button type="submit" id="pay-button" class="primary">Pagar</button></form>'
+        f'<form method="post" id="pay-form" action="{escape(page_url)}/pay">'
+        f'<button type="submit" id="pay-button" class="primary">Pagar {total}</button></form>'
     )
     three_ds = f'<input type="hidden" name="card_number" value="{THREE_DS_CARD}">'
     buttons = "".join(
         [
             pay_form,
-            _button_form(checkout_id, "3ds", "three-ds-button", "Pagar con 3-D Secure", "secondary", three_ds),
-            _button_form(checkout_id, "pay-pending", "pending-button", "Pagar con SPEI (pendiente)", "secondary"),
-            _button_form(checkout_id, "decline", "decline-button", "Simular rechazo", "danger"),
-            _button_form(checkout_id, "cancel", "cancel-button", "Cancelar y volver a la tienda", "link"),
+            _button_form(page_url, "3ds", "three-ds-button", "Pagar con 3-D Secure", "secondary", three_ds),
+            _button_form(page_url, "pay-pending", "pending-button", "Pagar con SPEI (pendiente)", "secondary"),
+            _button_form(page_url, "decline", "decline-button", "Simular rechazo", "danger"),
+            _button_form(page_url, "cancel", "cancel-button", "Cancelar y volver a la tienda", "link"),
         ]
     )
     hint = (
@@ -179,7 +182,7 @@ def render_checkout(checkout: dict[str, Any], error: str | None = None, notice: 
         parts.append(f'<div class="alert warn" id="checkout-notice">{escape(notice)}</div>')
     parts.append(_summary(checkout["order"]))
     if checkout["order"]["status"] == "CREATED":
-        parts.append(_payment_panel(checkout["checkout_id"]))
+        parts.append(_payment_panel(checkout))
     else:
         parts.append(_status_panel(checkout))
     return _layout("Checkout", "".join(parts))
@@ -194,13 +197,15 @@ def render_expired(checkout: dict[str, Any]) -> str:
     return _layout("Checkout expirado", body + _summary(checkout["order"]))
 
 
-def render_three_ds(checkout_id: str, card_number: str) -> str:
+def render_three_ds(checkout: dict[str, Any], card_number: str) -> str:
     """A simulated 3-D Secure challenge; its button approves the payment."""
     hidden = (
         f'<input type="hidden" name="card_number" value="{escape(card_number)}">'
         '<input type="hidden" name="three_ds" value="passed">'
     )
-    form = _button_form(checkout_id, "pay", "three-ds-complete-button", "Autenticar y pagar", "primary", hidden)
+    form = _button_form(
+        checkout["checkout_redirect_url"], "pay", "three-ds-complete-button", "Autenticar y pagar", "primary", hidden
+    )
     body = (
         '<section class="card" id="three-ds-challenge"><h2>Verificación 3-D Secure</h2>'
         "<p>Tu banco pide confirmar esta compra. <small>(Simulated 3-D Secure challenge.)</small></p>"
@@ -231,11 +236,11 @@ def _needs_challenge(card: str | None, form: dict[str, str]) -> bool:
 def _run_action(state: GatewayState, checkout_id: str, action: str, form: dict[str, str]) -> Response:
     card = form.get("card_number") or None
     if action == "3ds" or (action == "pay" and _needs_challenge(card, form)):
-        status = state.checkout_view(checkout_id)["order"]["status"]
-        if status == "EXPIRED":
+        view = state.checkout_view(checkout_id)
+        if view["order"]["status"] == "EXPIRED":
             raise CheckoutExpired(f"checkout {checkout_id} has expired")
-        if status == "CREATED":
-            return html_response(200, render_three_ds(checkout_id, card or THREE_DS_CARD))
+        if view["order"]["status"] == "CREATED":
+            return html_response(200, render_three_ds(view, card or THREE_DS_CARD))
     if action in ("pay", "3ds"):
         return redirect_response(state.pay(checkout_id, card))
     if action == "pay-pending":
@@ -248,6 +253,8 @@ def _run_action(state: GatewayState, checkout_id: str, action: str, form: dict[s
 
 def handle_page(state: GatewayState, request: Request) -> Response:
     """Serve ``GET /checkout/{id}`` and ``POST /checkout/{id}/{action}``."""
+    if request.path == "/favicon.ico":
+        return Response(204, b"", "image/x-icon")
     match = PAGE_PATH.match(request.path)
     if match is None:
         return html_response(404, render_not_found(request.path))

@@ -11,7 +11,7 @@ import pytest
 
 from django_orkestapay.testing import FakeOrkestaPay
 
-from .helpers import ApiClient, FakeClock, seed_body
+from .helpers import ApiClient, FakeClock, seed_body, session
 
 ID = {prefix: re.compile(rf"^{prefix}_[0-9a-f]{{32}}$") for prefix in ("chk", "ord", "cus", "pay", "ctx")}
 MS = re.compile(r"^\d{13}$")
@@ -98,6 +98,8 @@ def test_public_base_url_moves_the_hosted_page(make_fake: Any) -> None:
     checkout = ApiClient(fake).create_checkout()
 
     assert checkout["checkout_redirect_url"] == f"https://pay.shop.test/checkout/{checkout['checkout_id']}"
+    page = session().get(f"{fake.base_url}/checkout/{checkout['checkout_id']}", timeout=5).text
+    assert f'action="https://pay.shop.test/checkout/{checkout["checkout_id"]}/pay"' in page
 
 
 def test_expires_at_default_and_explicit(make_fake: Any) -> None:
