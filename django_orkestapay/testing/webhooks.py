@@ -52,7 +52,7 @@ def secret_key(secret: str) -> bytes:
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """The ``svix-signature`` value ``v1,<base64 HMAC-SHA256(key, "{id}.{ts}.{body}")>``."""
-    content = f"{msg_id}.{timestamp}".encode() + body
+    content = f"{msg_id}.{timestamp}.".encode() + body
     digest = hmac.new(secret_key(secret), content, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
 
