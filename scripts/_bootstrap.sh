@@ -33,7 +33,7 @@ ensure_venv() {
     fi
     echo "$hash" >"$stamp"
   fi
-  PY="$venv/bin/python"
+  PY="$(cd "$venv" && pwd)/bin/python"
   export PY
 }
 
