@@ -800,13 +800,11 @@ def process_event(event: Event) -> str:
     the same transaction. Returns ``processed``, ``ignored`` or ``duplicate``; raises (event left ``FAILED``) when
     the API or the processing failed."""
     parsed = parse_webhook_payload(event.payload)
-    if parsed.event_type not in HANDLED_EVENT_TYPES:
-        _finish_event(event, EventStatus.IGNORED, error=f"unhandled event type {parsed.event_type!r}")
-        event.event_type = parsed.event_type
-        event.save(update_fields=["event_type"])
-        return "ignored"
     event.event_type = parsed.event_type
     event.orkestapay_order_id = parsed.order_id or ""
+    if parsed.event_type not in HANDLED_EVENT_TYPES:
+        _finish_event(event, EventStatus.IGNORED, error=f"unhandled event type {parsed.event_type!r}")
+        return "ignored"
     checkout = find_checkout_for(parsed)
     if checkout is None:
         _finish_event(event, EventStatus.IGNORED, error="no order of ours matches this event")
