@@ -820,7 +820,9 @@ def process_event(event: Event) -> str:
             locked.orkestapay_order_id = event.orkestapay_order_id
             _finish_event(locked, EventStatus.PROCESSED, order=checkout.order)
     except Exception as exc:
-        event.refresh_from_db()
+        event.refresh_from_db()  # the rolled-back transaction may have left this copy stale
+        event.event_type = parsed.event_type
+        event.orkestapay_order_id = parsed.order_id or ""
         _finish_event(event, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}", order=checkout.order)
         logger.error("Webhook event %s failed: %s", event.message_id, exc)
         raise

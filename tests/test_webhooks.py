@@ -254,6 +254,8 @@ def test_processing_failure_then_reprocess(csrf_client, webhook_settings, fake_o
     assert response.status_code == 500
     event = Event.objects.get()
     assert event.status == EventStatus.FAILED
+    assert event.event_type == "payment.purchase"
+    assert event.orkestapay_order_id == order.orkestapay_order_id
     assert "503" in event.error
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
