@@ -6,7 +6,9 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from django_orkestapay.models import Checkout, CheckoutStatus, Order, OrderStatus
@@ -243,9 +245,6 @@ def data_queries(captured: list[dict[str, str]]) -> list[str]:
 
 
 def test_query_counts_per_request(client, orkestapay_settings, fake_orkestapay):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     order = make_order()
     with CaptureQueriesContext(connection) as pay_queries:
         checkout_url = pay(client, order)["Location"]
