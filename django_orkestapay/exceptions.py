@@ -167,3 +167,9 @@ class OrderNotPayableError(OrkestaPayError):
     """The order cannot start a checkout (already paid, refunded, or its amounts do not add up)."""
 
     default_message = "This order cannot be paid"
+
+
+class RefundNotAllowedError(OrkestaPayError):
+    """The order cannot be refunded as asked (not paid, no payment id, or more than what is left to refund)."""
+
+    default_message = "This refund is not allowed"

@@ -80,6 +80,18 @@ class Order(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     last_synced_at = models.DateTimeField(_("last synced with OrkestaPay"), null=True, blank=True)
+    success_url = models.CharField(
+        _("success page"),
+        max_length=500,
+        blank=True,
+        help_text=_("Where the buyer lands after paying (a path on this site); empty: the SUCCESS_URL setting."),
+    )
+    cancel_url = models.CharField(
+        _("cancel page"),
+        max_length=500,
+        blank=True,
+        help_text=_("Where the buyer lands after canceling (a path on this site); empty: the CANCEL_URL setting."),
+    )
 
     content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     object_id = models.CharField(max_length=64, blank=True)
@@ -200,3 +212,43 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type or 'event'} {self.message_id or self.claimed_message_id or self.pk}"
+
+
+class RefundStatus(models.TextChoices):
+    """Where one refund request stands."""
+
+    REQUESTED = "requested", _("Requested")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class Refund(models.Model):
+    """One refund asked of OrkestaPay, recorded before the request is sent.
+
+    ``idempotency_key`` is sent as the ``Idempotency-Key`` header, so retrying this record can never refund twice.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
+    payment_id = models.CharField(_("OrkestaPay payment id"), max_length=64)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)])
+    description = models.CharField(_("description"), max_length=250, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=RefundStatus.choices, default=RefundStatus.REQUESTED, db_index=True
+    )
+    transaction_id = models.CharField(_("OrkestaPay transaction id"), max_length=64, blank=True)
+    remote_status = models.CharField(_("OrkestaPay status"), max_length=40, blank=True)
+    requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    raw_response = models.JSONField(_("raw response"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.amount} ({self.get_status_display()})"

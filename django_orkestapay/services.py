@@ -25,8 +25,27 @@ from django.utils import timezone
 
 from . import conf, signals
 from .client import OrkestaPayClient, RemoteOrder
-from .exceptions import InvalidTransitionError, OrderNotPayableError, OrkestaPayError, UnexpectedRedirectError
-from .models import PAID_STATUSES, Checkout, CheckoutStatus, Event, EventStatus, Order, OrderStatus
+from .exceptions import (
+    APIConnectionError,
+    InvalidTransitionError,
+    MalformedResponseError,
+    OrderNotPayableError,
+    OrkestaPayError,
+    RefundNotAllowedError,
+    ServerError,
+    UnexpectedRedirectError,
+)
+from .models import (
+    PAID_STATUSES,
+    Checkout,
+    CheckoutStatus,
+    Event,
+    EventStatus,
+    Order,
+    OrderStatus,
+    Refund,
+    RefundStatus,
+)
 from .signing import CANCELED, COMPLETED, RETURN_PARAM, ReturnLink, sign_return
 
 logger = logging.getLogger("django_orkestapay.services")
@@ -329,9 +348,16 @@ def _return_url(build_absolute_uri: Callable[[str], str], order: Order, checkout
 
 def is_trusted_checkout_url(url: str) -> bool:
     """Whether ``url`` points at a host we send buyers to (https, or the overridden BASE_URL's own host)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "https://[x" and other URLs Python cannot even split
+        return False
     host = (parts.hostname or "").lower()
     if not host or parts.scheme not in ("https", "http"):
+        return False
+    # Browsers read "https://evil.example\@x.orkestapay.com" as evil.example; refuse user info, backslashes and
+    # anything but plain (punycode) host characters, so we judge the same host the browser would visit.
+    if "@" in parts.netloc or "\\" in url or not all(c in "abcdefghijklmnopqrstuvwxyz0123456789.-:" for c in host):
         return False
     base_host = urlsplit(conf.base_url()).hostname
     if parts.scheme == "http" and host != base_host:
@@ -604,6 +630,133 @@ def sync_orders(orders: Iterable[Order]) -> BatchSummary:
     return summary
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Refunds
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def refundable_amount(order: Order) -> Decimal:
+    """What is left to refund: the total minus refunds that succeeded or are still in flight."""
+    if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+        return Decimal("0.00")
+    taken = order.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=models.Sum("amount"))["total"]
+    return max(order.total_amount - (taken or Decimal("0")), Decimal("0.00")).quantize(CENT)
+
+
+def refund_order(
+    order: Order, *, amount: Decimal | None = None, description: str = "", requested_by: str = ""
+) -> Refund:
+    """Refund ``amount`` (default: everything left) of a paid order through OrkestaPay.
+
+    The :class:`Refund` row is committed, under the order's row lock, *before* the API is called, so two concurrent
+    requests cannot refund more than was paid and the idempotency key survives a crash. The API call carries that
+    key; a failure marks the refund FAILED (its amount becomes refundable again) and is raised. A success moves the
+    order to PARTIALLY_REFUNDED or REFUNDED. Raises :class:`RefundNotAllowedError` or an :class:`OrkestaPayError`.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if not order.orkestapay_payment_id:
+            raise RefundNotAllowedError(f"Order {order.merchant_order_id} has no OrkestaPay payment to refund")
+        available = refundable_amount(order)
+        wanted = available if amount is None else _money(amount, "amount")
+        if wanted <= 0 or wanted > available:
+            raise RefundNotAllowedError(
+                f"Order {order.merchant_order_id}: {wanted} {order.currency} asked, {available} can be refunded"
+            )
+        refund = Refund.objects.create(
+            order=order,
+            payment_id=order.orkestapay_payment_id,
+            amount=wanted,
+            description=(description or f"Refund of order {order.merchant_order_id}")[:250],
+            idempotency_key=uuid.uuid4().hex,
+            requested_by=requested_by[:150],
+        )
+    return _send_refund(refund)
+
+
+def _send_refund(refund: Refund) -> Refund:
+    try:
+        result = get_client().refund_payment(
+            refund.payment_id,
+            amount=refund.amount,
+            description=refund.description,
+            idempotency_key=refund.idempotency_key,
+        )
+        if not result.succeeded:
+            raise RefundNotAllowedError(
+                f"OrkestaPay answered {result.status}: {result.message or 'no message'}", response_body=result.raw
+            )
+    except OrkestaPayError as exc:
+        # A timeout, a dropped connection, a 5xx or an unreadable answer leaves the outcome unknown: the refund
+        # stays REQUESTED (its amount stays reserved) and retry_refund() resends it with the same idempotency key.
+        outcome_unknown = isinstance(exc, APIConnectionError | ServerError | MalformedResponseError)
+        with transaction.atomic():
+            Refund.objects.filter(pk=refund.pk).update(
+                status=RefundStatus.REQUESTED if outcome_unknown else RefundStatus.FAILED,
+                error=str(exc),
+                raw_response=_jsonable(exc.response_body) if isinstance(exc.response_body, dict) else None,
+                updated_at=timezone.now(),
+            )
+            Order.objects.filter(pk=refund.order_id).update(
+                last_error=f"{timezone.now():%Y-%m-%d %H:%M:%S} refunding {refund.amount}: {exc}",
+                updated_at=timezone.now(),
+            )
+        logger.error("Order %s: refund of %s failed: %s", refund.order_id, refund.amount, exc)
+        raise
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=refund.order_id)
+        refund.status = RefundStatus.SUCCEEDED
+        refund.transaction_id = result.transaction_id or ""
+        refund.remote_status = result.status
+        refund.raw_response = _jsonable(result.raw)
+        refund.save(update_fields=["status", "transaction_id", "remote_status", "raw_response", "updated_at"])
+        refunded = order.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(total=models.Sum("amount"))["total"]
+        target = OrderStatus.REFUNDED if refunded >= order.total_amount else OrderStatus.PARTIALLY_REFUNDED
+        try:
+            transition_order(order, target, reason=f"refund {refund.transaction_id or refund.pk} of {refund.amount}")
+        except InvalidTransitionError as exc:  # already fully refunded by a webhook that arrived first
+            logger.warning("Refund recorded without a status change: %s", exc)
+        order.last_error = ""
+        order.save(update_fields=["last_error", "updated_at"])
+    logger.info("Order %s: refunded %s %s", order.merchant_order_id, refund.amount, order.currency)
+    return refund
+
+
+def retry_refund(refund: Refund) -> Refund:
+    """Resend a refund whose outcome is unknown (still REQUESTED), with its original idempotency key."""
+    if refund.status != RefundStatus.REQUESTED:
+        raise RefundNotAllowedError(f"Refund {refund.pk} is {refund.status}; only a requested refund is resent")
+    return _send_refund(refund)
+
+
+def retry_refunds(refunds: Iterable[Refund]) -> BatchSummary:
+    """Resend several refunds whose outcome is unknown; failures are recorded and counted."""
+    summary = BatchSummary()
+    for refund in refunds:
+        try:
+            retry_refund(refund)
+        except OrkestaPayError:
+            summary.failed += 1
+        else:
+            summary.succeeded += 1
+            summary.changed += 1
+    return summary
+
+
+def refund_orders(orders: Iterable[Order], *, requested_by: str = "") -> BatchSummary:
+    """Refund what is left of each order (the admin's bulk action); failures are recorded and counted."""
+    summary = BatchSummary()
+    for order in orders:
+        try:
+            refund_order(order, requested_by=requested_by)
+        except OrkestaPayError:
+            summary.failed += 1
+        else:
+            summary.succeeded += 1
+            summary.changed += 1
+    return summary
+
+
 def orders_to_reconcile(*, older_than: timedelta = timedelta(0)) -> models.QuerySet[Order]:
     """Orders whose outcome we may not know yet: created or pending, with a registered checkout."""
     return (
@@ -715,7 +868,8 @@ def parse_webhook_payload(payload: Any) -> WebhookPayload:
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The webhook headers worth keeping, truncated; never cookies or credentials."""
     lowered = {str(key).lower(): str(value) for key, value in headers.items()}
-    return {name: lowered[name][:1000] for name in KEPT_WEBHOOK_HEADERS if name in lowered}
+    # NUL characters are dropped: PostgreSQL cannot store them in text or jsonb.
+    return {name: lowered[name][:1000].replace("\x00", "") for name in KEPT_WEBHOOK_HEADERS if name in lowered}
 
 
 def reject_webhook(*, body: bytes, headers: Mapping[str, str], reason: str, verified: bool = False) -> Event:
@@ -725,7 +879,7 @@ def reject_webhook(*, body: bytes, headers: Mapping[str, str], reason: str, veri
         claimed_message_id=(kept.get("svix-id") or kept.get("webhook-id") or "")[:255],
         status=EventStatus.REJECTED,
         verified=verified,
-        raw_body=body[:MAX_STORED_BODY].decode("utf-8", "replace"),
+        raw_body=body[:MAX_STORED_BODY].decode("utf-8", "replace").replace("\x00", "\ufffd"),  # PostgreSQL: no NUL
         headers=kept,
         error=reason[:1000],
     )
@@ -755,6 +909,17 @@ def find_checkout_for(parsed: WebhookPayload) -> Checkout | None:
     return None
 
 
+def _contains_nul(value: Any) -> bool:
+    """Whether a parsed JSON value holds a NUL character in any key or string."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
 def receive_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str]) -> tuple[Event, str]:
     """Store a *verified* delivery and process it once. Returns the event and one of ``processed``,
     ``duplicate``, ``ignored`` or ``rejected`` (malformed body). Raises when processing failed: the event is then
@@ -763,7 +928,9 @@ def receive_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str])
     try:
         payload = json.loads(body.decode("utf-8"))
         parse_webhook_payload(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+        if _contains_nul(payload):  # a "\u0000" escape: PostgreSQL's jsonb cannot store it
+            raise ValueError("the body contains a NUL character")
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         return reject_webhook(body=body, headers=headers, reason=f"malformed body: {exc}", verified=True), "rejected"
     try:
         with transaction.atomic():
@@ -801,7 +968,7 @@ def process_event(event: Event) -> str:
     the API or the processing failed."""
     parsed = parse_webhook_payload(event.payload)
     event.event_type = parsed.event_type
-    event.orkestapay_order_id = parsed.order_id or ""
+    event.orkestapay_order_id = (parsed.order_id or "")[:64]  # the field's length
     if parsed.event_type not in HANDLED_EVENT_TYPES:
         _finish_event(event, EventStatus.IGNORED, error=f"unhandled event type {parsed.event_type!r}")
         return "ignored"
@@ -822,7 +989,7 @@ def process_event(event: Event) -> str:
     except Exception as exc:
         event.refresh_from_db()  # the rolled-back transaction may have left this copy stale
         event.event_type = parsed.event_type
-        event.orkestapay_order_id = parsed.order_id or ""
+        event.orkestapay_order_id = (parsed.order_id or "")[:64]
         _finish_event(event, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}", order=checkout.order)
         logger.error("Webhook event %s failed: %s", event.message_id, exc)
         raise

@@ -1,12 +1,22 @@
+"""The admin as an operator uses it: lists, filters, search, read-only payloads, links, and confirmed actions."""
+
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from django_orkestapay import services
-from django_orkestapay.models import Order, OrderStatus
+from django_orkestapay.exceptions import APIConnectionError
+from django_orkestapay.models import Checkout, Event, EventStatus, Order, OrderStatus, Refund, RefundStatus
 from tests.conftest import make_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+ORDERS = reverse("admin:orkestapay_order_changelist")
 
 
 @pytest.fixture
@@ -16,57 +26,241 @@ def staff_client(client):
     return client
 
 
-def test_order_changelist_lists_search_and_filter(staff_client):
-    make_order(merchant_order_id="FIND-ME", customer={"first_name": "A", "last_name": "B", "email": "a@x.mx"})
-    make_order(merchant_order_id="OTHER")
-    url = reverse("admin:orkestapay_order_changelist")
-    response = staff_client.get(url)
+def shop_url(path: str) -> str:
+    return f"https://shop.example{path}"
+
+
+def paid_order(fake, merchant_order_id: str = "PAID-1") -> Order:
+    order = make_order(merchant_order_id=merchant_order_id)
+    checkout = services.start_checkout(order, build_absolute_uri=shop_url)
+    fake.pay(checkout.orkestapay_checkout_id)
+    services.sync_order(order)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    return order
+
+
+def run_action(staff_client, changelist: str, action: str, pks, **extra):
+    """Press an admin action: the first POST must answer with the confirmation page, the second runs it."""
+    data = {"action": action, "_selected_action": [str(pk) for pk in pks], **extra}
+    first = staff_client.post(changelist, data)
+    assert first.status_code == 200
+    assert b'data-testid="orkestapay-confirm"' in first.content
+    return staff_client.post(changelist, {**data, "confirm": "yes"}, follow=True)
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_changelist_columns_search_and_filters_over_a_few_hundred_orders(staff_client):
+    for index in range(300):
+        make_order(
+            merchant_order_id=f"BULK-{index:03d}",
+            currency="USD" if index % 3 == 0 else "MXN",
+            customer={"first_name": "A", "last_name": "B", "email": f"buyer{index}@example.mx"},
+        )
+    Order.objects.filter(merchant_order_id__in=["BULK-007", "BULK-008"]).update(status=OrderStatus.PAID)
+    response = staff_client.get(ORDERS)
     assert response.status_code == 200
-    assert b"FIND-ME" in response.content
-    assert b"OTHER" in response.content
-    response = staff_client.get(url, {"q": "a@x.mx"})
-    assert b"FIND-ME" in response.content
-    assert b"OTHER" not in response.content
-    response = staff_client.get(url, {"status__exact": "paid"})
-    assert b"FIND-ME" not in response.content
+    assert response.context["cl"].result_count == 300
+    page = response.content.decode()
+    for header in ("merchant order id", "customer email", "total", "status", "OrkestaPay order id", "created"):
+        assert header.lower() in page.lower()
+    assert "1000.00 MXN" in page or "990.00 MXN" in page
+
+    by_email = staff_client.get(ORDERS, {"q": "buyer42@example.mx"})
+    assert [o.merchant_order_id for o in by_email.context["cl"].result_list] == ["BULK-042"]
+    by_reference = staff_client.get(ORDERS, {"q": "BULK-29"})
+    assert by_reference.context["cl"].result_count == 10
+    paid = staff_client.get(ORDERS, {"status__exact": "paid"})
+    assert {o.merchant_order_id for o in paid.context["cl"].result_list} == {"BULK-007", "BULK-008"}
+    usd = staff_client.get(ORDERS, {"currency": "USD"})
+    assert usd.context["cl"].result_count == 100
+    Order.objects.filter(merchant_order_id="BULK-000").update(environment="production")
+    environment = staff_client.get(ORDERS, {"environment": "production"})
+    assert [o.merchant_order_id for o in environment.context["cl"].result_list] == ["BULK-000"]
+    today = timezone.localtime(Order.objects.first().created_at)  # type: ignore[union-attr]
+    by_date = staff_client.get(ORDERS, {"created_at__year": today.year, "created_at__month": today.month})
+    assert by_date.context["cl"].result_count == 300
 
 
-def test_changelist_query_count_does_not_grow_with_rows(staff_client):
-    url = reverse("admin:orkestapay_order_changelist")
-    for index in range(3):
-        make_order(merchant_order_id=f"few-{index}")
-    staff_client.get(url)
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as few:
-        staff_client.get(url)
-    for index in range(40):
-        make_order(merchant_order_id=f"many-{index}")
-    with CaptureQueriesContext(connection) as many:
-        staff_client.get(url)
-    assert len(many.captured_queries) == len(few.captured_queries)
+def test_search_by_orkestapay_ids(staff_client, orkestapay_settings, fake_orkestapay):
+    order = paid_order(fake_orkestapay)
+    make_order(merchant_order_id="OTHER")
+    for value in (order.orkestapay_order_id, order.orkestapay_payment_id):
+        response = staff_client.get(ORDERS, {"q": value})
+        assert [o.pk for o in response.context["cl"].result_list] == [order.pk]
+    checkout = order.checkouts.get()
+    response = staff_client.get(reverse("admin:orkestapay_checkout_changelist"), {"q": checkout.orkestapay_checkout_id})
+    assert response.context["cl"].result_count == 1
 
 
-def test_order_change_page_shows_checkouts(staff_client, orkestapay_settings):
-    order = make_order()
-    checkout = services.start_checkout(order, build_absolute_uri=lambda p: f"https://shop.example{p}")
+def changelist_queries(staff_client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert staff_client.get(url).status_code == 200
+    return len(captured.captured_queries)
+
+
+@pytest.mark.parametrize("model", ["order", "checkout", "event", "refund"])
+def test_changelist_query_count_does_not_grow_with_rows(staff_client, orkestapay_settings, fake_orkestapay, model):
+    url = reverse(f"admin:orkestapay_{model}_changelist")
+
+    def add(count: int, prefix: str) -> None:
+        for index in range(count):
+            order = make_order(merchant_order_id=f"{prefix}-{index}")
+            Checkout.objects.create(order=order, completed_url="https://s/c", canceled_url="https://s/x")
+            Event.objects.create(message_id=f"msg_{prefix}_{index}", order=order, verified=True)
+            Refund.objects.create(order=order, payment_id="pay_x", amount=1, idempotency_key=f"{prefix}{index}")
+
+    add(3, "few")
+    staff_client.get(url)  # warm caches (content types, session)
+    few = changelist_queries(staff_client, url)
+    add(40, "many")
+    assert changelist_queries(staff_client, url) == few
+
+
+def test_order_page_links_to_checkouts_events_and_refunds_and_shows_items_read_only(
+    staff_client, orkestapay_settings, fake_orkestapay
+):
+    order = paid_order(fake_orkestapay)
     response = staff_client.get(reverse("admin:orkestapay_order_change", args=[order.pk]))
     assert response.status_code == 200
-    assert (checkout.orkestapay_checkout_id or "").encode() in response.content
-    response = staff_client.get(reverse("admin:orkestapay_checkout_changelist"))
-    assert (checkout.orkestapay_checkout_id or "").encode() in response.content
+    page = response.content.decode()
+    checkout = order.checkouts.get()
+    assert checkout.orkestapay_checkout_id in page
+    for model in ("checkout", "event", "refund"):
+        assert f"{reverse(f'admin:orkestapay_{model}_changelist')}?order__id__exact={order.pk}" in page
+    assert "Pantalla TCL 40" in page
+    assert 'name="items"' not in page  # shown, not editable
+    related = staff_client.get(reverse("admin:orkestapay_checkout_changelist"), {"order__id__exact": str(order.pk)})
+    assert [c.pk for c in related.context["cl"].result_list] == [checkout.pk]
 
 
-def test_refresh_action_syncs_and_reports_counts(staff_client, orkestapay_settings, fake_orkestapay):
-    paid = make_order(merchant_order_id="PAID-1")
-    checkout = services.start_checkout(paid, build_absolute_uri=lambda p: f"https://shop.example{p}")
-    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
-    response = staff_client.post(
-        reverse("admin:orkestapay_order_changelist"),
-        {"action": "refresh_from_orkestapay", "_selected_action": [str(paid.pk)]},
-        follow=True,
+def test_checkout_and_event_payloads_are_read_only_and_escaped(staff_client, orkestapay_settings, fake_orkestapay):
+    order = paid_order(fake_orkestapay)
+    checkout = order.checkouts.get()
+    page = staff_client.get(reverse("admin:orkestapay_checkout_change", args=[checkout.pk])).content.decode()
+    assert checkout.orkestapay_checkout_id in page
+    assert "checkout_redirect_url" in page
+    assert 'name="raw_response"' not in page
+    event = Event.objects.create(
+        message_id="msg_x",
+        verified=True,
+        raw_body='{"note": "<script>alert(1)</script>"}',
+        payload={"note": "<script>alert(1)</script>"},
+        headers={"svix-id": "msg_x"},
     )
-    assert response.status_code == 200
-    assert "1" in response.content.decode()
+    page = staff_client.get(reverse("admin:orkestapay_event_change", args=[event.pk])).content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'name="payload"' not in page
+    assert 'name="raw_body"' not in page
+
+
+def test_refresh_action_confirms_then_reports_counts(staff_client, orkestapay_settings, fake_orkestapay):
+    paid = make_order(merchant_order_id="PAID-1")
+    checkout = services.start_checkout(paid, build_absolute_uri=shop_url)
+    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
+    broken = make_order(merchant_order_id="BROKEN-1")
+    services.start_checkout(broken, build_absolute_uri=shop_url)
+    fake_orkestapay.inject_fault(
+        "GET", f"/v1/orders/{broken.checkouts.get().orkestapay_order_id}", "status", status=503
+    )
+
+    first = staff_client.post(ORDERS, {"action": "refresh_from_orkestapay", "_selected_action": [str(paid.pk)]})
+    assert b'data-testid="orkestapay-confirm"' in first.content
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.PENDING  # nothing happens before confirming
+
+    response = run_action(staff_client, ORDERS, "refresh_from_orkestapay", [paid.pk, broken.pk])
+    assert messages_of(response)[-1].startswith("1 succeeded, 1 failed.")
     assert Order.objects.get(pk=paid.pk).status == OrderStatus.PAID
+    broken.refresh_from_db()
+    assert broken.status == OrderStatus.PENDING
+    assert "confirming status" in broken.last_error
+
+
+def test_refund_action_refunds_what_is_left_and_skips_unpaid(staff_client, orkestapay_settings, fake_orkestapay):
+    first, second = paid_order(fake_orkestapay, "PAID-1"), paid_order(fake_orkestapay, "PAID-2")
+    unpaid = make_order(merchant_order_id="UNPAID")
+    confirm = staff_client.post(
+        ORDERS, {"action": "refund", "_selected_action": [str(first.pk), str(second.pk), str(unpaid.pk)]}
+    )
+    assert b"990.00 MXN" in confirm.content
+    assert b"UNPAID" not in confirm.content
+    assert Refund.objects.count() == 0
+
+    response = run_action(staff_client, ORDERS, "refund", [first.pk, second.pk, unpaid.pk])
+    texts = messages_of(response)
+    assert "1 order is not paid and was left out." in texts
+    assert texts[-1] == "2 succeeded, 0 failed."
+    for order in (first, second):
+        order.refresh_from_db()
+        assert order.status == OrderStatus.REFUNDED
+        refund = order.refunds.get()
+        assert (refund.status, refund.amount, refund.requested_by) == (RefundStatus.SUCCEEDED, Decimal("990"), "ops")
+    assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 2
+    assert Order.objects.get(pk=unpaid.pk).refunds.count() == 0
+
+
+def test_refund_action_for_one_order_takes_a_partial_amount(staff_client, orkestapay_settings, fake_orkestapay):
+    order = paid_order(fake_orkestapay)
+    response = run_action(staff_client, ORDERS, "refund", [order.pk], amount="100.50")
+    assert messages_of(response)[-1] == "1 succeeded, 0 failed."
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    assert services.refundable_amount(order) == Decimal("889.50")
+    too_much = run_action(staff_client, ORDERS, "refund", [order.pk], amount="900")
+    assert "889.50 can be refunded" in " ".join(messages_of(too_much))
+    assert messages_of(too_much)[-1].startswith("0 succeeded, 1 failed.")
+    assert order.refunds.count() == 1
+
+
+def test_refund_action_reports_an_api_refusal(staff_client, orkestapay_settings, fake_orkestapay):
+    order = paid_order(fake_orkestapay)
+    fake_orkestapay.refunds_enabled = False
+    response = run_action(staff_client, ORDERS, "refund", [order.pk])
+    assert messages_of(response)[-1].startswith("0 succeeded, 1 failed.")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert "refunding 990.00" in order.last_error
+    assert order.refunds.get().status == RefundStatus.FAILED
+
+
+def test_retry_refund_action_resends_with_the_same_key(staff_client, orkestapay_settings, fake_orkestapay):
+    order = paid_order(fake_orkestapay)
+    fake_orkestapay.inject_fault("POST", "/v1/payments/*", "timeout", after_processing=True)
+    with pytest.raises(APIConnectionError):
+        services.refund_order(order)
+    refund = order.refunds.get()
+    assert refund.status == RefundStatus.REQUESTED  # outcome unknown: the amount stays reserved
+    assert services.refundable_amount(order) == Decimal("0.00")
+
+    response = run_action(staff_client, reverse("admin:orkestapay_refund_changelist"), "retry", [refund.pk])
+    assert messages_of(response)[-1] == "1 succeeded, 0 failed."
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.SUCCEEDED
+    keys = {r.headers.get("idempotency-key") for r in fake_orkestapay.request_log if r.path.endswith("/refund")}
+    assert keys == {refund.idempotency_key}
+    payment = fake_orkestapay.get_payment(order.orkestapay_payment_id)
+    assert Decimal(str(payment["amount"]["refunded"])) == Decimal("990")  # refunded once, not twice
+
+
+def test_reprocess_action_confirms_and_skips_processed_events(staff_client, orkestapay_settings, fake_orkestapay):
+    order = paid_order(fake_orkestapay)
+    pending = Event.objects.create(
+        message_id="msg_pending",
+        verified=True,
+        status=EventStatus.FAILED,
+        event_type="payment.purchase",
+        orkestapay_order_id=order.orkestapay_order_id,
+        payload={"type_event": "payment.purchase", "data": {"order_id": order.orkestapay_order_id}},
+    )
+    done = Event.objects.create(message_id="msg_done", verified=True, status=EventStatus.PROCESSED)
+    url = reverse("admin:orkestapay_event_changelist")
+    response = run_action(staff_client, url, "reprocess", [pending.pk, done.pk])
+    assert messages_of(response)[-1] == "1 succeeded, 0 failed."
+    pending.refresh_from_db()
+    assert pending.status == EventStatus.PROCESSED
+    only_done = staff_client.post(url, {"action": "reprocess", "_selected_action": [str(done.pk)]}, follow=True)
+    assert "None of the selected rows can take this action." in messages_of(only_done)

@@ -1,0 +1,103 @@
+"""Refunds through the service layer: recorded before the call, idempotent, never more than was paid."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from django_orkestapay import services
+from django_orkestapay.exceptions import APIConnectionError, InvalidRequestError, RefundNotAllowedError
+from django_orkestapay.models import Order, OrderStatus, Refund, RefundStatus
+from tests.conftest import make_order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def paid(orkestapay_settings, fake_orkestapay) -> Order:
+    order = make_order()
+    checkout = services.start_checkout(order, build_absolute_uri=lambda p: f"https://shop.example{p}")
+    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
+    services.sync_order(order)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    return order
+
+
+def refund_calls(fake) -> int:
+    return sum(1 for r in fake.request_log if r.method == "POST" and r.path.endswith("/refund"))
+
+
+def test_partial_then_rest_ends_refunded(paid, fake_orkestapay):
+    first = services.refund_order(paid, amount=Decimal("90.00"), description="damaged box", requested_by="ops")
+    paid.refresh_from_db()
+    assert (first.status, paid.status) == (RefundStatus.SUCCEEDED, OrderStatus.PARTIALLY_REFUNDED)
+    assert first.transaction_id
+    assert services.refundable_amount(paid) == Decimal("900.00")
+    services.refund_order(paid)
+    paid.refresh_from_db()
+    assert paid.status == OrderStatus.REFUNDED
+    assert services.refundable_amount(paid) == Decimal("0.00")
+    assert refund_calls(fake_orkestapay) == 2
+    body = next(r.json_body for r in fake_orkestapay.request_log if r.path.endswith("/refund"))
+    assert (Decimal(str(body["amount"])), body["description"]) == (Decimal("90"), "damaged box")
+
+
+@pytest.mark.parametrize("amount", [Decimal("0"), Decimal("-1"), Decimal("990.01"), Decimal("1.001")])
+def test_amounts_out_of_bounds_are_refused_before_any_call(paid, fake_orkestapay, amount):
+    with pytest.raises((RefundNotAllowedError, ValidationError)):
+        services.refund_order(paid, amount=amount)
+    assert Refund.objects.count() == 0
+    assert refund_calls(fake_orkestapay) == 0
+
+
+def test_unpaid_order_cannot_be_refunded(orkestapay_settings, fake_orkestapay):
+    order = make_order()
+    with pytest.raises(RefundNotAllowedError):
+        services.refund_order(order)
+    assert Refund.objects.count() == 0
+
+
+def test_refusal_marks_failed_and_frees_the_amount(paid, fake_orkestapay):
+    fake_orkestapay.refunds_enabled = False
+    with pytest.raises(InvalidRequestError):
+        services.refund_order(paid)
+    refund = paid.refunds.get()
+    assert refund.status == RefundStatus.FAILED
+    assert "not enabled" in refund.error
+    paid.refresh_from_db()
+    assert paid.status == OrderStatus.PAID
+    assert services.refundable_amount(paid) == Decimal("990.00")
+
+
+def test_declined_refund_is_failed(paid, fake_orkestapay):
+    fake_orkestapay.decline_refunds = True
+    with pytest.raises(RefundNotAllowedError, match="FAILED"):
+        services.refund_order(paid)
+    assert paid.refunds.get().status == RefundStatus.FAILED
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.PAID
+
+
+def test_unknown_outcome_keeps_the_amount_reserved_and_retry_reuses_the_key(paid, fake_orkestapay):
+    fake_orkestapay.inject_fault("POST", "/v1/payments/*", "connection_reset", after_processing=True)
+    with pytest.raises(APIConnectionError):
+        services.refund_order(paid)
+    refund = paid.refunds.get()
+    assert refund.status == RefundStatus.REQUESTED
+    with pytest.raises(RefundNotAllowedError):  # nothing left: a second refund cannot double the money back
+        services.refund_order(paid)
+    services.retry_refund(refund)
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.SUCCEEDED
+    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+    assert Decimal(str(payment["amount"]["refunded"])) == Decimal("990")
+    with pytest.raises(RefundNotAllowedError):
+        services.retry_refund(refund)
+
+
+def test_refund_webhook_after_our_refund_changes_nothing(paid, fake_orkestapay):
+    services.refund_order(paid)
+    result = services.sync_order(paid)
+    assert result.remote_status == "REFUNDED"
+    assert not result.changed
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.REFUNDED
