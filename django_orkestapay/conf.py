@@ -48,8 +48,13 @@ DEFAULTS: dict[str, Any] = {
     # The order's public id is appended as ?order=<uuid>.
     "SUCCESS_URL": None,
     "CANCEL_URL": None,
-    # Checkout request defaults.
-    "LOCALE": "ES_LATAM",
+    # Dotted path of a callable describing a shop object's payment (see django_orkestapay.adapters); None: shop
+    # objects implement orkestapay_payment() themselves.
+    "ADAPTER": None,
+    # Checkout request defaults. LOCALE None: follow the active language through LANGUAGE_LOCALES (language code
+    # prefix -> OrkestaPay locale), falling back to ES_LATAM.
+    "LOCALE": None,
+    "LANGUAGE_LOCALES": {"es": "ES_LATAM", "en": "EN_US"},
     "CURRENCY": "MXN",
     "COUNTRY_CODE": "MX",
     "ALLOW_SAVE_PAYMENT_METHODS": False,

@@ -17,13 +17,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from . import conf, signals
+from . import adapters, conf, signals
 from .client import OrkestaPayClient, RemoteOrder
 from .exceptions import (
     APIConnectionError,
@@ -37,6 +38,7 @@ from .exceptions import (
 )
 from .models import (
     PAID_STATUSES,
+    PAYABLE_STATUSES,
     Checkout,
     CheckoutStatus,
     Event,
@@ -51,6 +53,9 @@ from .signing import CANCELED, COMPLETED, RETURN_PARAM, ReturnLink, sign_return
 logger = logging.getLogger("django_orkestapay.services")
 
 CENT = Decimal("0.01")
+
+#: The only checkout locale seen in OrkestaPay's documentation and integrations.
+DEFAULT_LOCALE = "ES_LATAM"
 
 # ---------------------------------------------------------------------------------------------------------------
 # The client
@@ -168,12 +173,16 @@ def create_order(
     total_amount: Any = None,
     locale: str = "",
     shop_object: models.Model | None = None,
+    success_url: str = "",
+    cancel_url: str = "",
+    save: bool = True,
 ) -> Order:
     """Create an :class:`Order` from shop data, validating every amount.
 
     ``items``: mappings with ``name``, ``quantity``, ``unit_price`` and optional ``product_id``/``description``.
     ``customer``: ``first_name``, ``last_name``, ``email`` and optional ``merchant_customer_id``.
     ``total_amount``, when given, must equal subtotal - discounts + shipping + taxes.
+    ``success_url`` / ``cancel_url``: where this order's buyer lands after the return (paths on this site).
     """
     normalized = _normalize_items(items)
     subtotal = sum((Decimal(i["unit_price"]) * i["quantity"] for i in normalized), start=Decimal("0")).quantize(CENT)
@@ -196,15 +205,104 @@ def create_order(
         merchant_customer_id=str(customer.get("merchant_customer_id") or ""),
         items=normalized,
         locale=locale,
+        success_url=success_url,
+        cancel_url=cancel_url,
     )
     expected_total = compute_total(order)
     order.total_amount = expected_total if total_amount is None else _money(total_amount, "total_amount")
     if shop_object is not None:
         order.shop_object = shop_object
     validate_amounts(order)
+    if not save:
+        return order
     order.full_clean()
     order.save()
     return order
+
+
+def linked_orders(shop_object: models.Model) -> models.QuerySet[Order]:
+    """The orders generically linked to ``shop_object``."""
+    content_type = ContentType.objects.get_for_model(type(shop_object))
+    return Order.objects.filter(content_type=content_type, object_id=str(shop_object.pk))
+
+
+def paid_order_for(shop_object: models.Model) -> Order | None:
+    """The first paid order of ``shop_object``, if any."""
+    return linked_orders(shop_object).filter(status__in=PAID_STATUSES).order_by("created_at").first()
+
+
+def order_for(shop_object: models.Model) -> Order:
+    """The order that pays for ``shop_object``: a paid one if it exists, an unpaid one whose amounts still match
+    the object's description (see :mod:`django_orkestapay.adapters`), or a new one.
+
+    The shop object's row is locked meanwhile, so two concurrent clicks make one order. When the object changed
+    (say, a cart gained an item), a new order is created; the old one keeps its checkouts, so a payment that still
+    arrives on it is recorded, never lost.
+    """
+    with transaction.atomic():
+        type(shop_object)._default_manager.select_for_update().filter(pk=shop_object.pk).exists()
+        linked = linked_orders(shop_object)
+        paid = paid_order_for(shop_object)
+        if paid is not None:
+            return paid
+        description = adapters.describe_payment(shop_object)
+        candidate = _order_from_description(description, shop_object, merchant_order_id="ORD-CANDIDATE")
+        for existing in linked.filter(status__in=PAYABLE_STATUSES).order_by("-created_at"):
+            if _same_payment(existing, candidate):
+                return existing
+        reference = description.merchant_order_id
+        attempt = linked.count() + 1
+        while reference and Order.objects.filter(merchant_order_id=reference).exists():
+            reference = f"{description.merchant_order_id}-{attempt}"
+            attempt += 1
+        return _order_from_description(description, shop_object, merchant_order_id=reference, save=True)
+
+
+def _order_from_description(
+    description: adapters.PaymentDescription,
+    shop_object: models.Model,
+    *,
+    merchant_order_id: str | None,
+    save: bool = False,
+) -> Order:
+    build = create_order if save else _unsaved_order
+    return build(
+        items=description.items,
+        customer=description.customer,
+        merchant_order_id=merchant_order_id,
+        currency=description.currency,
+        country_code=description.country_code,
+        discount_amount=description.discount_amount,
+        shipping_amount=description.shipping_amount,
+        tax_amount=description.tax_amount,
+        locale=description.locale,
+        shop_object=shop_object,
+        success_url=description.success_url,
+        cancel_url=description.cancel_url,
+    )
+
+
+def _unsaved_order(**kwargs: Any) -> Order:
+    return create_order(**kwargs, save=False)
+
+
+_COMPARED_FIELDS = (
+    "currency",
+    "country_code",
+    "subtotal_amount",
+    "discount_amount",
+    "shipping_amount",
+    "tax_amount",
+    "total_amount",
+    "customer_first_name",
+    "customer_last_name",
+    "customer_email",
+    "items",
+)
+
+
+def _same_payment(existing: Order, candidate: Order) -> bool:
+    return all(getattr(existing, name) == getattr(candidate, name) for name in _COMPARED_FIELDS)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -289,8 +387,15 @@ def _to_number(amount: Decimal) -> Decimal | int:
 
 
 def checkout_locale(order: Order) -> str:
-    """The locale sent to OrkestaPay: the order's, else the ``LOCALE`` setting."""
-    return order.locale or str(conf.get("LOCALE"))
+    """The locale sent to OrkestaPay: the order's, else the ``LOCALE`` setting, else the active language's
+    entry in ``LANGUAGE_LOCALES`` (``es-mx`` -> ``es``), else ``ES_LATAM``."""
+    if order.locale:
+        return order.locale
+    if conf.get("LOCALE"):
+        return str(conf.get("LOCALE"))
+    language = (translation.get_language() or "").lower()
+    table: Mapping[str, str] = conf.get("LANGUAGE_LOCALES") or {}
+    return table.get(language) or table.get(language.split("-")[0]) or DEFAULT_LOCALE
 
 
 def build_checkout_payload(order: Order, checkout: Checkout) -> dict[str, Any]:
@@ -909,6 +1014,11 @@ def find_checkout_for(parsed: WebhookPayload) -> Checkout | None:
     return None
 
 
+def _refuse_json_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (and PostgreSQL's jsonb refuses them)."""
+    raise ValueError(f"JSON constant {name} is not allowed")
+
+
 def _contains_nul(value: Any) -> bool:
     """Whether a parsed JSON value holds a NUL character in any key or string."""
     if isinstance(value, str):
@@ -926,7 +1036,7 @@ def receive_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str])
     ``FAILED`` and reprocessable, and the caller answers 5xx so OrkestaPay retries.
     """
     try:
-        payload = json.loads(body.decode("utf-8"))
+        payload = json.loads(body.decode("utf-8"), parse_constant=_refuse_json_constant)
         parse_webhook_payload(payload)
         if _contains_nul(payload):  # a "\u0000" escape: PostgreSQL's jsonb cannot store it
             raise ValueError("the body contains a NUL character")

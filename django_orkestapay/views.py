@@ -9,12 +9,13 @@ from urllib.parse import urlencode
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import conf, services
+from . import adapters, conf, services
 from .exceptions import OrderNotPayableError, OrkestaPayError
 from .models import Checkout, Order, OrderStatus
 from .signing import CANCELED, COMPLETED, RETURN_PARAM, InvalidReturnLink, load_return
@@ -38,13 +39,23 @@ def _error_page(
     return render(request, "django_orkestapay/error.html", context, status=status)
 
 
+def _order_to_pay(request: HttpRequest) -> Order | None:
+    """The order the pay form names: ``order`` (our id) or ``object`` (a signed shop-object reference)."""
+    if "object" in request.POST:
+        shop_object = adapters.load_shop_object(request.POST.get("object"))
+        return None if shop_object is None else services.order_for(shop_object)
+    try:
+        return Order.objects.get(pk=uuid.UUID(str(request.POST.get("order", ""))))
+    except (ValueError, Order.DoesNotExist):
+        return None
+
+
 @require_POST
 @never_cache
 def pay(request: HttpRequest) -> HttpResponse:
     """Start (or reuse) the order's hosted checkout and send the buyer there (302)."""
-    try:
-        order = Order.objects.get(pk=uuid.UUID(str(request.POST.get("order", ""))))
-    except (ValueError, Order.DoesNotExist):
+    order = _order_to_pay(request)
+    if order is None:
         return _error_page(request, title=_("Order not found"), message=_("We could not find this order."), status=404)
     try:
         checkout = services.start_checkout(order, build_absolute_uri=request.build_absolute_uri)
@@ -76,13 +87,21 @@ def pay(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(checkout.redirect_url)
 
 
-def _destination(setting: str, order: Order) -> str | None:
-    target = conf.get(setting)
+def _destination(request: HttpRequest, setting: str, order_url: str, order: Order) -> str | None:
+    """Where to send the buyer: the order's own page (only a URL on this site), else the setting's, else None."""
+    target = order_url if order_url and _is_local(request, order_url) else conf.get(setting)
     if not target:
         return None
     url = resolve_url(target)
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}{urlencode({'order': str(order.pk)})}"
+
+
+def _is_local(request: HttpRequest, url: str) -> bool:
+    safe = url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    if not safe:
+        logger.warning("Ignored an order return page that is not on this site: %r", url[:200])
+    return safe
 
 
 def _handle_return(request: HttpRequest, side: str) -> HttpResponse:
@@ -115,9 +134,9 @@ def _handle_return(request: HttpRequest, side: str) -> HttpResponse:
         return response
     order = result.order
     if order.is_paid:
-        destination = _destination("SUCCESS_URL", order)
+        destination = _destination(request, "SUCCESS_URL", order.success_url, order)
     elif order.status in (OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.EXPIRED):
-        destination = _destination("CANCEL_URL", order)
+        destination = _destination(request, "CANCEL_URL", order.cancel_url, order)
     else:
         destination = None  # still pending: our own page, which re-checks
     if destination:

@@ -1,0 +1,115 @@
+"""Paying for a shop's own objects (a cart, a booking, an invoice) without subclassing our models.
+
+A shop object describes what is to be paid in one of two ways:
+
+* it implements :class:`Payable`: a method ``orkestapay_payment(self) -> PaymentDescription``; or
+* the ``ADAPTER`` setting names a callable (a dotted path) ``adapter(shop_object) -> PaymentDescription``, which
+  wins over the method, so a shop can describe models it does not own.
+
+The order is linked to the object generically (content type and primary key), so no migration of ours depends on
+a shop app. See :func:`django_orkestapay.services.order_for`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from django.apps import apps
+from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.utils.module_loading import import_string
+
+from . import conf
+
+
+@dataclass(frozen=True)
+class PaymentDescription:
+    """What a shop object asks to be paid, in the terms of :func:`django_orkestapay.services.create_order`.
+
+    ``items``: mappings with ``name``, ``quantity``, ``unit_price`` (and optional ``product_id``, ``description``).
+    ``customer``: ``first_name``, ``last_name``, ``email`` (and optional ``merchant_customer_id``).
+    ``success_url`` / ``cancel_url``: paths on this site where the buyer lands after paying or canceling (the
+    order's public id is appended as ``?order=<uuid>``); empty means the ``SUCCESS_URL`` / ``CANCEL_URL`` settings.
+    ``merchant_order_id``: the shop's reference; when an earlier order of the same object used it, ``-2``, ``-3``...
+    is appended.
+    """
+
+    items: Sequence[Mapping[str, Any]]
+    customer: Mapping[str, str]
+    currency: str | None = None
+    country_code: str | None = None
+    discount_amount: Any = 0
+    shipping_amount: Any = 0
+    tax_amount: Any = 0
+    merchant_order_id: str | None = None
+    locale: str = ""
+    success_url: str = ""
+    cancel_url: str = ""
+
+
+@runtime_checkable
+class Payable(Protocol):
+    """A shop model that knows how to describe its own payment."""
+
+    def orkestapay_payment(self) -> PaymentDescription: ...
+
+
+def get_adapter() -> Callable[[models.Model], PaymentDescription] | None:
+    """The callable named by the ``ADAPTER`` setting, or ``None``."""
+    path = conf.get("ADAPTER")
+    if not path:
+        return None
+    if callable(path):
+        return path  # type: ignore[no-any-return]
+    try:
+        adapter = import_string(str(path))
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"ORKESTAPAY['ADAPTER'] = {path!r} cannot be imported: {exc}") from exc
+    if not callable(adapter):
+        raise ImproperlyConfigured(f"ORKESTAPAY['ADAPTER'] = {path!r} is not callable")
+    return adapter  # type: ignore[no-any-return]
+
+
+def describe_payment(shop_object: models.Model) -> PaymentDescription:
+    """Ask the adapter (or the object itself) what paying for ``shop_object`` means."""
+    adapter = get_adapter()
+    if adapter is not None:
+        description = adapter(shop_object)
+    elif isinstance(shop_object, Payable):
+        description = shop_object.orkestapay_payment()
+    else:
+        raise ImproperlyConfigured(
+            f"{type(shop_object).__name__} cannot be paid: give it an orkestapay_payment() method or set "
+            "ORKESTAPAY['ADAPTER'] to a callable that describes it"
+        )
+    if not isinstance(description, PaymentDescription):
+        raise ImproperlyConfigured(
+            f"The payment adapter returned {type(description).__name__}, not a PaymentDescription"
+        )
+    return description
+
+
+#: Salt of the signed shop-object reference that the pay button posts.
+SHOP_OBJECT_SALT = "django_orkestapay.shop_object"
+
+
+def sign_shop_object(shop_object: models.Model) -> str:
+    """A signed, timestamped reference to ``shop_object`` for the pay form (buyers cannot forge another one)."""
+    return signing.dumps({"m": shop_object._meta.label_lower, "k": str(shop_object.pk)}, salt=SHOP_OBJECT_SALT)
+
+
+def load_shop_object(value: str | None) -> models.Model | None:
+    """The shop object a signed reference names, or ``None`` when the reference is missing, forged, older than
+    ``RETURN_LINK_MAX_AGE``, or names nothing that exists."""
+    if not value or len(value) > 500:
+        return None
+    try:
+        payload = signing.loads(value, salt=SHOP_OBJECT_SALT, max_age=timedelta(seconds=float(conf.get("RETURN_LINK_MAX_AGE"))))
+        model = apps.get_model(str(payload["m"]))
+        return model._default_manager.filter(pk=payload["k"]).first()  # type: ignore[no-any-return]
+    except (signing.BadSignature, LookupError, KeyError, TypeError, ValueError, UnicodeError):
+        return None
