@@ -23,6 +23,7 @@ ORDERS = reverse("admin:orkestapay_order_changelist")
 def staff_client(client):
     user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
     client.force_login(user)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the assertions below read the English messages
     return client
 
 
@@ -264,3 +265,14 @@ def test_reprocess_action_confirms_and_skips_processed_events(staff_client, orke
     assert pending.status == EventStatus.PROCESSED
     only_done = staff_client.post(url, {"action": "reprocess", "_selected_action": [str(done.pk)]}, follow=True)
     assert "None of the selected rows can take this action." in messages_of(only_done)
+
+
+def test_admin_speaks_spanish(client, orkestapay_settings, fake_orkestapay):
+    client.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "pw"))
+    order = paid_order(fake_orkestapay)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "es-MX"
+    page = client.get(ORDERS).content.decode()
+    assert "Actualizar estado desde OrkestaPay" in page
+    assert "Pagada" in page
+    response = run_action(client, ORDERS, "refresh_from_orkestapay", [order.pk])
+    assert messages_of(response)[-1] == "1 con éxito, 0 con error."
