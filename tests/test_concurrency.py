@@ -20,6 +20,7 @@ from django.db import connection
 from django.urls import reverse
 
 from django_orkestapay import services, signals
+from django_orkestapay.exceptions import RefundNotAllowedError
 from django_orkestapay.models import Event, EventStatus, Order, OrderStatus
 from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import make_order
@@ -116,3 +117,30 @@ def test_returns_and_webhooks_race_and_apply_exactly_once(
         == 2 * ORDERS
     )
     assert not Event.objects.filter(status__in=[EventStatus.FAILED, EventStatus.REJECTED]).exists()
+
+
+def test_concurrent_refunds_never_return_more_than_was_paid(postgres_only, orkestapay_settings, fake_orkestapay):
+    """Eight operators press *Refund* on the same order at once: exactly one full refund goes out."""
+    order = make_order()
+    checkout = services.start_checkout(order, build_absolute_uri=lambda p: f"https://shop.example{p}")
+    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
+    services.sync_order(order)
+    barrier = threading.Barrier(8)
+
+    def press_refund(_: int) -> str:
+        barrier.wait()
+        try:
+            services.refund_order(Order.objects.get(pk=order.pk))
+            return "refunded"
+        except RefundNotAllowedError:
+            return "refused"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = Counter(pool.map(press_refund, range(8)))
+    assert outcomes == Counter({"refunded": 1, "refused": 7})
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REFUNDED
+    assert order.refunds.count() == 1
+    assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 1
