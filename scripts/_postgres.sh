@@ -7,7 +7,7 @@ start_postgres() {
     return 1
   fi
   PGTMP=$(mktemp -d /tmp/orkestapay-pg.XXXXXX)
-  PGPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  PGPORT=$("${PY:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   export PGPORT
   local run_as=()
   if [ "$(id -u)" -eq 0 ]; then

@@ -4,75 +4,23 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
+from tests.example_shop import ExampleShop, ShopDidNotStart, manage, running_shop
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=120
-    )
+pytestmark = pytest.mark.standalone
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    db = tmp_path_factory.mktemp("shop") / "db.sqlite3"
-    shop_port, fake_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{db}",
-        "FAKE_GATEWAY_PORT": str(fake_port),
-        "ORKESTAPAY_CLIENT_ID": "",
-        "DEBUG": "off",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    for command in (("migrate", "--no-input"), ("demo_setup",)):
-        result = manage(env, *command)
-        assert result.returncode == 0, result.stderr
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{shop_port}"],
-        cwd=EXAMPLE,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{shop_port}"
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleShop]:
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    server.kill()
-                    pytest.fail(f"the demo shop did not start:\n{server.communicate()[0]}")
-                time.sleep(0.2)
-        yield {"base": base, "db": db, "fake": f"http://127.0.0.1:{fake_port}"}
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        with running_shop(tmp_path_factory.mktemp("shop")) as running:
+            yield running
+    except ShopDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 def csrf(html: str) -> str:
@@ -81,10 +29,9 @@ def csrf(html: str) -> str:
     return match.group(1)
 
 
-def buy(shop: dict[str, object], session: requests.Session) -> tuple[str, str]:
+def buy(shop: ExampleShop, session: requests.Session) -> tuple[str, str]:
     """Open a product, fill the buy form, press the pay button; return (order id, hosted checkout URL)."""
-    base = str(shop["base"])
-    product_url = f"{base}/products/pantalla-tcl-40/"
+    product_url = f"{shop.base}/products/pantalla-tcl-40/"
     page = session.get(product_url, timeout=10)
     assert page.status_code == 200
     form = {
@@ -99,55 +46,39 @@ def buy(shop: dict[str, object], session: requests.Session) -> tuple[str, str]:
     assert "990.00 MXN" in order_page.text
     order_id = re.search(r'name="order" value="([0-9a-f-]{36})"', order_page.text).group(1)  # type: ignore[union-attr]
     pay = session.post(
-        f"{base}/orkestapay/pay/",
+        f"{shop.base}/orkestapay/pay/",
         data={"csrfmiddlewaretoken": csrf(order_page.text), "order": order_id},
         headers={"Referer": order_page.url},
         allow_redirects=False,
         timeout=10,
     )
     assert pay.status_code == 302, pay.text
-    assert pay.headers["Location"].startswith(f"{shop['fake']}/checkout/chk_")
+    assert pay.headers["Location"].startswith(f"{shop.fake}/checkout/chk_")
     return order_id, pay.headers["Location"]
 
 
-def stored_status(shop: dict[str, object], order_id: str) -> str:
-    with sqlite3.connect(str(shop["db"])) as connection:
-        row = connection.execute(
-            "select status from orkestapay_order where id = ?", (order_id.replace("-", ""),)
-        ).fetchone()
-    return str(row[0])
-
-
-def test_buyer_pays_and_lands_on_the_success_page(shop: dict[str, object]) -> None:
+def test_buyer_pays_and_lands_on_the_success_page(shop: ExampleShop) -> None:
     session = requests.Session()
     order_id, checkout_url = buy(shop, session)
     hosted = session.get(checkout_url, timeout=10)
     assert "990" in hosted.text
     done = session.post(f"{checkout_url}/pay", timeout=10)  # follows: completed return -> the shop's thanks page
     assert done.status_code == 200
-    assert done.url.startswith(f"{shop['base']}/thanks/?order={order_id}")
+    assert done.url.startswith(f"{shop.base}/thanks/?order={order_id}")
     assert 'data-testid="shop-thanks"' in done.text
-    assert stored_status(shop, order_id) == "paid"
+    assert shop.order_status(order_id) == "paid"
     # the embedded fake also delivered a signed webhook, which the shop verified and stored
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        with sqlite3.connect(str(shop["db"])) as connection:
-            rows = connection.execute(
-                "select status, verified from orkestapay_event where order_id = ?", (order_id.replace("-", ""),)
-            ).fetchall()
-        if rows:
-            break
-        time.sleep(0.2)
-    assert rows == [("processed", 1)]
+    events = shop.wait_for_events(order_id, count=1)
+    assert [(status, verified) for _, status, verified in events] == [("processed", 1)]
 
 
-def test_buyer_cancels_and_lands_on_the_cancel_page(shop: dict[str, object]) -> None:
+def test_buyer_cancels_and_lands_on_the_cancel_page(shop: ExampleShop) -> None:
     session = requests.Session()
     order_id, checkout_url = buy(shop, session)
     done = session.post(f"{checkout_url}/cancel", timeout=10)
     assert done.status_code == 200
-    assert done.url.startswith(f"{shop['base']}/canceled/?order={order_id}")
-    assert stored_status(shop, order_id) == "canceled"
+    assert done.url.startswith(f"{shop.base}/canceled/?order={order_id}")
+    assert shop.order_status(order_id) == "canceled"
 
 
 def test_example_settings_pass_django_checks() -> None:

@@ -19,6 +19,7 @@ CATALOGUES = {
 }
 
 
+@pytest.mark.standalone
 @pytest.mark.parametrize("name", CATALOGUES)
 def test_catalogue_is_complete_and_the_compiled_file_matches_it(name):
     folder = CATALOGUES[name]
@@ -31,6 +32,7 @@ def test_catalogue_is_complete_and_the_compiled_file_matches_it(name):
     assert compiled == source, "django.mo is stale: run compilemessages"
 
 
+@pytest.mark.standalone
 @pytest.mark.skipif(shutil.which("xgettext") is None, reason="needs GNU gettext (scripts/test installs it)")
 @pytest.mark.parametrize("name", CATALOGUES)
 def test_every_translatable_string_in_the_source_is_in_the_catalogue(name, tmp_path):

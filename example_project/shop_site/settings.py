@@ -24,6 +24,7 @@ SECRET_KEY = env("SECRET_KEY", default="example-shop-development-only-key-not-se
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 
 INSTALLED_APPS = [
+    "shop",  # first, so the shop's own Spanish catalogue wins over Django's (e.g. "Correo electrónico")
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -31,7 +32,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_orkestapay",
-    "shop",
 ]
 
 MIDDLEWARE = [
