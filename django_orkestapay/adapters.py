@@ -108,7 +108,9 @@ def load_shop_object(value: str | None) -> models.Model | None:
     if not value or len(value) > 500:
         return None
     try:
-        payload = signing.loads(value, salt=SHOP_OBJECT_SALT, max_age=timedelta(seconds=float(conf.get("RETURN_LINK_MAX_AGE"))))
+        payload = signing.loads(
+            value, salt=SHOP_OBJECT_SALT, max_age=timedelta(seconds=float(conf.get("RETURN_LINK_MAX_AGE")))
+        )
         model = apps.get_model(str(payload["m"]))
         return model._default_manager.filter(pk=payload["k"]).first()  # type: ignore[no-any-return]
     except (signing.BadSignature, LookupError, KeyError, TypeError, ValueError, UnicodeError):

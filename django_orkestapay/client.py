@@ -309,7 +309,10 @@ def _require_str(data: Mapping[str, Any], key: str, name: str) -> str:
 def _parse_checkout(data: dict[str, Any]) -> CheckoutResult:
     checkout_id = _require_str(data, "checkout_id", "checkout_id")
     redirect_url = _require_str(data, "checkout_redirect_url", "checkout_redirect_url")
-    parts = urlsplit(redirect_url)
+    try:
+        parts = urlsplit(redirect_url)
+    except ValueError as exc:  # "https://[x", a host that NFKC-normalizes to "/", ...: not a URL we can trust
+        raise _ShapeError("checkout_redirect_url is not a valid URL") from exc
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise _ShapeError("checkout_redirect_url is not an absolute http(s) URL")
     order = data.get("order")
