@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from . import adapters, conf, signals
-from .client import OrkestaPayClient, RemoteOrder
+from .client import CheckoutResult, OrkestaPayClient, RemoteOrder
 from .exceptions import (
     APIConnectionError,
     InvalidTransitionError,
@@ -491,7 +491,9 @@ def start_checkout(order: Order, *, build_absolute_uri: Callable[[str], str]) ->
         validate_amounts(order)
         now = timezone.now()
         margin = float(conf.get("CHECKOUT_REUSE_MARGIN"))
-        open_checkouts = list(order.checkouts.filter(status=CheckoutStatus.OPEN).order_by("-created_at"))
+        # One query for both the reuse check and the attempt number (an order has a handful of checkouts).
+        checkouts = list(order.checkouts.order_by("-created_at"))
+        open_checkouts = [existing for existing in checkouts if existing.status == CheckoutStatus.OPEN]
         for existing in open_checkouts:
             if existing.is_reusable(now=now, margin_seconds=margin):
                 return existing
@@ -499,7 +501,9 @@ def start_checkout(order: Order, *, build_absolute_uri: Callable[[str], str]) ->
                 existing.status = CheckoutStatus.EXPIRED
                 existing.save(update_fields=["status", "updated_at"])
 
-        attempt = order.checkouts.exclude(status=CheckoutStatus.FAILED).count() + 1
+        # Failed attempts count too: a timeout may have left a checkout at OrkestaPay under the previous reference,
+        # and whether OrkestaPay refuses a repeated merchant_order_id is unknown.
+        attempt = len(checkouts) + 1
         lifetime = conf.get("CHECKOUT_LIFETIME")
         checkout = Checkout(
             order=order,
@@ -511,6 +515,7 @@ def start_checkout(order: Order, *, build_absolute_uri: Callable[[str], str]) ->
         checkout.canceled_url = _return_url(build_absolute_uri, order, checkout, CANCELED)
         try:
             result = get_client().create_checkout(build_checkout_payload(order, checkout))
+            _check_fits(result)
             if not is_trusted_checkout_url(result.redirect_url):
                 raise UnexpectedRedirectError(
                     f"checkout_redirect_url host {urlsplit(result.redirect_url).hostname!r} is not trusted",
@@ -534,8 +539,9 @@ def start_checkout(order: Order, *, build_absolute_uri: Callable[[str], str]) ->
             checkout.save()
             order.orkestapay_order_id = result.order_id
             order.last_error = ""
-            order.save(update_fields=["orkestapay_order_id", "last_error", "updated_at"])
-            transition_order(order, OrderStatus.PENDING, reason=f"checkout {result.checkout_id} created")
+            # transition_order saves the whole row, ids included; only a no-op transition needs its own save.
+            if not transition_order(order, OrderStatus.PENDING, reason=f"checkout {result.checkout_id} created"):
+                order.save(update_fields=["orkestapay_order_id", "last_error", "updated_at"])
             created = checkout
             transaction.on_commit(
                 lambda: signals.checkout_created.send(
@@ -546,6 +552,18 @@ def start_checkout(order: Order, *, build_absolute_uri: Callable[[str], str]) ->
     if failure is not None:
         raise failure
     return checkout
+
+
+def _check_fits(result: CheckoutResult) -> None:
+    """Refuse a checkout whose ids or URL do not fit our columns (truncating an id would break every lookup)."""
+    limits = {"checkout_id": 64, "order_id": 64, "redirect_url": 1000}
+    for name, limit in limits.items():
+        value = getattr(result, name) or ""
+        if len(value) > limit:
+            raise MalformedResponseError(
+                f"{MalformedResponseError.default_message}: {name} is {len(value)} characters long (at most {limit})",
+                response_body=result.raw,
+            )
 
 
 def _jsonable(value: Any) -> Any:
@@ -626,8 +644,9 @@ def apply_remote_order(checkout: Checkout, remote: RemoteOrder, *, canceled_by_b
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=checkout.order_id)
         checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
-        order.remote_status = remote.status
+        order.remote_status = remote.status[:40]
         order.last_synced_at = timezone.now()
+        order.last_error = ""  # the API answered: an earlier "could not confirm" no longer describes the order
         target = map_remote_status(remote.status)
         flagged = False
         if target in PAID_STATUSES:
@@ -638,7 +657,7 @@ def apply_remote_order(checkout: Checkout, remote: RemoteOrder, *, canceled_by_b
                 order.review_reason = "OrkestaPay reports the order paid but " + "; ".join(problems)
                 logger.error("Order %s flagged for review: %s", order.merchant_order_id, order.review_reason)
                 target = order.status
-            elif remote.payment_ids:
+            elif remote.payment_ids and len(remote.payment_ids[-1]) <= 64:
                 order.orkestapay_payment_id = remote.payment_ids[-1]
         elif target == OrderStatus.PENDING and canceled_by_buyer:
             target = OrderStatus.CANCELED
@@ -658,6 +677,7 @@ def apply_remote_order(checkout: Checkout, remote: RemoteOrder, *, canceled_by_b
                 update_fields=[
                     "remote_status",
                     "last_synced_at",
+                    "last_error",
                     "needs_review",
                     "review_reason",
                     "orkestapay_payment_id",

@@ -30,10 +30,15 @@ def webhook(request: HttpRequest) -> HttpResponse:
     if not secrets:
         logger.error("A webhook arrived but settings.ORKESTAPAY['WEBHOOK_SECRETS'] is empty")
         return JsonResponse({"error": "webhooks are not configured"}, status=500)
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return JsonResponse({"error": "bad Content-Length"}, status=400)
     if length > MAX_BODY_BYTES:
         return JsonResponse({"error": "body too large"}, status=413)
-    body = request.body
+    body = request.read(MAX_BODY_BYTES + 1)  # bounded even when no Content-Length was sent
+    if len(body) > MAX_BODY_BYTES:
+        return JsonResponse({"error": "body too large"}, status=413)
     headers = dict(request.headers)
     try:
         verifier = WebhookVerifier(secrets, tolerance=int(conf.get("WEBHOOK_TOLERANCE")))

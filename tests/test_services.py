@@ -189,6 +189,36 @@ def test_failed_checkout_is_recorded_and_can_be_retried(orkestapay_settings, fak
     assert retried.redirect_url.startswith(fake_orkestapay.base_url)
     assert order.last_error == ""
     assert Checkout.objects.filter(order=order, status=CheckoutStatus.OPEN).count() == 1
+    # the failed attempt may have left a checkout at OrkestaPay under the first reference: the retry uses a new one
+    assert (failed.merchant_reference, retried.merchant_reference) == (
+        order.merchant_order_id,
+        f"{order.merchant_order_id}-2",
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("checkout_id", "chk_" + "a" * 80), ("order", {"order_id": "ord_" + "b" * 80}), ("checkout_redirect_url", None)],
+)
+def test_ids_or_url_too_long_for_our_columns_are_a_malformed_answer(orkestapay_settings, fake_orkestapay, field, value):
+    import responses
+
+    order = make_order()
+    services.get_client().get_access_token()  # a token from the fake, so only the checkout call is mocked
+    body = {
+        "checkout_id": "chk_1",
+        "checkout_redirect_url": f"{fake_orkestapay.base_url}/checkout/chk_1?x={'y' * 1000}",
+        "order": {"order_id": "ord_1", "status": "CREATED"},
+    }
+    if value is not None:
+        body[field] = value
+    with responses.RequestsMock() as mocked:
+        mocked.add(responses.POST, f"{fake_orkestapay.base_url}/v1/checkouts", json=body)
+        with pytest.raises(MalformedResponseError, match="characters long"):
+            services.start_checkout(order, build_absolute_uri=absolute)
+    failed = Checkout.objects.get(order=order)
+    assert (failed.status, failed.orkestapay_checkout_id) == (CheckoutStatus.FAILED, None)
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.CREATED
 
 
 def test_gateway_down_is_a_connection_error(orkestapay_settings, settings, fake_orkestapay):
@@ -325,6 +355,7 @@ def test_sync_failure_records_error_and_changes_nothing(orkestapay_settings, fak
     services.sync_order(order)
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
+    assert order.last_error == ""  # the API answered: the old error no longer describes the order
 
 
 def test_sync_orders_counts_successes_and_failures(orkestapay_settings, fake_orkestapay):

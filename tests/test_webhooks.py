@@ -305,3 +305,12 @@ def test_stored_headers_drop_cookies_and_credentials(csrf_client, webhook_settin
     assert "authorization" not in headers
     assert "cookie" not in headers
     assert headers["svix-id"] == "msg_h"
+
+
+@pytest.mark.parametrize("length", ["abc", "-"])
+def test_a_garbled_content_length_is_400_not_a_crash(webhook_settings, length):
+    response = Client().generic(
+        "POST", reverse("orkestapay:webhook"), b"{}", content_type="application/json", CONTENT_LENGTH=length
+    )
+    assert response.status_code == 400
+    assert Event.objects.count() == 0
