@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib.contenttypes.models import ContentType
@@ -732,6 +732,9 @@ def sync_order(order: Order) -> SyncResult:
     return sync_checkout(checkout)
 
 
+_Item = TypeVar("_Item")
+
+
 @dataclass
 class BatchSummary:
     """How a batch (sync, expiry, reprocessing) went."""
@@ -741,18 +744,24 @@ class BatchSummary:
     changed: int = 0
 
 
-def sync_orders(orders: Iterable[Order]) -> BatchSummary:
-    """Sync several orders. Failures are logged and recorded on each order, and counted."""
+def run_batch(items: Iterable[_Item], action: Callable[[_Item], Any]) -> BatchSummary:
+    """Apply ``action`` to each item, counting successes and :class:`OrkestaPayError` failures (each action records
+    its own failure on its row). ``changed`` counts results that are ``True`` or carry ``changed=True``."""
     summary = BatchSummary()
-    for order in orders:
+    for item in items:
         try:
-            result = sync_order(order)
+            result = action(item)
         except OrkestaPayError:
             summary.failed += 1
         else:
             summary.succeeded += 1
-            summary.changed += int(result.changed)
+            summary.changed += int(bool(getattr(result, "changed", result)))
     return summary
+
+
+def sync_orders(orders: Iterable[Order]) -> BatchSummary:
+    """Sync several orders. Failures are logged and recorded on each order, and counted."""
+    return run_batch(orders, sync_order)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -856,30 +865,12 @@ def retry_refund(refund: Refund) -> Refund:
 
 def retry_refunds(refunds: Iterable[Refund]) -> BatchSummary:
     """Resend several refunds whose outcome is unknown; failures are recorded and counted."""
-    summary = BatchSummary()
-    for refund in refunds:
-        try:
-            retry_refund(refund)
-        except OrkestaPayError:
-            summary.failed += 1
-        else:
-            summary.succeeded += 1
-            summary.changed += 1
-    return summary
+    return run_batch(refunds, lambda refund: bool(retry_refund(refund)))
 
 
 def refund_orders(orders: Iterable[Order], *, requested_by: str = "") -> BatchSummary:
     """Refund what is left of each order (the admin's bulk action); failures are recorded and counted."""
-    summary = BatchSummary()
-    for order in orders:
-        try:
-            refund_order(order, requested_by=requested_by)
-        except OrkestaPayError:
-            summary.failed += 1
-        else:
-            summary.succeeded += 1
-            summary.changed += 1
-    return summary
+    return run_batch(orders, lambda order: bool(refund_order(order, requested_by=requested_by)))
 
 
 def orders_to_reconcile(*, older_than: timedelta = timedelta(0)) -> models.QuerySet[Order]:
