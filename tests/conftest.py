@@ -14,8 +14,19 @@ from django.core.cache import caches
 
 from django_orkestapay import services
 from django_orkestapay.models import Order
+from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
 
 pytest_plugins = ["django_orkestapay.testing.pytest_plugin"]
+
+
+@pytest.fixture(scope="module")
+def example_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleShop]:
+    """The example shop as scripts/demo runs it (rundemo, its own SQLite file, the fake embedded), per module."""
+    try:
+        with running_shop(tmp_path_factory.mktemp("example-shop")) as running:
+            yield running
+    except ShopDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ loopback ports, with its own SQLite file; and read that file back. Shared by the
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -158,3 +159,10 @@ def _wait_until_up(shop: ExampleShop, server: subprocess.Popen[str]) -> None:
                 server.wait(timeout=10)
                 raise ShopDidNotStart(f"the demo shop did not start ({exc}):\n{shop.log_tail(80)}") from exc
             time.sleep(0.2)
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form in a page."""
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)

@@ -4,38 +4,22 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from tests.example_shop import ExampleShop, ShopDidNotStart, manage, running_shop
+from tests.example_shop import ExampleShop, csrf_token, manage
 
 pytestmark = pytest.mark.standalone
 
 
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleShop]:
-    try:
-        with running_shop(tmp_path_factory.mktemp("shop")) as running:
-            yield running
-    except ShopDidNotStart as exc:
-        pytest.fail(str(exc))
-
-
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-def buy(shop: ExampleShop, session: requests.Session) -> tuple[str, str]:
+def buy(example_shop: ExampleShop, session: requests.Session) -> tuple[str, str]:
     """Open a product, fill the buy form, press the pay button; return (order id, hosted checkout URL)."""
-    product_url = f"{shop.base}/products/pantalla-tcl-40/"
+    product_url = f"{example_shop.base}/products/pantalla-tcl-40/"
     page = session.get(product_url, timeout=10)
     assert page.status_code == 200
     form = {
-        "csrfmiddlewaretoken": csrf(page.text),
+        "csrfmiddlewaretoken": csrf_token(page.text),
         "first_name": "Ana",
         "last_name": "López",
         "email": "ana@example.com",
@@ -46,39 +30,39 @@ def buy(shop: ExampleShop, session: requests.Session) -> tuple[str, str]:
     assert "990.00 MXN" in order_page.text
     order_id = re.search(r'name="order" value="([0-9a-f-]{36})"', order_page.text).group(1)  # type: ignore[union-attr]
     pay = session.post(
-        f"{shop.base}/orkestapay/pay/",
-        data={"csrfmiddlewaretoken": csrf(order_page.text), "order": order_id},
+        f"{example_shop.base}/orkestapay/pay/",
+        data={"csrfmiddlewaretoken": csrf_token(order_page.text), "order": order_id},
         headers={"Referer": order_page.url},
         allow_redirects=False,
         timeout=10,
     )
     assert pay.status_code == 302, pay.text
-    assert pay.headers["Location"].startswith(f"{shop.fake}/checkout/chk_")
+    assert pay.headers["Location"].startswith(f"{example_shop.fake}/checkout/chk_")
     return order_id, pay.headers["Location"]
 
 
-def test_buyer_pays_and_lands_on_the_success_page(shop: ExampleShop) -> None:
+def test_buyer_pays_and_lands_on_the_success_page(example_shop: ExampleShop) -> None:
     session = requests.Session()
-    order_id, checkout_url = buy(shop, session)
+    order_id, checkout_url = buy(example_shop, session)
     hosted = session.get(checkout_url, timeout=10)
     assert "990" in hosted.text
     done = session.post(f"{checkout_url}/pay", timeout=10)  # follows: completed return -> the shop's thanks page
     assert done.status_code == 200
-    assert done.url.startswith(f"{shop.base}/thanks/?order={order_id}")
+    assert done.url.startswith(f"{example_shop.base}/thanks/?order={order_id}")
     assert 'data-testid="shop-thanks"' in done.text
-    assert shop.order_status(order_id) == "paid"
+    assert example_shop.order_status(order_id) == "paid"
     # the embedded fake also delivered a signed webhook, which the shop verified and stored
-    events = shop.wait_for_events(order_id, count=1)
+    events = example_shop.wait_for_events(order_id, count=1)
     assert [(status, verified) for _, status, verified in events] == [("processed", 1)]
 
 
-def test_buyer_cancels_and_lands_on_the_cancel_page(shop: ExampleShop) -> None:
+def test_buyer_cancels_and_lands_on_the_cancel_page(example_shop: ExampleShop) -> None:
     session = requests.Session()
-    order_id, checkout_url = buy(shop, session)
+    order_id, checkout_url = buy(example_shop, session)
     done = session.post(f"{checkout_url}/cancel", timeout=10)
     assert done.status_code == 200
-    assert done.url.startswith(f"{shop.base}/canceled/?order={order_id}")
-    assert shop.order_status(order_id) == "canceled"
+    assert done.url.startswith(f"{example_shop.base}/canceled/?order={order_id}")
+    assert example_shop.order_status(order_id) == "canceled"
 
 
 def test_example_settings_pass_django_checks() -> None:

@@ -18,10 +18,8 @@ tests/test_fault_catalogue.py (``redirect-to-an-unexpected-host``).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -38,7 +36,7 @@ from django_orkestapay.models import Checkout, CheckoutStatus, OrderStatus
 from django_orkestapay.signing import RETURN_PARAM
 from django_orkestapay.testing import FakeOrkestaPay
 from tests.conftest import hosted_page_post, local_path, make_order
-from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
+from tests.example_shop import ExampleShop, csrf_token
 from tests.test_fault_catalogue import ERROR_TEMPLATE, assert_db_unchanged, db_snapshot, new_rows, pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -290,21 +288,6 @@ def test_checkout_hosts_setting_replaces_the_defaults(
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleShop]:
-    try:
-        with running_shop(Path(tmp_path_factory.mktemp("open-redirect-shop"))) as running:
-            yield running
-    except ShopDidNotStart as exc:
-        pytest.fail(str(exc))
-
-
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
 def switch_language(shop: ExampleShop, target: str) -> requests.Response:
     """Post the demo's language form with ``target`` as ``next`` (and as the Referer it falls back to)."""
     session = requests.Session()
@@ -318,26 +301,29 @@ def switch_language(shop: ExampleShop, target: str) -> requests.Response:
     )
 
 
+@pytest.mark.standalone
 @pytest.mark.parametrize("target", HOSTILE_TARGETS)
-def test_demo_language_switch_never_leaves_the_site(target: str, demo_shop: ExampleShop) -> None:
-    response = switch_language(demo_shop, target)
+def test_demo_language_switch_never_leaves_the_site(target: str, example_shop: ExampleShop) -> None:
+    response = switch_language(example_shop, target)
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
-    assert not is_off_site(response.headers["Location"], demo_shop.base.removeprefix("http://"))
+    assert not is_off_site(response.headers["Location"], example_shop.base.removeprefix("http://"))
 
 
-def test_demo_language_switch_follows_a_local_next(demo_shop: ExampleShop) -> None:
+@pytest.mark.standalone
+def test_demo_language_switch_follows_a_local_next(example_shop: ExampleShop) -> None:
     """The control: a path on the shop itself is where the buyer goes back to."""
-    response = switch_language(demo_shop, "/products/pantalla-tcl-40/")
+    response = switch_language(example_shop, "/products/pantalla-tcl-40/")
     assert response.status_code == 302
     assert response.headers["Location"] == "/products/pantalla-tcl-40/"
 
 
+@pytest.mark.standalone
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "not-a-uuid", str(uuid.uuid4())])
 @pytest.mark.parametrize("page", ["thanks", "canceled"])
-def test_demo_landing_pages_take_no_url(page: str, target: str, demo_shop: ExampleShop) -> None:
+def test_demo_landing_pages_take_no_url(page: str, target: str, example_shop: ExampleShop) -> None:
     response = requests.get(
-        f"{demo_shop.base}/{page}/", params={"order": target, "next": target}, allow_redirects=False, timeout=10
+        f"{example_shop.base}/{page}/", params={"order": target, "next": target}, allow_redirects=False, timeout=10
     )
     assert response.status_code == 404
     assert "Location" not in response.headers
