@@ -1,6 +1,7 @@
 """App configuration."""
 
 from django.apps import AppConfig
+from django.core.checks import Tags, register
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,3 +12,10 @@ class OrkestaPayConfig(AppConfig):
     label = "orkestapay"
     verbose_name = _("OrkestaPay")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Register the system checks (``orkestapay.E00x`` / ``W00x``; see ``checks.py``)."""
+        from . import checks
+
+        register(checks.check_settings, checks.TAG)
+        register(checks.check_deployment, Tags.security, checks.TAG, deploy=True)

@@ -1,0 +1,39 @@
+"""A deliberately misconfigured project for ``python -m django check --deploy`` (tests/test_checks.py).
+
+``MISCONFIGURED_VARIANT`` picks the mistakes: ``many`` (the default: a typo, missing credentials, an unknown
+environment, a zero timeout, a bare-string webhook secret, the fake gateway without DEBUG), ``sandbox`` (no webhook
+secret, the sandbox in a deployment), ``override`` (a non-OrkestaPay BASE_URL) or ``not-a-dict``.
+"""
+
+import os
+
+SECRET_KEY = "misconfigured-settings-for-tests-only-not-a-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django_orkestapay"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_VARIANT = os.environ.get("MISCONFIGURED_VARIANT", "many")
+
+ORKESTAPAY: object
+if _VARIANT == "many":
+    ORKESTAPAY = {
+        "CLIENTID": "typo-of-client-id",
+        "ENVIRONMENT": "live",
+        "READ_TIMEOUT": 0,
+        "WEBHOOK_SECRETS": "whsec_bm90LWEtbGlzdA==",
+        "BASE_URL": "http://127.0.0.1:8765",
+    }
+elif _VARIANT == "sandbox":
+    ORKESTAPAY = {"CLIENT_ID": "id", "CLIENT_SECRET": "secret", "ENVIRONMENT": "sandbox"}
+elif _VARIANT == "override":
+    ORKESTAPAY = {
+        "CLIENT_ID": "id",
+        "CLIENT_SECRET": "secret",
+        "BASE_URL": "https://orkestapay-mock.example.com",
+        "WEBHOOK_SECRETS": ["whsec_bm90LWEtbGlzdA=="],
+    }
+else:
+    ORKESTAPAY = ["not", "a", "dict"]
