@@ -26,7 +26,11 @@ def webhook(request: HttpRequest) -> HttpResponse:
     retrying). 200: processed, ignored or a duplicate. 500: processing failed; the event is stored and OrkestaPay
     retries (or ``manage.py orkestapay_reprocess_events`` does).
     """
-    secrets = list(conf.get("WEBHOOK_SECRETS") or [])
+    configured = conf.get("WEBHOOK_SECRETS") or []
+    if isinstance(configured, str):  # a bare string would be split into characters (system check orkestapay.E006)
+        logger.error("settings.ORKESTAPAY['WEBHOOK_SECRETS'] must be a list of whsec_ secrets, not a string")
+        return JsonResponse({"error": "webhooks are misconfigured"}, status=500)
+    secrets = list(configured)
     if not secrets:
         logger.error("A webhook arrived but settings.ORKESTAPAY['WEBHOOK_SECRETS'] is empty")
         return JsonResponse({"error": "webhooks are not configured"}, status=500)

@@ -3,11 +3,13 @@ the app at it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+import hypothesis
 import pytest
 import requests
 from django.core.cache import caches
@@ -17,6 +19,11 @@ from django_orkestapay.models import Order
 from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
 
 pytest_plugins = ["django_orkestapay.testing.pytest_plugin"]
+
+# scripts/test (CI) runs the property tests derandomized, so a failure there reproduces on every run and machine;
+# by hand they explore new examples each time.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="module")

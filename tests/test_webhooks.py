@@ -314,3 +314,13 @@ def test_a_garbled_content_length_is_400_not_a_crash(webhook_settings, length):
     )
     assert response.status_code == 400
     assert Event.objects.count() == 0
+
+
+def test_a_bare_string_secret_is_a_clear_misconfiguration(settings, orkestapay_settings, caplog):
+    settings.ORKESTAPAY = {**orkestapay_settings, "WEBHOOK_SECRETS": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+    response = Client().post(reverse("orkestapay:webhook"), b"{}", content_type="application/json")
+    assert response.status_code == 500
+    assert response.json() == {"error": "webhooks are misconfigured"}
+    assert "must be a list" in caplog.text
+    assert "MfKQ9r8" not in caplog.text
+    assert Event.objects.count() == 0
