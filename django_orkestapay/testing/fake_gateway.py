@@ -51,6 +51,7 @@ _RESETTABLE = (
     "webhook_retry_time_factor",
     "webhook_timeout",
     "webhook_tamper",
+    "latency",
 )
 
 
@@ -148,6 +149,7 @@ class FakeOrkestaPay:
         webhook_retry_time_factor: float = 1.0,
         webhook_timeout: float = 5.0,
         webhook_tamper: str | None = None,
+        latency: float = 0.0,
         on_request: Callable[[RecordedRequest], None] | None = None,
     ) -> None:
         self.host = host
@@ -178,6 +180,8 @@ class FakeOrkestaPay:
         self.webhook_retry_time_factor = webhook_retry_time_factor
         self.webhook_timeout = webhook_timeout
         self.webhook_tamper = webhook_tamper
+        # Seconds added before every API answer (a network round trip); the hosted page and /_fake/ are not slowed.
+        self.latency = latency
         self._defaults = {name: getattr(self, name) for name in _RESETTABLE}
         self.state = GatewayState(self, clock, self._publish)
         self._faults = FaultBook()
@@ -327,6 +331,8 @@ class FakeOrkestaPay:
         return response
 
     def _respond(self, request: Request, kind: str, fault: Fault | None) -> Response:
+        if kind == "api" and self.latency > 0:
+            self._sleep(self.latency)
         if fault is None:
             return self._route(request, kind)
         if fault.kind == "delay":

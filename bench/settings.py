@@ -1,0 +1,102 @@
+"""Django settings for the benchmarks: the app, the admin and a tiny CSRF helper view, configured from the
+environment by the bench driver (``python -m bench``), which also hands them to the gunicorn workers.
+
+``BENCH_DATABASE_URL``   ``postgres://user@127.0.0.1:port/name`` or ``sqlite:////path/to/file``
+``BENCH_GATEWAY_URL``    the fake gateway's base URL (``http://127.0.0.1:<port>``)
+``BENCH_WEBHOOK_SECRET`` the ``whsec_`` secret the load generator signs webhooks with
+``BENCH_CONN_MAX_AGE``   seconds a worker keeps its database connection (default 60, as in production)
+"""
+
+import os
+from urllib.parse import unquote, urlsplit
+
+SECRET_KEY = "bench-only-not-a-secret"  # noqa: S105 - a loopback benchmark's throwaway key
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+USE_TZ = True
+TIME_ZONE = "America/Mexico_City"
+LANGUAGE_CODE = "es"
+ROOT_URLCONF = "bench.urls"
+WSGI_APPLICATION = "bench.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+STATIC_URL = "/static/"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_orkestapay",
+]
+
+# The middleware of a typical shop (the example project's).
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# Per process: each gunicorn worker fetches one token and reuses it (a shared cache would make it one in all).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def _database(url: str, conn_max_age: int) -> dict[str, object]:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path) or ":memory:"}
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"BENCH_DATABASE_URL must be postgres://... or sqlite:///..., not {parts.scheme!r}")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/") or "orkestapay_bench",
+        "USER": unquote(parts.username or "postgres"),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "127.0.0.1",
+        "PORT": str(parts.port or 5432),
+        "CONN_MAX_AGE": conn_max_age,
+    }
+
+
+DATABASES = {
+    "default": _database(
+        os.environ.get("BENCH_DATABASE_URL", "sqlite:////tmp/orkestapay-bench.sqlite3"),
+        int(os.environ.get("BENCH_CONN_MAX_AGE", "60")),
+    )
+}
+
+ORKESTAPAY = {
+    "CLIENT_ID": "fake-client-id",
+    "CLIENT_SECRET": "fake-client-secret",  # the fake gateway's well-known test credential
+    "BASE_URL": os.environ.get("BENCH_GATEWAY_URL", "http://127.0.0.1:8765"),
+    "MAX_RETRIES": 0,
+    "WEBHOOK_SECRETS": [s for s in [os.environ.get("BENCH_WEBHOOK_SECRET", "")] if s],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_orkestapay": {"handlers": ["stderr"], "level": "WARNING", "propagate": False}},
+}

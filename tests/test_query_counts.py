@@ -1,0 +1,197 @@
+"""Exact database queries per request where tests/test_views.py (pay, reuse, completed) and tests/test_admin.py
+(changelist: the same for 3 and 43 orders) do not already pin them: pay after the open checkout expired, the
+canceled return, the webhook (processed, duplicate, ignored) and the admin order changelist with 10 and 1,000
+orders.
+
+Counted as data statements only (transaction control left out, as in tests/test_views.py), so the numbers are the
+same on SQLite and PostgreSQL. bench/ prints the same counts next to its timings.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from django_orkestapay import services
+from django_orkestapay.models import Checkout, CheckoutStatus, Event, EventStatus, Order, OrderStatus
+from django_orkestapay.webhook_verification import sign_payload
+from tests.conftest import hosted_page_post, local_path, make_order
+from tests.test_views import data_queries
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "whsec_" + "cXVlcnktY291bnRzLXRlc3Qtb25seS1rZXk="
+
+
+def count_queries(call: Callable[[], Any]) -> tuple[int, Any]:
+    """Run ``call``; return how many data statements it made and what it returned."""
+    with CaptureQueriesContext(connection) as captured:
+        result = call()
+    return len(data_queries(captured.captured_queries)), result
+
+
+def pay(client: Client, order: Order) -> str:
+    response = client.post(reverse("orkestapay:pay"), {"order": str(order.pk)})
+    assert response.status_code == 302
+    return str(response["Location"])
+
+
+# ------------------------------------------------------------------------------------------------------------ pay
+
+
+def test_pay_again_after_the_open_checkout_expired_makes_five_queries(client, orkestapay_settings, fake_orkestapay):
+    order = make_order()
+    pay(client, order)
+    first = Checkout.objects.get(order=order)
+    Checkout.objects.filter(pk=first.pk).update(expires_at=first.created_at)  # the buyer came back too late
+
+    queries, location = count_queries(lambda: pay(client, order))
+
+    # the order read and locked at once, the order's checkouts, expire the old one, checkout insert, order ids (the
+    # order is already pending, so there is no status transition to save them)
+    assert queries == 5
+    second = Checkout.objects.exclude(pk=first.pk).get(order=order)
+    assert location == second.redirect_url
+    assert second.merchant_reference == f"{order.merchant_order_id}-2"
+    assert Checkout.objects.get(pk=first.pk).status == CheckoutStatus.EXPIRED
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+    assert order.orkestapay_order_id == second.orkestapay_order_id != first.orkestapay_order_id
+
+
+# ------------------------------------------------------------------------------------------------ canceled return
+
+
+def test_canceled_return_makes_five_queries(client, orkestapay_settings, fake_orkestapay):
+    order = make_order()
+    canceled_url = hosted_page_post(pay(client, order), "cancel").headers["Location"]
+
+    queries, response = count_queries(lambda: client.get(local_path(canceled_url)))
+
+    assert response.status_code == 200
+    # checkout + order, lock order, lock checkout, checkout update, order update
+    assert queries == 5
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELED
+    assert Checkout.objects.get(order=order).status == CheckoutStatus.CANCELED
+
+
+def test_late_cancel_of_a_paid_order_makes_four_queries_and_changes_nothing(
+    client, orkestapay_settings, fake_orkestapay
+):
+    order = make_order()
+    checkout_url = pay(client, order)
+    completed_url = hosted_page_post(checkout_url, "pay").headers["Location"]
+    assert client.get(local_path(completed_url)).status_code == 200
+    checkout = Checkout.objects.get(order=order)
+    canceled_path = local_path(checkout.canceled_url)
+
+    queries, response = count_queries(lambda: client.get(canceled_path))
+
+    assert response.status_code == 200
+    # checkout + order, lock order, lock checkout, order update (sync time); the checkout is not touched
+    assert queries == 4
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+
+
+# -------------------------------------------------------------------------------------------------------- webhook
+
+
+@pytest.fixture
+def webhook_settings(settings, orkestapay_settings):
+    settings.ORKESTAPAY = {**orkestapay_settings, "WEBHOOK_SECRETS": [SECRET]}
+    return settings.ORKESTAPAY
+
+
+def purchase_body(order_id: str, merchant_order_id: str) -> bytes:
+    payment = {
+        "payment_id": f"pay_{uuid.uuid4().hex}",
+        "order_id": order_id,
+        "merchant_order_id": merchant_order_id,
+        "status": "COMPLETED",
+        "amount": {"captured": 990, "currency": "MXN"},
+    }
+    envelope = {"data": {"payment": payment}, "type": "payment", "type_event": "payment.purchase", "version": 1}
+    return json.dumps(envelope, separators=(",", ":")).encode()
+
+
+def deliver(client: Client, body: bytes, message_id: str) -> Any:
+    timestamp = int(time.time())
+    headers = {
+        "svix-id": message_id,
+        "svix-timestamp": str(timestamp),
+        "svix-signature": sign_payload(SECRET, message_id, timestamp, body),
+    }
+    return client.post(reverse("orkestapay:webhook"), data=body, content_type="application/json", headers=headers)
+
+
+def test_webhook_processed_then_duplicate_query_counts(webhook_settings, fake_orkestapay):
+    csrf_client = Client(enforce_csrf_checks=True)
+    order = make_order()
+    checkout = services.start_checkout(order, build_absolute_uri=lambda path: f"http://testserver{path}")
+    assert checkout.orkestapay_checkout_id
+    assert checkout.orkestapay_order_id
+    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
+    body = purchase_body(checkout.orkestapay_order_id, checkout.merchant_reference)
+    message_id = f"msg_{uuid.uuid4().hex}"
+
+    processed, first = count_queries(lambda: deliver(csrf_client, body, message_id))
+    duplicate, second = count_queries(lambda: deliver(csrf_client, body, message_id))
+
+    assert (first.status_code, first.json()) == (200, {"status": "processed"})
+    assert (second.status_code, second.json()) == (200, {"status": "duplicate"})
+    # get_or_create (select, insert), checkout + order by OrkestaPay order id, lock event, lock order,
+    # lock checkout, checkout update, order update, event update
+    assert processed == 9
+    # get_or_create finds the event, already processed
+    assert duplicate == 1
+    event = Event.objects.get()
+    assert (event.status, event.attempts) == (EventStatus.PROCESSED, 1)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert fake_orkestapay.count_requests("GET", f"/v1/orders/{checkout.orkestapay_order_id}") == 1
+
+
+def test_webhook_for_an_unknown_order_query_count(webhook_settings, fake_orkestapay):
+    body = purchase_body("ord_" + "0" * 32, "NOT-OURS")
+
+    queries, response = count_queries(lambda: deliver(Client(enforce_csrf_checks=True), body, "msg_unknown"))
+
+    assert (response.status_code, response.json()) == (200, {"status": "ignored"})
+    # get_or_create (select, insert), checkout by OrkestaPay order id, checkout by merchant reference, event update
+    assert queries == 5
+    assert Event.objects.get().status == EventStatus.IGNORED
+    assert fake_orkestapay.count_requests() == 0
+
+
+# ---------------------------------------------------------------------------------------------------------- admin
+
+
+def test_order_changelist_makes_the_same_eight_queries_for_10_and_1000_orders(admin_client):
+    url = reverse("admin:orkestapay_order_changelist")
+    for index in range(10):
+        make_order(merchant_order_id=f"FEW-{index:04d}")
+    admin_client.get(url)  # the session's first request fills per-process caches (content types)
+
+    few, few_response = count_queries(lambda: admin_client.get(url))
+    for index in range(990):
+        make_order(merchant_order_id=f"MANY-{index:04d}")
+    many, many_response = count_queries(lambda: admin_client.get(url))
+
+    assert few_response.status_code == many_response.status_code == 200
+    assert few_response.context["cl"].result_count == 10
+    assert many_response.context["cl"].result_count == 1000
+    assert len(many_response.context["cl"].result_list) == 100  # one page
+    # session, user, count, the page, date range and days (date_hierarchy), currencies and environments
+    # (list_filter choices); no full-table count (show_full_result_count = False)
+    assert few == many == 8
