@@ -476,16 +476,17 @@ def is_trusted_checkout_url(url: str) -> bool:
     return False
 
 
-def start_checkout(order: Order, *, build_absolute_uri: Callable[[str], str]) -> Checkout:
+def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[str], str]) -> Checkout:
     """Return an open checkout for ``order``: an unexpired one already registered, or a new one.
 
     The order row stays locked while OrkestaPay is asked, so two concurrent clicks make one checkout. A failure is
     recorded on a ``FAILED`` checkout row and on ``order.last_error`` and then raised; the order stays payable.
-    Raises :class:`OrderNotPayableError`, ``ValidationError`` (amounts) or an :class:`OrkestaPayError`.
+    ``order`` may be the order's id: it is read once, locked. Raises ``Order.DoesNotExist``,
+    :class:`OrderNotPayableError`, ``ValidationError`` (amounts) or an :class:`OrkestaPayError`.
     """
     failure: OrkestaPayError | None = None
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk)
+        order = Order.objects.select_for_update().get(pk=order.pk if isinstance(order, Order) else order)
         if not order.is_payable:
             raise OrderNotPayableError(f"Order {order.merchant_order_id} is {order.status}")
         validate_amounts(order)
@@ -641,7 +642,8 @@ def apply_remote_order(checkout: Checkout, remote: RemoteOrder, *, canceled_by_b
     keeps its status). A buyer's cancel return cancels an order the API still reports open. A report that would
     move the order backwards (a late cancel after pay) is logged and ignored.
     """
-    with transaction.atomic():
+    # No savepoint when nested (process_event): a failure here rolls the caller's whole transaction back anyway.
+    with transaction.atomic(savepoint=False):
         order = Order.objects.select_for_update().get(pk=checkout.order_id)
         checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
         order.remote_status = remote.status[:40]
@@ -1053,18 +1055,17 @@ def receive_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str])
             raise ValueError("the body contains a NUL character")
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         return reject_webhook(body=body, headers=headers, reason=f"malformed body: {exc}", verified=True), "rejected"
-    try:
-        with transaction.atomic():
-            event, created = Event.objects.get_or_create(
-                message_id=message_id,
-                defaults={
-                    "claimed_message_id": message_id,
-                    "verified": True,
-                    "raw_body": body[:MAX_STORED_BODY].decode("utf-8", "replace"),
-                    "headers": kept_headers(headers),
-                    "payload": payload,
-                },
-            )
+    try:  # get_or_create makes its own transaction (no savepoint) and handles a concurrent insert itself
+        event, created = Event.objects.get_or_create(
+            message_id=message_id,
+            defaults={
+                "claimed_message_id": message_id,
+                "verified": True,
+                "raw_body": body[:MAX_STORED_BODY].decode("utf-8", "replace"),
+                "headers": kept_headers(headers),
+                "payload": payload,
+            },
+        )
     except IntegrityError:  # the same message is being stored concurrently
         return Event.objects.get(message_id=message_id), "duplicate"
     if not created and event.status in (EventStatus.PROCESSED, EventStatus.IGNORED):

@@ -39,14 +39,15 @@ def _error_page(
     return render(request, "django_orkestapay/error.html", context, status=status)
 
 
-def _order_to_pay(request: HttpRequest) -> Order | None:
-    """The order the pay form names: ``order`` (our id) or ``object`` (a signed shop-object reference)."""
+def _order_to_pay(request: HttpRequest) -> Order | uuid.UUID | None:
+    """The order the pay form names: ``object`` (a signed shop-object reference: its order) or ``order`` (our id,
+    left for the service to lock and read in one query)."""
     if "object" in request.POST:
         shop_object = adapters.load_shop_object(request.POST.get("object"))
         return None if shop_object is None else services.order_for(shop_object)
     try:
-        return Order.objects.get(pk=uuid.UUID(str(request.POST.get("order", ""))))
-    except (ValueError, Order.DoesNotExist):
+        return uuid.UUID(str(request.POST.get("order", "")))
+    except ValueError:
         return None
 
 
@@ -54,37 +55,29 @@ def _order_to_pay(request: HttpRequest) -> Order | None:
 @never_cache
 def pay(request: HttpRequest) -> HttpResponse:
     """Start (or reuse) the order's hosted checkout and send the buyer there (302)."""
-    order = _order_to_pay(request)
-    if order is None:
-        return _error_page(request, title=_("Order not found"), message=_("We could not find this order."), status=404)
+    target = _order_to_pay(request)
+    not_found = _error_page(request, title=_("Order not found"), message=_("We could not find this order."), status=404)
+    if target is None:
+        return not_found
     try:
-        checkout = services.start_checkout(order, build_absolute_uri=request.build_absolute_uri)
+        checkout = services.start_checkout(target, build_absolute_uri=request.build_absolute_uri)
+    except Order.DoesNotExist:
+        return not_found
     except OrderNotPayableError:
-        return _error_page(
-            request,
-            title=_("Nothing to pay"),
-            message=_("This order is already paid or can no longer be paid."),
-            status=409,
-            order=order,
-        )
+        title, message, status = _("Nothing to pay"), _("This order is already paid or can no longer be paid."), 409
     except ValidationError:
-        logger.exception("Order %s: amounts do not add up; no checkout started", order.merchant_order_id)
-        return _error_page(
-            request,
-            title=_("This order cannot be paid"),
-            message=_("The order's amounts do not add up. Please contact the shop."),
-            status=400,
-            order=order,
-        )
+        logger.exception("Order %s: amounts do not add up; no checkout started", target)
+        title = _("This order cannot be paid")
+        message = _("The order's amounts do not add up. Please contact the shop.")
+        status = 400
     except OrkestaPayError:
-        return _error_page(
-            request,
-            title=_("Payment service unavailable"),
-            message=_("We could not open the payment page. Nothing was charged; please try again in a moment."),
-            status=503,
-            order=order,
-        )
-    return HttpResponseRedirect(checkout.redirect_url)
+        title = _("Payment service unavailable")
+        message = _("We could not open the payment page. Nothing was charged; please try again in a moment.")
+        status = 503
+    else:
+        return HttpResponseRedirect(checkout.redirect_url)
+    order = Order.objects.filter(pk=target.pk if isinstance(target, Order) else target).first()
+    return _error_page(request, title=title, message=message, status=status, order=order)
 
 
 def _destination(request: HttpRequest, setting: str, order_url: str, order: Order) -> str | None:

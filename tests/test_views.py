@@ -253,8 +253,8 @@ def test_query_counts_per_request(client, orkestapay_settings, fake_orkestapay):
     completed_url = hosted_page_post(checkout_url, "pay").headers["Location"]
     with CaptureQueriesContext(connection) as completed_queries:
         client.get(local_path(completed_url))
-    # pay: order lookup, row lock, the order's checkouts, checkout insert, status transition (ids included)
-    assert len(data_queries(pay_queries.captured_queries)) == 5
-    assert len(data_queries(reuse_queries.captured_queries)) == 3
+    # pay: the order read and locked at once, its checkouts, checkout insert, status transition (ids included)
+    assert len(data_queries(pay_queries.captured_queries)) == 4
+    assert len(data_queries(reuse_queries.captured_queries)) == 2
     # completed: checkout+order, lock order, lock checkout, checkout update, order update
     assert len(data_queries(completed_queries.captured_queries)) == 5
