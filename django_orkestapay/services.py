@@ -265,8 +265,7 @@ def _order_from_description(
     merchant_order_id: str | None,
     save: bool = False,
 ) -> Order:
-    build = create_order if save else _unsaved_order
-    return build(
+    return create_order(
         items=description.items,
         customer=description.customer,
         merchant_order_id=merchant_order_id,
@@ -279,11 +278,8 @@ def _order_from_description(
         shop_object=shop_object,
         success_url=description.success_url,
         cancel_url=description.cancel_url,
+        save=save,
     )
-
-
-def _unsaved_order(**kwargs: Any) -> Order:
-    return create_order(**kwargs, save=False)
 
 
 _COMPARED_FIELDS = (
