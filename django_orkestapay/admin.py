@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -180,7 +181,7 @@ class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def refund(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse | None:
         orders = list(queryset.filter(status__in=[OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED]))
         skipped = queryset.count() - len(orders)
-        if skipped:
+        if skipped and (request.POST.get("confirm") == "yes" or not orders):
             self.message_user(
                 request,
                 ngettext(
@@ -218,9 +219,10 @@ class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         try:
             services.refund_order(order, amount=Decimal(amount.strip().replace(",", ".")), requested_by=requested_by)
             summary.succeeded = 1
-        except (OrkestaPayError, ArithmeticError, ValueError) as exc:
+        except (OrkestaPayError, ArithmeticError, ValueError, ValidationError) as exc:  # bad amount or API refusal
             summary.failed = 1
-            self.message_user(request, str(exc), messages.ERROR)
+            text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            self.message_user(request, text, messages.ERROR)
         report_counts(self, request, summary)
 
 

@@ -55,14 +55,14 @@ def _order_to_pay(request: HttpRequest) -> Order | uuid.UUID | None:
 @never_cache
 def pay(request: HttpRequest) -> HttpResponse:
     """Start (or reuse) the order's hosted checkout and send the buyer there (302)."""
-    target = _order_to_pay(request)
-    not_found = _error_page(request, title=_("Order not found"), message=_("We could not find this order."), status=404)
-    if target is None:
-        return not_found
+    target: Order | uuid.UUID | None = None
     try:
+        target = _order_to_pay(request)  # a shop object's description is validated here
+        if target is None:
+            raise Order.DoesNotExist
         checkout = services.start_checkout(target, build_absolute_uri=request.build_absolute_uri)
     except Order.DoesNotExist:
-        return not_found
+        return _error_page(request, title=_("Order not found"), message=_("We could not find this order."), status=404)
     except OrderNotPayableError:
         title, message, status = _("Nothing to pay"), _("This order is already paid or can no longer be paid."), 409
     except ValidationError:
@@ -76,7 +76,7 @@ def pay(request: HttpRequest) -> HttpResponse:
         status = 503
     else:
         return HttpResponseRedirect(checkout.redirect_url)
-    order = Order.objects.filter(pk=target.pk if isinstance(target, Order) else target).first()
+    order = None if target is None else Order.objects.filter(pk=getattr(target, "pk", target)).first()
     return _error_page(request, title=title, message=message, status=status, order=order)
 
 

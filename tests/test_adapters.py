@@ -184,3 +184,16 @@ def test_checkout_locale_follows_the_active_language_when_not_set(
     order = Order(locale=order_locale)
     with translation.override(language):
         assert services.checkout_locale(order) == expected
+
+
+def test_a_shop_object_whose_amounts_do_not_add_up_gets_a_clear_400(client, monkeypatch):
+    cart = Cart.objects.create(reference="BAD")
+    broken = adapters.PaymentDescription(
+        items=[{"name": "Taza", "quantity": 1, "unit_price": Decimal("-1")}],
+        customer={"first_name": "A", "last_name": "B", "email": "a@example.mx"},
+    )
+    monkeypatch.setattr(Cart, "orkestapay_payment", lambda self: broken)
+    response = client.post(reverse("orkestapay:pay"), {"object": adapters.sign_shop_object(cart)})
+    assert response.status_code == 400
+    assert b'data-testid="orkestapay-error"' in response.content
+    assert Order.objects.count() == 0
