@@ -15,7 +15,7 @@ import requests
 from django.core.cache import caches
 
 from django_orkestapay import services
-from django_orkestapay.models import Order
+from django_orkestapay.models import Order, OrderStatus
 from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
 
 pytest_plugins = ["django_orkestapay.testing.pytest_plugin"]
@@ -60,6 +60,17 @@ def make_order(**overrides: Any) -> Order:
     }
     data.update(overrides)
     return services.create_order(**data)
+
+
+def make_paid_order(fake: Any, **overrides: Any) -> Order:
+    """An order paid on the fake gateway and confirmed with it (status PAID, payment id stored)."""
+    order = make_order(**overrides)
+    checkout = services.start_checkout(order, build_absolute_uri=lambda path: f"https://shop.example{path}")
+    fake.pay(checkout.orkestapay_checkout_id)
+    services.sync_order(order)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    return order
 
 
 @pytest.fixture

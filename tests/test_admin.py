@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_orkestapay import services
 from django_orkestapay.exceptions import APIConnectionError
 from django_orkestapay.models import Checkout, Event, EventStatus, Order, OrderStatus, Refund, RefundStatus
-from tests.conftest import make_order
+from tests.conftest import make_order, make_paid_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,13 +32,7 @@ def shop_url(path: str) -> str:
 
 
 def paid_order(fake, merchant_order_id: str = "PAID-1") -> Order:
-    order = make_order(merchant_order_id=merchant_order_id)
-    checkout = services.start_checkout(order, build_absolute_uri=shop_url)
-    fake.pay(checkout.orkestapay_checkout_id)
-    services.sync_order(order)
-    order.refresh_from_db()
-    assert order.status == OrderStatus.PAID
-    return order
+    return make_paid_order(fake, merchant_order_id=merchant_order_id)
 
 
 def run_action(staff_client, changelist: str, action: str, pks, **extra):

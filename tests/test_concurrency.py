@@ -23,7 +23,7 @@ from django_orkestapay import services, signals
 from django_orkestapay.exceptions import RefundNotAllowedError
 from django_orkestapay.models import Event, EventStatus, Order, OrderStatus
 from django_orkestapay.webhook_verification import sign_payload
-from tests.conftest import make_order
+from tests.conftest import make_order, make_paid_order
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -121,10 +121,7 @@ def test_returns_and_webhooks_race_and_apply_exactly_once(
 
 def test_concurrent_refunds_never_return_more_than_was_paid(postgres_only, orkestapay_settings, fake_orkestapay):
     """Eight operators press *Refund* on the same order at once: exactly one full refund goes out."""
-    order = make_order()
-    checkout = services.start_checkout(order, build_absolute_uri=lambda p: f"https://shop.example{p}")
-    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
-    services.sync_order(order)
+    order = make_paid_order(fake_orkestapay)
     barrier = threading.Barrier(8)
 
     def press_refund(_: int) -> str:

@@ -8,20 +8,14 @@ from django.core.exceptions import ValidationError
 from django_orkestapay import services
 from django_orkestapay.exceptions import APIConnectionError, InvalidRequestError, RefundNotAllowedError
 from django_orkestapay.models import Order, OrderStatus, Refund, RefundStatus
-from tests.conftest import make_order
+from tests.conftest import make_order, make_paid_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def paid(orkestapay_settings, fake_orkestapay) -> Order:
-    order = make_order()
-    checkout = services.start_checkout(order, build_absolute_uri=lambda p: f"https://shop.example{p}")
-    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
-    services.sync_order(order)
-    order.refresh_from_db()
-    assert order.status == OrderStatus.PAID
-    return order
+    return make_paid_order(fake_orkestapay)
 
 
 def refund_calls(fake) -> int:
