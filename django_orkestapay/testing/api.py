@@ -99,11 +99,23 @@ def authenticate(core: GatewayCore, request: Request) -> str | Response:
     """Return the client id of a valid Bearer token, or the 401 response."""
     scheme, _, token = (request.header("authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return error_response(401, "Missing bearer access token", "AUTHENTICATION")
+        return auth_failure(core, "Missing bearer access token")
     client_id = core.state.token_client(token.strip())
     if client_id is None:
-        return error_response(401, "Invalid or expired access token", "AUTHENTICATION")
+        return auth_failure(core, "Invalid or expired access token")
     return client_id
+
+
+def auth_failure(core: GatewayCore, text: str) -> Response:
+    """The answer to a missing, unknown or expired token: ``auth_failure_status`` with an ``auth_failure_body``."""
+    status, style = core.settings.auth_failure_status, core.settings.auth_failure_body
+    if style == "message":
+        return message_response(status, text)
+    if style == "oauth":
+        return json_response(status, {"error": "invalid_token", "error_description": text})
+    if style == "empty":
+        return Response(status, b"", "text/plain; charset=utf-8")
+    return error_response(status, text, "AUTHENTICATION")
 
 
 # idempotency ---------------------------------------------------------------------------------------------------
@@ -171,11 +183,19 @@ def create_checkout(core: GatewayCore, request: Request, match: re.Match[str], c
 
 
 def get_checkout(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:
-    """``GET /v1/checkouts/{id}``."""
+    """``GET /v1/checkouts/{id}``, in the ``checkout_read_shape`` the settings name."""
+    shape = core.settings.checkout_read_shape
+    if shape == "unsupported":
+        return message_response(405, f"Method GET not allowed on {request.path}")
     try:
-        return json_response(200, core.state.checkout_view(match["id"]))
+        view = core.state.checkout_view(match["id"])
     except KeyError:
         return not_found("Checkout", match["id"])
+    if shape == "without_order":
+        view["order_id"] = view.pop("order")["order_id"]
+    elif shape == "without_redirect_url":
+        del view["checkout_redirect_url"]
+    return json_response(200, view)
 
 
 def get_order(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:

@@ -19,6 +19,8 @@ POST      /_fake/payments/{id}/settle           settle a pending (SPEI) payment
 POST      /_fake/checkouts/{id}/expire          expire a checkout now
 POST      /_fake/orders/{id}/status             ``{status}``: back door, bypasses the state machine
 POST      /_fake/tokens/expire                  expire every issued token
+GET       /_fake/settings                       every behaviour switch and its value
+POST      /_fake/settings                       ``{switch: value, ...}``: set switches (``reset`` restores them)
 ========  ====================================  ==================================================================
 
 Every action receives the ``GatewayCore`` (settings, state, faults, webhooks, request log), never the server class.
@@ -28,11 +30,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from .core import GatewayCore
 from .faults import make_fault
 from .records import FakeGatewayError
+from .settings import RESETTABLE
 from .wire import Request, Response, json_response, message_response
 
 Action = Callable[[GatewayCore, Request, "re.Match[str]"], Any]
@@ -148,6 +152,22 @@ def _expire_tokens(core: GatewayCore, request: Request, match: re.Match[str]) ->
     return {"status": "ok"}
 
 
+def _switches(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    return core.settings.switches()
+
+
+def _set_switches(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    body = _body(request)
+    unknown = set(body) - set(RESETTABLE)
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+    for name, value in body.items():
+        if isinstance(value, Decimal):  # JSON fractions arrive as Decimal; the switches hold floats
+            value = float(value)
+        setattr(core.settings, name, tuple(value) if isinstance(value, list) else value)
+    return core.settings.switches()
+
+
 ROUTES: list[tuple[str, re.Pattern[str], Action]] = [
     ("GET", re.compile(r"^/_fake/health/?$"), _health),
     ("POST", re.compile(r"^/_fake/reset/?$"), _reset),
@@ -165,6 +185,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Action]] = [
     ("POST", re.compile(r"^/_fake/checkouts/(?P<id>[^/]+)/expire/?$"), _expire),
     ("POST", re.compile(r"^/_fake/orders/(?P<id>[^/]+)/status/?$"), _order_status),
     ("POST", re.compile(r"^/_fake/tokens/expire/?$"), _expire_tokens),
+    ("GET", re.compile(r"^/_fake/settings/?$"), _switches),
+    ("POST", re.compile(r"^/_fake/settings/?$"), _set_switches),
 ]
 
 

@@ -43,6 +43,11 @@ class GatewayCore:
             numeric_strings=settings.accept_numeric_strings,
             strict_amounts=settings.strict_amounts,
             language=settings.error_language,
+            locales=settings.accepted_locales,
+            product_id_fields=settings.product_id_fields,
+            taken_merchant_order_ids=(
+                self.state.merchant_order_ids() if settings.reject_duplicate_merchant_order_ids else frozenset()
+            ),
         )
 
     def reset(self) -> None:

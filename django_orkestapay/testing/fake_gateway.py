@@ -66,6 +66,16 @@ class FakeOrkestaPay(RemoteControl):
     webhook_timeout = Setting[float]()
     webhook_tamper = Setting[str | None]()
     latency = Setting[float]()
+    return_params_completed = Setting[tuple[str, ...]]()
+    return_params_canceled = Setting[tuple[str, ...]]()
+    return_keeps_query = Setting[bool]()
+    accepted_locales = Setting[tuple[str, ...] | None]()
+    reject_duplicate_merchant_order_ids = Setting[bool]()
+    auth_failure_status = Setting[int]()
+    auth_failure_body = Setting[str]()
+    checkout_read_shape = Setting[str]()
+    product_id_fields = Setting[tuple[str, ...]]()
+    token_claims_lifetime = Setting[float | None]()
 
     def __init__(
         self,
@@ -98,6 +108,16 @@ class FakeOrkestaPay(RemoteControl):
         webhook_tamper: str | None = None,
         latency: float = 0.0,
         on_request: Callable[[RecordedRequest], None] | None = None,
+        return_params_completed: Iterable[str] = ("order_id", "payment_id", "checkout_id"),
+        return_params_canceled: Iterable[str] = ("order_id", "checkout_id"),
+        return_keeps_query: bool = True,
+        accepted_locales: Iterable[str] | None = None,
+        reject_duplicate_merchant_order_ids: bool = False,
+        auth_failure_status: int = 401,
+        auth_failure_body: str = "standard",
+        checkout_read_shape: str = "full",
+        product_id_fields: Iterable[str] = ("product_id", "id"),
+        token_claims_lifetime: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -131,6 +151,16 @@ class FakeOrkestaPay(RemoteControl):
             webhook_timeout=webhook_timeout,
             webhook_tamper=webhook_tamper,
             latency=latency,
+            return_params_completed=tuple(return_params_completed),
+            return_params_canceled=tuple(return_params_canceled),
+            return_keeps_query=return_keeps_query,
+            accepted_locales=None if accepted_locales is None else tuple(accepted_locales),
+            reject_duplicate_merchant_order_ids=reject_duplicate_merchant_order_ids,
+            auth_failure_status=auth_failure_status,
+            auth_failure_body=auth_failure_body,
+            checkout_read_shape=checkout_read_shape,
+            product_id_fields=tuple(product_id_fields),
+            token_claims_lifetime=token_claims_lifetime,
         )
         super().__init__(GatewayCore(self.settings, webhooks))
         self._server: FakeHTTPServer | None = None

@@ -8,9 +8,11 @@ back doors (force a status, tamper with what the API reports). Amounts are the v
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from ._util import new_id
+from ._util import append_query, new_id
 from .records import (
     COUNTRY_NAMES,
     ORDER_TRANSITIONS,
@@ -24,6 +26,7 @@ from .records import (
 )
 
 _ORDER_ECHO_KEYS = ("shipping_details", "shipping_address", "billing_address")
+_RETURN_ALIASES = {"orderId": "order_id", "paymentId": "payment_id", "checkoutId": "checkout_id"}
 
 
 class OrderBook:
@@ -173,6 +176,11 @@ class OrderBook:
             "empty": not content,
         }
 
+    def merchant_order_ids(self) -> frozenset[str]:
+        """Every ``merchant_order_id`` an order was created with."""
+        with self.store.lock:
+            return frozenset(str(order.echo["merchant_order_id"]) for order in self.store.orders.values())
+
     def order_views(self) -> dict[str, dict[str, Any]]:
         """Snapshot of every order in API shape, keyed by order id."""
         with self.store.lock:
@@ -187,6 +195,32 @@ class OrderBook:
         """Snapshot of every payment in API shape, keyed by payment id."""
         with self.store.lock:
             return {pid: self.payment_view(pid) for pid in list(self.store.payments)}
+
+    def return_url(self, checkout: CheckoutRecord, side: str, payment_id: str | None) -> str:
+        """Where the hosted page sends the buyer back (``side``: completed or canceled): the shop's URL with the
+        return parameters the settings name appended (``return_keeps_query`` off: instead of its own query)."""
+        completed = side == "completed"
+        url = checkout.completed_redirect_url if completed else checkout.canceled_redirect_url
+        if not self.settings.return_keeps_query:
+            url = urlunsplit(urlsplit(url)._replace(query=""))
+        with self.store.lock:
+            order = self.store.orders[checkout.order_id]
+            values = {
+                "order_id": checkout.order_id,
+                "payment_id": payment_id,
+                "checkout_id": checkout.checkout_id,
+                "merchant_order_id": order.echo["merchant_order_id"],
+                "status": order.status,
+            }
+        names = self.settings.return_params_completed if completed else self.settings.return_params_canceled
+        params: list[tuple[str, str]] = []
+        for name in names:
+            value = values.get(_RETURN_ALIASES.get(name, name))
+            if name == "signature":
+                value = hashlib.sha256("&".join(f"{k}={v}" for k, v in params).encode()).hexdigest()
+            if value is not None:
+                params.append((name, str(value)))
+        return append_query(url, params)
 
     # transitions ---------------------------------------------------------------------------------------------
 

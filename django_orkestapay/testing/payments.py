@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ._util import append_query, new_id
+from ._util import new_id
 from .orders import OrderBook
 from .records import (
     DECLINE_CARD,
@@ -82,11 +82,7 @@ class PaymentDesk:
         return checkout, self.book.order(checkout.order_id)
 
     def _completed_url(self, checkout: CheckoutRecord, payment_id: str | None) -> str:
-        params = [("order_id", checkout.order_id)]
-        if payment_id:
-            params.append(("payment_id", payment_id))
-        params.append(("checkout_id", checkout.checkout_id))
-        return append_query(checkout.completed_redirect_url, params)
+        return self.book.return_url(checkout, "completed", payment_id)
 
     def _latest_payment(self, order: OrderRecord, statuses: frozenset[str]) -> str | None:
         matching = [p for p in order.payment_ids if self.store.payments[p].status in statuses]
@@ -163,8 +159,7 @@ class PaymentDesk:
                     self.book.transition(order, "CANCELED")
                 if self.settings.emit_cancel_events:
                     self.emit("payment.cancel", self._payment_for_cancel(order))
-            params = [("order_id", checkout.order_id), ("checkout_id", checkout.checkout_id)]
-            return append_query(checkout.canceled_redirect_url, params)
+            return self.book.return_url(checkout, "canceled", None)
 
     def _payment_for_cancel(self, order: OrderRecord) -> str:
         """The payment a ``payment.cancel`` event carries: the latest attempt, or a new CANCELED one."""

@@ -61,7 +61,11 @@ class Settings(Protocol):
     """The behaviour switches the state reads (``FakeSettings`` provides them)."""
 
     token_lifetime: float
+    token_claims_lifetime: float | None
     checkout_lifetime: float
+    return_params_completed: tuple[str, ...]
+    return_params_canceled: tuple[str, ...]
+    return_keeps_query: bool
     cancel_marks_order_canceled: bool
     decline_marks_order_failed: bool
     emit_cancel_events: bool

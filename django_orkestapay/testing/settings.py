@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
 from .recording import RecordedRequest
+from .variants import check_variant
 from .webhooks import PAYLOAD_VERSIONS, WebhookDispatcher
 
 T = TypeVar("T")
@@ -41,6 +42,17 @@ RESETTABLE = (
     "webhook_timeout",
     "webhook_tamper",
     "latency",
+    # the answers to the API's open questions (see ``variants``)
+    "return_params_completed",
+    "return_params_canceled",
+    "return_keeps_query",
+    "accepted_locales",
+    "reject_duplicate_merchant_order_ids",
+    "auth_failure_status",
+    "auth_failure_body",
+    "checkout_read_shape",
+    "product_id_fields",
+    "token_claims_lifetime",
 )
 
 
@@ -82,6 +94,16 @@ class FakeSettings:
         webhook_timeout: float,
         webhook_tamper: str | None,
         latency: float,
+        return_params_completed: tuple[str, ...],
+        return_params_canceled: tuple[str, ...],
+        return_keeps_query: bool,
+        accepted_locales: tuple[str, ...] | None,
+        reject_duplicate_merchant_order_ids: bool,
+        auth_failure_status: int,
+        auth_failure_body: str,
+        checkout_read_shape: str,
+        product_id_fields: tuple[str, ...],
+        token_claims_lifetime: float | None,
     ) -> None:
         self._base_url = base_url
         self.webhooks = webhooks
@@ -112,7 +134,24 @@ class FakeSettings:
         self.webhook_tamper = webhook_tamper
         # Seconds added before every API answer (a network round trip); the hosted page and /_fake/ are not slowed.
         self.latency = latency
+        self.return_params_completed = return_params_completed
+        self.return_params_canceled = return_params_canceled
+        self.return_keeps_query = return_keeps_query
+        self.accepted_locales = accepted_locales
+        self.reject_duplicate_merchant_order_ids = reject_duplicate_merchant_order_ids
+        self.auth_failure_status = auth_failure_status
+        self.auth_failure_body = auth_failure_body
+        self.checkout_read_shape = checkout_read_shape
+        self.product_id_fields = product_id_fields
+        self.token_claims_lifetime = token_claims_lifetime
         self._defaults = {name: getattr(self, name) for name in RESETTABLE}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, check_variant(name, value))
+
+    def switches(self) -> dict[str, Any]:
+        """Every switch in ``RESETTABLE`` and its current value (``GET /_fake/settings``)."""
+        return {name: getattr(self, name) for name in RESETTABLE}
 
     def restore_defaults(self) -> None:
         """Put every switch in ``RESETTABLE`` back to its constructor value."""

@@ -126,6 +126,10 @@ class GatewayState(Store):
         """``GET /v1/orders/{id}/payments``: a Spring-style page, in creation order."""
         return self.book.order_payments_view(order_id)
 
+    def merchant_order_ids(self) -> frozenset[str]:
+        """Every ``merchant_order_id`` an order was created with."""
+        return self.book.merchant_order_ids()
+
     def order_views(self) -> dict[str, dict[str, Any]]:
         """Snapshot of every order in API shape, keyed by order id."""
         return self.book.order_views()

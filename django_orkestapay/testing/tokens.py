@@ -34,9 +34,13 @@ class TokenIssuer:
         """Issue a JWT-shaped Bearer token valid for ``token_lifetime`` seconds."""
         now = self.store.clock()
         lifetime = self.settings.token_lifetime
+        # The docs' sample token says expires_in 1800 while its exp - iat is 180: the JWT's own lifetime can differ
+        # from the answer's, and a server that checks exp refuses the token once it passes.
+        claims_lifetime = self.settings.token_claims_lifetime
+        valid_for = lifetime if claims_lifetime is None else min(lifetime, claims_lifetime)
         header = {"alg": "RS256", "typ": "JWT", "kid": _b64url(os.urandom(32))}
         claims = {
-            "exp": int(now + lifetime),
+            "exp": int(now + (lifetime if claims_lifetime is None else claims_lifetime)),
             "iat": int(now),
             "jti": new_id("jti")[4:],
             "iss": issuer,
@@ -46,7 +50,7 @@ class TokenIssuer:
         }
         token = f"{_b64url_json(header)}.{_b64url_json(claims)}.{_b64url(os.urandom(256))}"
         with self.store.lock:
-            self.store.tokens[token] = TokenRecord(client_id, now + lifetime)
+            self.store.tokens[token] = TokenRecord(client_id, now + valid_for)
         return {"token_type": "Bearer", "expires_in": int(lifetime), "access_token": token}
 
     def token_client(self, token: str) -> str | None:

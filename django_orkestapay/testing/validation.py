@@ -35,6 +35,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "non_empty": ("{field} must be a non-empty list", "{field} debe ser una lista no vacía"),
     "quantity": ("{field} must be a positive integer", "{field} debe ser un entero positivo"),
     "product_id": ("{field} needs product_id or id", "{field} requiere product_id o id"),
+    "product_key": ("{field} needs {key}", "{field} requiere {key}"),
+    "locale": ("{field} must be one of {allowed}", "{field} debe ser uno de {allowed}"),
+    "duplicate": ("{field} has already been used", "{field} ya fue utilizado"),
     "email": ("{field} must be a valid email address", "{field} debe ser un correo electrónico válido"),
     "expires_at": ("The order expiration date is not valid", "La fecha de vencimiento de la orden no es válida"),
     "bool": ("{field} must be a boolean", "{field} debe ser un booleano"),
@@ -72,6 +75,9 @@ class CheckoutRules:
     numeric_strings: bool = False
     strict_amounts: bool = False
     language: str = "es"
+    locales: tuple[str, ...] | None = None  # None: any string
+    product_id_fields: tuple[str, ...] = ("product_id", "id")
+    taken_merchant_order_ids: frozenset[str] = frozenset()  # refused as duplicates
 
 
 def message(code: str, language: str, **values: Any) -> str:
@@ -151,6 +157,8 @@ def validate_checkout(body: Any, rules: CheckoutRules) -> list[FieldError]:
         c.add("allow_save_payment_methods", "bool")
     if "locale" in body and not isinstance(body["locale"], str):
         c.add("locale", "text")
+    elif rules.locales is not None and body.get("locale", "ES_LATAM") not in rules.locales:
+        c.add("locale", "locale", allowed=", ".join(rules.locales))
     order = body.get("order")
     if order is None:
         c.add("order", "required")
@@ -162,7 +170,10 @@ def validate_checkout(body: Any, rules: CheckoutRules) -> list[FieldError]:
 
 
 def _order(c: _Collector, order: dict[str, Any], rules: CheckoutRules) -> None:
-    _non_empty_string(c, "order.merchant_order_id", order.get("merchant_order_id"))
+    if _non_empty_string(c, "order.merchant_order_id", order.get("merchant_order_id")) and (
+        order["merchant_order_id"] in rules.taken_merchant_order_ids
+    ):
+        c.add("order.merchant_order_id", "duplicate")
     currency = order.get("currency")
     if currency is None:
         c.add("order.currency", "required")
@@ -233,8 +244,11 @@ def _product(c: _Collector, field: str, item: Any, rules: CheckoutRules) -> Deci
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         c.add(f"{field}.quantity", "quantity")
     price = _amount(c, f"{field}.unit_price", item.get("unit_price"), rules, positive=False)
-    if item.get("product_id") in (None, "") and item.get("id") in (None, ""):
-        c.add(field, "product_id")
+    if all(item.get(key) in (None, "") for key in rules.product_id_fields):
+        if len(rules.product_id_fields) == 1:
+            c.add(field, "product_key", key=rules.product_id_fields[0])
+        else:
+            c.add(field, "product_id")
     if len(c.errors) > before or price is None or not isinstance(quantity, int):
         return None
     return price * quantity
