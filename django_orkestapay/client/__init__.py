@@ -14,7 +14,15 @@ from here.
 from __future__ import annotations
 
 from .endpoints import PRODUCTION_BASE_URL, SANDBOX_BASE_URL, OrkestaPayClient
-from .results import CheckoutResult, RefundResult, RemoteOrder, decode_json, encode_json
+from .results import (
+    CheckoutResult,
+    RefundResult,
+    RemoteOrder,
+    decode_json,
+    encode_json,
+    parse_checkout,
+    parse_order,
+)
 from .tokens import AccessToken, InMemoryTokenCache, TokenCache, token_cache_key
 from .transport import AUTH_PATH, BODY_EXCERPT_CHARS, RETRY_STATUSES
 
@@ -33,5 +41,7 @@ __all__ = [
     "TokenCache",
     "decode_json",
     "encode_json",
+    "parse_checkout",
+    "parse_order",
     "token_cache_key",
 ]

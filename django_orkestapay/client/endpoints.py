@@ -3,8 +3,9 @@
 It validates its settings, builds a :class:`~.transport.Transport` and a :class:`~.tokens.TokenManager` and
 exposes one method per API call the hosted-checkout flow needs: create and read checkouts, read orders and their
 payments, read a payment, refund one (keyed by an idempotency key). Each method says whether its call is safe to
-retry, quotes ids into the path, encodes the body and parses the answer into a typed result; plus the lifecycle
-(``close``, context manager). The attributes it had as a single class (``base_url``, ``timeout``,
+retry, quotes ids into the path, encodes the body and parses the answer into a typed result; plus ``raw_request``
+for a question none of them covers (the sandbox probe asks such questions) and the lifecycle (``close``, context
+manager). The attributes it had as a single class (``base_url``, ``timeout``,
 ``token_cache_key``, ...) read through to the parts that hold them now.
 """
 
@@ -239,6 +240,33 @@ class OrkestaPayClient:
             extra_headers={"Idempotency-Key": idempotency_key},
         )
         return self._parse(_parse_refund, response, "POST", path)
+
+    def raw_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        payload: Any = None,
+        headers: Mapping[str, str] | None = None,
+        access_token: str | None = None,
+        authorise: bool = True,
+    ) -> tuple[int, dict[str, Any]]:
+        """A call the methods above do not cover (the sandbox probe's questions): the status and the JSON object.
+
+        It goes through this client's transport (timeouts, error mapping, scrubbing) and is never retried. It
+        carries the cached token (renewed once on a 401), or ``access_token`` exactly as given (never renewed), or
+        no token when ``authorise`` is false. An error answer raises as usual.
+        """
+        if not path.startswith("/v1/"):
+            raise ValueError("path must start with /v1/")
+        body = encode_json(payload) if payload is not None else None
+        if access_token is None and authorise:
+            response = self._tokens.send_authorised(method, path, body=body, retry=False, extra_headers=headers)
+        else:
+            response = self._transport.send(
+                method, path, body=body, token=access_token, retry=False, extra_headers=headers
+            )
+        return response.status_code, response.data
 
     # ---------------------------------------------------------------------------------------------------- the calls
 

@@ -18,7 +18,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["CheckoutResult", "RefundResult", "RemoteOrder", "decode_json", "encode_json"]
+__all__ = [
+    "CheckoutResult",
+    "RefundResult",
+    "RemoteOrder",
+    "decode_json",
+    "encode_json",
+    "parse_checkout",
+    "parse_order",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -261,3 +269,13 @@ def _parse_refund(data: dict[str, Any]) -> RefundResult:
         message=message,
         raw=data,
     )
+
+
+def parse_checkout(data: dict[str, Any]) -> CheckoutResult:
+    """Read a checkout answer as ``create_checkout`` and ``get_checkout`` do; a ``ValueError`` says what is missing."""
+    return _parse_checkout(data)
+
+
+def parse_order(data: dict[str, Any]) -> RemoteOrder:
+    """Read an order answer as ``get_order`` does; a ``ValueError`` says what is missing."""
+    return _parse_order(data)

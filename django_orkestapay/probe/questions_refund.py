@@ -1,0 +1,119 @@
+"""Refunds of the sandbox payment the return question produced (only with ``--refund``): the merchant setting, a
+partial refund, the same request again under its ``Idempotency-Key``, the rest, and one cent too many."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from ..exceptions import OrkestaPayError
+from .context import ProbeContext, Question
+from .report import Row
+
+CENT = Decimal("0.01")
+
+SETTING_Q = Question(
+    "refund.setting",
+    "Is AVAILABLE_REFUND_BY_ECOMMERCE on (GET /v1/merchants/settings)?",
+    "true (refunds through the API need it)",
+    "Turn on refunds from e-commerce in the OrkestaPay portal; until then every refund is refused.",
+)
+PARTIAL_Q = Question(
+    "refund.partial",
+    "Is a partial refund (half the payment) done, and what status does the order get?",
+    "status SUCCESS; the order becomes PARTIALLY_REFUNDED",
+    "Attach the JSON report: the package marks a refund done only on SUCCESS, and maps PARTIALLY_REFUNDED.",
+)
+REPLAY_Q = Question(
+    "refund.replay",
+    "Does the same refund request under the same Idempotency-Key answer the first refund again?",
+    "the same transaction again, nothing refunded twice (the admin's 'Resend refund' relies on it)",
+    "Serious: do not use 'Resend refund' (it could refund twice, or mark a done refund failed); check the "
+    "payment's refunds in the portal and attach the JSON report to an issue.",
+)
+REST_Q = Question(
+    "refund.rest",
+    "Is the rest refunded, and what status does the order get?",
+    "status SUCCESS; the order becomes REFUNDED",
+    PARTIAL_Q.advice,
+)
+OVER_Q = Question(
+    "refund.over",
+    "Is one cent more than what is left refused?",
+    "refused with a 4xx and a message",
+    "Harmless: the package never asks for more than is left. Tell us so the fake can follow.",
+)
+
+
+def _refund(ctx: ProbeContext, payment_id: str, amount: Decimal, key: str) -> tuple[dict[str, Any] | None, str]:
+    """One refund through the client's own ``refund_payment``: its transaction, or what went wrong."""
+    try:
+        result = ctx.client.refund_payment(
+            payment_id, amount=amount, description="django-orkestapay probe", idempotency_key=key
+        )
+    except OrkestaPayError as exc:
+        return None, f"refused: HTTP {exc.status_code} ({exc.message})" if exc.status_code else str(exc)
+    return result.raw, ""
+
+
+def _order_status(ctx: ProbeContext, order_id: str) -> str:
+    answer = ctx.call("GET", f"/v1/orders/{order_id}")
+    status = str(answer.body.get("status", "")).upper() if answer.ok else f"unread ({answer.describe()})"
+    ctx.note_status("order", status if answer.ok else None)
+    return status
+
+
+def _transaction(raw: dict[str, Any]) -> dict[str, Any]:
+    return {key: raw.get(key) for key in ("transaction_id", "type", "status", "amount") if key in raw}
+
+
+def ask_refunds(ctx: ProbeContext) -> Iterator[Row]:
+    """The refund rows; skipped when the return question produced no paid payment."""
+    paid = ctx.memo.get("paid")
+    if not paid:
+        for question in (SETTING_Q, PARTIAL_Q, REPLAY_Q, REST_Q, OVER_Q):
+            yield question.skip("needs the payment of the completed return (--return completed)")
+        return
+    setting = ctx.call("GET", "/v1/merchants/settings?id=AVAILABLE_REFUND_BY_ECOMMERCE")
+    settings = setting.body.get("custom_settings") if setting.ok else None
+    enabled = settings.get("AVAILABLE_REFUND_BY_ECOMMERCE") if isinstance(settings, dict) else None
+    yield SETTING_Q.answer(
+        f"{enabled!r}" if setting.ok else setting.describe(), matches=enabled is True, evidence=setting.evidence()
+    )
+    payment_id, order_id, total = paid["payment_id"], paid["order_id"], paid["total"]
+    half = max((total / 2).quantize(CENT), CENT)
+    key = uuid.uuid4().hex
+    first, problem = _refund(ctx, payment_id, half, key)
+    if first is None:
+        yield PARTIAL_Q.answer(problem, matches=False)
+        for question in (REPLAY_Q, REST_Q, OVER_Q):
+            yield question.skip("the partial refund was not done")
+        return
+    status = _order_status(ctx, order_id)
+    observed = f"{first.get('status')}; order {status}"
+    matches = first.get("status") == "SUCCESS" and status == "PARTIALLY_REFUNDED"
+    yield PARTIAL_Q.answer(observed, matches=matches, evidence={"transaction": _transaction(first)})
+
+    again, problem = _refund(ctx, payment_id, half, key)
+    if again is None:
+        yield REPLAY_Q.answer(problem, matches=False)
+    else:
+        same = again.get("transaction_id") == first.get("transaction_id")
+        observed = "the same transaction" if same else "a new transaction: refunded twice?"
+        yield REPLAY_Q.answer(observed, matches=same, evidence={"transaction": _transaction(again)})
+
+    rest, problem = _refund(ctx, payment_id, total - half, uuid.uuid4().hex)
+    if rest is None:
+        yield REST_Q.answer(problem, matches=False)
+    else:
+        status = _order_status(ctx, order_id)
+        matches = rest.get("status") == "SUCCESS" and status == "REFUNDED"
+        yield REST_Q.answer(f"{rest.get('status')}; order {status}", matches=matches, evidence=_transaction(rest))
+
+    over, problem = _refund(ctx, payment_id, CENT, uuid.uuid4().hex)
+    if over is None:
+        yield OVER_Q.answer(problem, matches=problem.startswith("refused: HTTP 4"))
+    else:
+        yield OVER_Q.answer(f"accepted: {over.get('status')}", matches=over.get("status") != "SUCCESS")

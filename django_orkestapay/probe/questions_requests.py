@@ -1,0 +1,111 @@
+"""What OrkestaPay accepts in a checkout request: locales, a reused ``merchant_order_id``, the same request twice
+under one ``Idempotency-Key``, and amounts that do not add up."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+from .assumptions import guide_checkout_body
+from .context import ProbeContext, Question
+from .questions_checkout import create
+from .report import Row
+
+LOCALE_Q = Question(
+    "locale",
+    "Is the checkout locale accepted?",
+    "accepted and kept",
+    "The package sends this locale (from LOCALE, LANGUAGE_LOCALES or an order's own): set ORKESTAPAY['LOCALE'] to "
+    "an accepted one, or map each language to one in LANGUAGE_LOCALES (for example {'es': 'ES_LATAM', 'en': "
+    "'ES_LATAM'} until an English locale is known), and tell us which locales OrkestaPay accepts.",
+)
+DUPLICATE_Q = Question(
+    "checkout.duplicate_merchant_order_id",
+    "Is a second checkout with a merchant_order_id already used accepted?",
+    "accepted as a new order (the package does not rely on it: it sends a fresh reference per attempt, -2, -3...)",
+    "Harmless: the package never reuses a merchant_order_id. Tell us so the fake can answer the same "
+    "(reject_duplicate_merchant_order_ids).",
+)
+IDEMPOTENCY_Q = Question(
+    "checkout.idempotency_key",
+    "Does POST /v1/checkouts honour an Idempotency-Key (the same request twice under one key)?",
+    "ignored: two checkouts (the package never repeats a checkout creation, so it does not rely on a key)",
+    "Harmless, and good news: the package could retry a checkout creation that timed out. Tell us (the fake's "
+    "idempotent_checkouts switch answers the same way).",
+)
+TOTAL_Q = Question(
+    "amounts.total",
+    "Is a checkout whose total_amount is not subtotal - discounts accepted?",
+    "accepted (OrkestaPay does not check sums; the package checks its own before calling)",
+    "Harmless: the package never sends sums that do not add up. Tell us so the fake's strict_amounts can follow, "
+    "and check checkout.package_shape (taxes counted in the total).",
+)
+SUBTOTAL_Q = Question(
+    "amounts.subtotal",
+    "Is a checkout whose products do not add up to subtotal_amount accepted?",
+    TOTAL_Q.assumed,
+    TOTAL_Q.advice,
+)
+
+
+def ask_locales(ctx: ProbeContext) -> Iterator[Row]:
+    """``locale.<LOCALE>`` for the locales this shop sends (assumed accepted) and a few others (nothing assumed)."""
+    asked = list(dict.fromkeys((*ctx.config.locales, *ctx.config.extra_locales)))
+    for locale in asked:
+        ours = locale in ctx.config.locales
+        question = LOCALE_Q.variant(
+            locale,
+            f"Is the checkout locale {locale} accepted?",
+            "accepted and kept (this shop sends it)" if ours else "nothing: asked to learn which locales exist",
+        )
+        body = guide_checkout_body(ctx.merchant_order_id(f"locale-{locale}"), ctx.email)
+        body["locale"] = locale
+        answer = create(ctx, body)
+        if not answer.ok:
+            yield question.answer(answer.describe(), matches=False if ours else None, evidence=answer.evidence())
+            continue
+        kept = answer.body.get("locale")
+        observed = "accepted" + ("" if kept == locale else f", but answered with locale {kept!r}")
+        yield question.answer(observed, matches=kept == locale if ours else None, evidence={"answered_locale": kept})
+
+
+def ask_duplicates(ctx: ProbeContext) -> Iterator[Row]:
+    """``checkout.duplicate_merchant_order_id`` and ``checkout.idempotency_key``."""
+    body = guide_checkout_body(ctx.merchant_order_id("duplicate"), ctx.email)
+    first, second = create(ctx, body), create(ctx, body)
+    if not first.ok:
+        yield DUPLICATE_Q.error(f"the first checkout was refused: {first.describe()}", first.evidence())
+    elif not second.ok:
+        yield DUPLICATE_Q.answer(second.describe(), matches=False, evidence=second.evidence())
+    else:
+        orders = [answer.body.get("order", {}).get("order_id") for answer in (first, second)]
+        same = orders[0] == orders[1]
+        observed = "answered with the same order again" if same else "accepted as a second order"
+        yield DUPLICATE_Q.answer(observed, matches=not same, evidence={"same_order": same})
+
+    key = uuid.uuid4().hex
+    body = guide_checkout_body(ctx.merchant_order_id("idempotency"), ctx.email)
+    first, repeat = (create(ctx, body, headers={"Idempotency-Key": key}) for _ in range(2))
+    if not first.ok:
+        yield IDEMPOTENCY_Q.error(f"the first checkout was refused: {first.describe()}", first.evidence())
+        return
+    if not repeat.ok:
+        observed = f"honoured: the repeat was {repeat.describe()}"
+        yield IDEMPOTENCY_Q.answer(observed, matches=False, evidence=repeat.evidence())
+        return
+    same = first.body.get("checkout_id") == repeat.body.get("checkout_id")
+    observed = "honoured: the same checkout answered twice" if same else "ignored: two checkouts"
+    yield IDEMPOTENCY_Q.answer(observed, matches=not same, evidence={"same_checkout": same})
+
+
+def ask_amounts(ctx: ProbeContext) -> Iterator[Row]:
+    """``amounts.total`` and ``amounts.subtotal``: sums that do not add up."""
+    total = guide_checkout_body(ctx.merchant_order_id("bad-total"), ctx.email, total_amount=1234)
+    answer = create(ctx, total)
+    yield TOTAL_Q.answer("accepted" if answer.ok else answer.describe(), matches=answer.ok, evidence=answer.evidence())
+    subtotal = guide_checkout_body(ctx.merchant_order_id("bad-subtotal"), ctx.email)
+    subtotal["order"]["products"][0]["unit_price"] = 500
+    answer = create(ctx, subtotal)
+    yield SUBTOTAL_Q.answer(
+        "accepted" if answer.ok else answer.describe(), matches=answer.ok, evidence=answer.evidence()
+    )
