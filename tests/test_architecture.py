@@ -5,13 +5,15 @@ The layers (README, "Architecture"), highest first; a module may import its own 
 ==========  ==================================================================================================
 edges       ``views``, ``webhooks`` (the view), ``urls``, ``admin``, ``templatetags``, ``management``, ``apps``,
             ``checks``, ``migrations``
-services    ``services`` (its modules import each other one way only)
+services    ``services`` (its modules import each other one way only); beside it, the tool ``probe``
 core        ``client``, ``models``, ``adapters``, ``signing``, ``webhook_verification``
 base        ``conf``, ``exceptions``, ``signals``, the package's ``__init__`` (the version)
 ==========  ==================================================================================================
 
 and beside them ``testing`` (the fake gateway), standard library only. On top of the layers: the client stays free
-of Django and of the models (and the models of the client); only ``urls`` imports ``views`` and ``webhooks``;
+of Django and of the models (and the models of the client); only ``urls`` imports ``views`` and ``webhooks``; the
+sandbox probe needs no Django project (it imports only the base rooms, the client and ``signing``) and only
+``management`` (its command) imports it;
 nothing of the app imports the fake gateway; and no circle, neither between rooms (the modules of ``services``
 counted one by one) nor between the modules of one package.
 
@@ -40,6 +42,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     **dict.fromkeys(("__init__", "conf", "exceptions", "signals"), (0, "base")),
     **dict.fromkeys(("client", "models", "adapters", "signing", "webhook_verification"), (1, "core")),
     "services": (2, "services"),
+    "probe": (2, "tools"),
     **dict.fromkeys(
         ("views", "webhooks", "urls", "admin", "templatetags", "management", "apps", "checks", "migrations"),
         (3, "edges"),
@@ -54,6 +57,13 @@ TESTING_INTEGRATIONS: dict[str, frozenset[str]] = {f"{PACKAGE}.testing.pytest_pl
 DJANGO_FREE = ("client", "webhook_verification", TESTING)
 #: The view modules: only ``urls`` imports them.
 VIEW_ROOMS = ("views", "webhooks")
+#: Rooms that may import only these rooms of the package: the sandbox probe runs without a Django project
+#: (``python -m django_orkestapay.probe``), so it must not reach the models or the app registry.
+RESTRICTED_ROOMS: dict[str, frozenset[str]] = {
+    "probe": frozenset({"__init__", "conf", "exceptions", "client", "signing"})
+}
+#: Rooms only one other room imports: the probe is a tool, reached through its management command.
+SOLE_IMPORTER: dict[str, str] = {"probe": "management"}
 
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 250
@@ -185,6 +195,11 @@ def layer_violations(package: Package) -> list[str]:
             )
         if target_room in VIEW_ROOMS and importer_room != "urls":
             problems.append(f"{imp}: only urls imports the view modules ({', '.join(VIEW_ROOMS)})")
+        if importer_room in RESTRICTED_ROOMS and target_room not in RESTRICTED_ROOMS[importer_room]:
+            allowed = ", ".join(sorted(RESTRICTED_ROOMS[importer_room]))
+            problems.append(f"{imp}: {importer_room} imports only {allowed} of the package")
+        if target_room in SOLE_IMPORTER and importer_room != SOLE_IMPORTER[target_room]:
+            problems.append(f"{imp}: only {SOLE_IMPORTER[target_room]} imports {target_room}")
         if {importer_room, target_room} == {"client", "models"}:
             problems.append(f"{imp}: the client and the models do not know each other")
         if importer_room in DJANGO_FREE and imp.target in django_chains:
@@ -422,6 +437,8 @@ CLEAN = {
     "admin.py": "import django_orkestapay.services\n",
     "apps.py": "def ready():\n    from . import checks\n",
     "checks.py": "from . import conf\n",
+    "probe/__init__.py": "from .. import __version__, conf\nfrom ..client import Client\n",
+    "management/commands/orkestapay_probe.py": "from ...probe import run_probe\n",
     "testing/__init__.py": "from .fake_gateway import FakeOrkestaPay\n",
     "testing/fake_gateway.py": "import http.server\nimport json\n",
     "testing/pytest_plugin.py": "import pytest\n\nfrom .fake_gateway import FakeOrkestaPay\n",
@@ -520,6 +537,18 @@ def test_a_clean_package_passes(tmp_path: Path) -> None:
             "django_orkestapay/testing/fake_gateway.py:1: django_orkestapay.testing.fake_gateway imports pytest: "
             "the fake gateway (testing) is standard library only",
             id="pytest-outside-the-plugin",
+        ),
+        pytest.param(
+            {"probe__runner": "from ..models import Order\n"},
+            "django_orkestapay/probe/runner.py:1: django_orkestapay.probe.runner imports django_orkestapay.models: "
+            "probe imports only __init__, client, conf, exceptions, signing of the package",
+            id="the-probe-imports-the-models",
+        ),
+        pytest.param(
+            {"services__orders": "from ..probe import run_probe\n"},
+            "django_orkestapay/services/orders.py:1: django_orkestapay.services.orders imports "
+            "django_orkestapay.probe: only management imports probe",
+            id="services-import-the-probe",
         ),
         pytest.param(
             {"views": "from .testing import FakeOrkestaPay\n"},

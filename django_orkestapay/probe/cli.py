@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from ..client import SANDBOX_BASE_URL, CheckoutResult
 from .assumptions import DEFAULT_LOCALES
@@ -30,6 +30,15 @@ CLIENT_SECRET_VARIABLE = "ORKESTAPAY_SANDBOX_CLIENT_SECRET"  # noqa: S105 - the 
 BASE_URL_VARIABLE = "ORKESTAPAY_SANDBOX_BASE_URL"
 RETURN_CHOICES = {"both": ("completed", "canceled"), "completed": ("completed",), "canceled": ("canceled",), "none": ()}
 EXIT_CANNOT_RUN = 2
+
+
+class Output(Protocol):
+    """Where text goes: a file, ``sys.stdout`` or a management command's ``self.stdout``."""
+
+    def write(self, text: str, /) -> object:
+        """Write ``text``."""
+        ...
+
 
 INSTRUCTIONS = {
     "completed": "PAY with a sandbox test card (4242 4242 4242 4242, any CVC, a future expiry date)",
@@ -112,7 +121,7 @@ def config_from_options(
     )
 
 
-def terminal_presenter(out: TextIO, wait: float) -> Callable[[str, CheckoutResult], None]:
+def terminal_presenter(out: Output, wait: float) -> Callable[[str, CheckoutResult], None]:
     """Show a person the hosted checkout to open in their own browser, and what to do there."""
 
     def present(side: str, checkout: CheckoutResult) -> None:
@@ -121,7 +130,9 @@ def terminal_presenter(out: TextIO, wait: float) -> Callable[[str, CheckoutResul
             f"    {checkout.redirect_url}\n\n"
             f"    Waiting up to {wait:.0f} s for the browser to come back (Ctrl-C to give up)...\n"
         )
-        out.flush()
+        flush = getattr(out, "flush", None)
+        if callable(flush):
+            flush()
 
     return present
 
@@ -130,8 +141,8 @@ def execute(
     config: ProbeConfig,
     *,
     json_path: str | None,
-    out: TextIO,
-    err: TextIO,
+    out: Output,
+    err: Output,
     present: Callable[[str, CheckoutResult], None] | None = None,
 ) -> int:
     """Run the probe, print its text report on ``out``, write the JSON report; return the exit status."""

@@ -76,6 +76,7 @@ def ask_duplicates(ctx: ProbeContext) -> Iterator[Row]:
     if not first.ok:
         yield DUPLICATE_Q.error(f"the first checkout was refused: {first.describe()}", first.evidence())
     elif not second.ok:
+        ctx.memo["duplicates_refused"] = True
         yield DUPLICATE_Q.answer(second.describe(), matches=False, evidence=second.evidence())
     else:
         orders = [answer.body.get("order", {}).get("order_id") for answer in (first, second)]
@@ -89,13 +90,24 @@ def ask_duplicates(ctx: ProbeContext) -> Iterator[Row]:
     if not first.ok:
         yield IDEMPOTENCY_Q.error(f"the first checkout was refused: {first.describe()}", first.evidence())
         return
-    if not repeat.ok:
+    if repeat.ok:
+        ignored = first.body.get("checkout_id") != repeat.body.get("checkout_id")
+    elif ctx.memo.get("duplicates_refused"):
+        # The repeat may have been refused for its merchant_order_id alone: the same key on a new reference tells.
+        other = guide_checkout_body(ctx.merchant_order_id("idempotency-other"), ctx.email)
+        fresh = create(ctx, other, headers={"Idempotency-Key": key})
+        ignored = fresh.ok and fresh.body.get("checkout_id") != first.body.get("checkout_id")
+    else:
+        ignored = False
+    if ignored and not repeat.ok:
+        observed = "ignored: the repeat was refused as a duplicate reference, the same key on a new one made a checkout"
+    elif ignored:
+        observed = "ignored: two checkouts"
+    elif repeat.ok:
+        observed = "honoured: the same checkout answered twice"
+    else:
         observed = f"honoured: the repeat was {repeat.describe()}"
-        yield IDEMPOTENCY_Q.answer(observed, matches=False, evidence=repeat.evidence())
-        return
-    same = first.body.get("checkout_id") == repeat.body.get("checkout_id")
-    observed = "honoured: the same checkout answered twice" if same else "ignored: two checkouts"
-    yield IDEMPOTENCY_Q.answer(observed, matches=not same, evidence={"same_checkout": same})
+    yield IDEMPOTENCY_Q.answer(observed, matches=ignored, evidence=repeat.evidence())
 
 
 def ask_amounts(ctx: ProbeContext) -> Iterator[Row]:

@@ -45,11 +45,13 @@ class Row:
     verdict: Verdict
     advice: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
+    group: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """The row for the JSON report."""
         return {
             "key": self.key,
+            "group": self.group,
             "question": self.question,
             "verdict": self.verdict.value,
             "observed": self.observed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import requests
@@ -72,7 +73,7 @@ def run_probe(
         groups = ["token", *(group for group in GROUPS if group in config.groups and group != "token")]
         for index, group in enumerate(groups):
             try:
-                report.rows.extend(_redacted(row, redactor) for row in _ask(ctx, group))
+                report.rows.extend(_redacted(row, redactor, group) for row in _ask(ctx, group))
             except KeyboardInterrupt:
                 report.rows.extend(_skipped(group, "interrupted") for group in groups[index:])
                 break
@@ -95,29 +96,22 @@ def _ask(ctx: ProbeContext, group: str) -> Iterator[Row]:
 
 
 def _skipped(group: str, why: str) -> Row:
-    return Question(group, f"The {group} questions", "asked").skip(why)
+    return replace(Question(group, f"The {group} questions", "asked").skip(why), group=group)
 
 
-def _redacted(row: Row, redactor: Redactor) -> Row:
-    return Row(
-        row.key,
-        row.question,
-        redactor.text(row.observed),
-        row.assumed,
-        row.verdict,
-        row.advice,
-        redactor.value(row.evidence),
-    )
+def _redacted(row: Row, redactor: Redactor, group: str) -> Row:
+    return replace(row, observed=redactor.text(row.observed), evidence=redactor.value(row.evidence), group=group)
 
 
 def _statuses_row(ctx: ProbeContext) -> Row:
     seen = {kind: sorted(values) for kind, values in ctx.statuses.items()}
     if not any(seen.values()):
-        return STATUSES_Q.skip("no status was seen")
+        return replace(STATUSES_Q.skip("no status was seen"), group="statuses")
     unknown = sorted(set(seen["order"]) - KNOWN_ORDER_STATUSES) + sorted(
         f"payment {status}" for status in set(seen["payment"]) - KNOWN_PAYMENT_STATUSES
     )
     observed = "; ".join(f"{kind}s: {', '.join(values)}" for kind, values in seen.items() if values)
     if unknown:
         observed += f" (unknown: {', '.join(unknown)})"
-    return STATUSES_Q.answer(observed, matches=not unknown, evidence={**seen, "unknown": unknown})
+    row = STATUSES_Q.answer(observed, matches=not unknown, evidence={**seen, "unknown": unknown})
+    return replace(row, group="statuses")
