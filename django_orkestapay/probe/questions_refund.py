@@ -110,7 +110,8 @@ def ask_refunds(ctx: ProbeContext) -> Iterator[Row]:
     else:
         status = _order_status(ctx, order_id)
         matches = rest.get("status") == "SUCCESS" and status == "REFUNDED"
-        yield REST_Q.answer(f"{rest.get('status')}; order {status}", matches=matches, evidence=_transaction(rest))
+        observed = f"{rest.get('status')}; order {status}"
+        yield REST_Q.answer(observed, matches=matches, evidence={"transaction": _transaction(rest)})
 
     over, problem = _refund(ctx, payment_id, CENT, uuid.uuid4().hex)
     if over is None:

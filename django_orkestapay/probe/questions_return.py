@@ -3,6 +3,7 @@ exactly which query parameters came back to the completed or canceled URL, then 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -139,12 +140,28 @@ def _params_row(question: Question, arrival: Arrival, order_id: str, side: str) 
     added = [name for name in arrival.names() if name != RETURN_PARAM]
     expected = COMPLETED_RETURN_PARAMS if side == "completed" else CANCELED_RETURN_PARAMS
     named = arrival.first("order_id") or arrival.first("orderId")
-    evidence = {"names": added, "order_id_names_this_order": None if named is None else named == order_id}
+    evidence = {
+        "names": added,
+        "value_shapes": {name: value_shape(value) for name, value in arrival.params if name != RETURN_PARAM},
+        "order_id_names_this_order": None if named is None else named == order_id,
+    }
     observed = ", ".join(added) or "none"
     if named is not None and named != order_id:
         observed += " (but its order id is not this checkout's order)"
     matches = set(expected) <= set(added) and (named is None or named == order_id)
     return question.answer(observed, matches=matches, evidence=evidence)
+
+
+def value_shape(value: str) -> str:
+    """What a parameter's value looks like, without the value: ``ord_<32 hex>``, ``<13 digits>``, ``COMPLETED``."""
+    if value.isdigit():
+        return f"<{len(value)} digits>"
+    shape = re.sub(r"[0-9a-f]{8,}", lambda run: f"<{len(run.group())} hex>", value)
+    if shape != value and len(shape) <= 40:
+        return shape
+    if len(value) <= 20 and value.replace("_", "").isalpha():
+        return value  # a word such as a status
+    return f"<{len(value)} chars>"
 
 
 def _order_row(ctx: ProbeContext, question: Question, order_id: str, sent: dict[str, Any], side: str) -> Row:

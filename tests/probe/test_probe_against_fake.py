@@ -37,6 +37,11 @@ def test_every_question_matches_the_fake_by_default(fake: FakeOrkestaPay) -> Non
     assert groups == {"token", "auth", "checkout", "locale", "duplicates", "amounts", "return", "refund", "statuses"}
     assert report.row("return.completed.params").observed == "order_id, payment_id, checkout_id"
     assert report.row("return.canceled.params").observed == "order_id, checkout_id"
+    assert report.row("return.completed.params").evidence["value_shapes"] == {
+        "order_id": "ord_<32 hex>",
+        "payment_id": "pay_<32 hex>",
+        "checkout_id": "chk_<32 hex>",
+    }
     assert report.row("statuses.known").evidence["order"] == [
         "CANCELED",
         "COMPLETED",
