@@ -114,13 +114,20 @@ def _add_endpoint(core: GatewayCore, request: Request, match: re.Match[str]) -> 
     return {"secret": core.webhooks.add_endpoint(body["url"], body.get("secret"), body.get("events"))}
 
 
-def _config(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+def _set_settings(core: GatewayCore, request: Request, attributes: dict[str, str], what: str) -> None:
+    """Set the settings a JSON body names (``attributes``: body key -> settings attribute)."""
     body = _body(request)
-    unknown = set(body) - set(CONFIG_ATTRS)
+    unknown = set(body) - set(attributes)
     if unknown:
-        raise ValueError(f"unknown webhook settings: {', '.join(sorted(unknown))}")
+        raise ValueError(f"unknown {what}: {', '.join(sorted(unknown))}")
     for key, value in body.items():
-        setattr(core.settings, CONFIG_ATTRS[key], float(value) if key in ("delay", "retry_time_factor") else value)
+        if isinstance(value, Decimal):  # JSON fractions arrive as Decimal; the settings hold floats
+            value = float(value)
+        setattr(core.settings, attributes[key], tuple(value) if isinstance(value, list) else value)
+
+
+def _config(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    _set_settings(core, request, CONFIG_ATTRS, "webhook settings")
     return {key: getattr(core.settings, attr) for key, attr in CONFIG_ATTRS.items()}
 
 
@@ -157,14 +164,7 @@ def _switches(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
 
 
 def _set_switches(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
-    body = _body(request)
-    unknown = set(body) - set(RESETTABLE)
-    if unknown:
-        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-    for name, value in body.items():
-        if isinstance(value, Decimal):  # JSON fractions arrive as Decimal; the switches hold floats
-            value = float(value)
-        setattr(core.settings, name, tuple(value) if isinstance(value, list) else value)
+    _set_settings(core, request, {name: name for name in RESETTABLE}, "settings")
     return core.settings.switches()
 
 

@@ -35,7 +35,8 @@ __all__ = ["FakeOrkestaPay", "RecordedRequest", "request_kind"]
 class FakeOrkestaPay(RemoteControl):
     """A fake OrkestaPay gateway: API (``/v1``), hosted checkout (``/checkout``), control routes (``/_fake``).
 
-    Behaviour switches are plain attributes (see ``__init__``; they live on ``self.settings``); ``reset()`` restores
+    Behaviour switches are plain attributes (see ``__init__``; they live on ``self.settings``; ``variants`` lists the
+    ones that answer the API's open questions, and ``/_fake/settings`` sets any of them); ``reset()`` restores
     them to the constructor's values, clears all state, logs, faults and queued webhooks, and keeps credentials and
     webhook endpoints.
     """
