@@ -112,14 +112,14 @@ def test_button_for_a_paid_shop_object_says_paid():
     "reference",
     ["", "garbage", "x" * 600, "wrong-salt", "other-model"],
 )
-def test_pay_with_a_forged_object_reference_is_404_and_creates_nothing(client, reference):
+def test_pay_with_a_forged_object_reference_is_400_and_creates_nothing(client, reference):
     cart = Cart.objects.create(reference="F1")
     if reference == "wrong-salt":  # a value signed with our SECRET_KEY for another purpose
         reference = signing.dumps({"m": "shop.cart", "k": str(cart.pk)})
     elif reference == "other-model":  # signed for an object that is no shop object
         reference = signing.dumps({"m": "auth.user", "k": "1"}, salt=adapters.SHOP_OBJECT_SALT + "x")
     response = client.post(reverse("orkestapay:pay"), {"object": reference})
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert Order.objects.count() == 0
 
 
