@@ -57,9 +57,10 @@ DEFAULTS: dict[str, Any] = {
     # objects implement orkestapay_payment() themselves.
     "ADAPTER": None,
     # Checkout request defaults. LOCALE None: follow the active language through LANGUAGE_LOCALES (language code
-    # prefix -> OrkestaPay locale), falling back to ES_LATAM.
+    # prefix -> OrkestaPay locale), falling back to ES_LATAM. ES_LATAM is the only locale OrkestaPay documents, so
+    # no other is sent unless configured (add "en": "EN_US" once your sandbox accepts it).
     "LOCALE": None,
-    "LANGUAGE_LOCALES": {"es": "ES_LATAM", "en": "EN_US"},
+    "LANGUAGE_LOCALES": {"es": "ES_LATAM"},
     "CURRENCY": "MXN",
     "COUNTRY_CODE": "MX",
     "ALLOW_SAVE_PAYMENT_METHODS": False,

@@ -168,10 +168,11 @@ def test_an_order_page_off_this_site_is_ignored(client, orkestapay_settings, fak
     [
         ("es-mx", None, "", "ES_LATAM"),
         ("es", None, "", "ES_LATAM"),
-        ("en", None, "", "EN_US"),
-        ("en-gb", None, "", "EN_US"),
+        ("en", None, "", "ES_LATAM"),  # the default project language "en-us": only ES_LATAM is documented
+        ("en-us", None, "", "ES_LATAM"),
         ("fr", None, "", "ES_LATAM"),
         ("en", "ES_LATAM", "", "ES_LATAM"),
+        ("en", "EN_US", "", "EN_US"),  # configured: sent as is
         ("en", None, "PT_BR", "PT_BR"),
     ],
 )
@@ -184,6 +185,15 @@ def test_checkout_locale_follows_the_active_language_when_not_set(
     order = Order(locale=order_locale)
     with translation.override(language):
         assert services.checkout_locale(order) == expected
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en-us", "EN_US"), ("en", "EN_US"), ("es-mx", "ES_LATAM")])
+def test_checkout_locale_sends_en_us_only_when_mapped(settings, language, expected):
+    from django.utils import translation
+
+    settings.ORKESTAPAY = {**settings.ORKESTAPAY, "LANGUAGE_LOCALES": {"es": "ES_LATAM", "en": "EN_US"}}
+    with translation.override(language):
+        assert services.checkout_locale(Order()) == expected
 
 
 def test_a_shop_object_whose_amounts_do_not_add_up_gets_a_clear_400(client, monkeypatch):
