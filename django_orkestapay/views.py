@@ -74,7 +74,7 @@ def _refused_reference(request: HttpRequest, reason: str) -> HttpResponse:
             reload_url=referer if referer and _is_local(request, referer) else "",
         )
     message = _("This payment button is not valid. Please go back to the shop and open your order again.")
-    return _error_page(request, title=_("Invalid link"), message=message, status=400)
+    return _error_page(request, title=_("Invalid payment button"), message=message, status=400)
 
 
 @require_POST

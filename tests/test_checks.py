@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -295,18 +296,23 @@ def test_w004_locking_transaction_modes_memory_and_other_engines_pass(settings, 
 
 
 def test_w004_the_recommended_options_are_valid_for_this_django(tmp_path, django_db_blocker):
-    """The OPTIONS the hint (and README, and the example shop) recommend open a real SQLite connection."""
+    """The OPTIONS the hint (and README, and the example shop) recommend open a real SQLite connection. In a thread of
+    its own: the browser journeys leave Playwright's event loop running in this one, where Django refuses to connect."""
     options = json.loads(checks.SQLITE_OPTIONS)
     database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "db.sqlite3"), "OPTIONS": options}
-    wrapper = ConnectionHandler({"default": database})["default"]
-    with django_db_blocker.unblock():
+
+    def connect() -> tuple[str, str]:
+        wrapper = ConnectionHandler({"default": database})["default"]
         try:
             with wrapper.cursor() as cursor:
                 cursor.execute("PRAGMA journal_mode")
-                assert cursor.fetchone()[0] == "wal"
-            assert vars(wrapper)["transaction_mode"] == "IMMEDIATE"  # not in django-stubs
+                journal_mode = cursor.fetchone()[0]
+            return journal_mode, vars(wrapper)["transaction_mode"]  # not in django-stubs
         finally:
             wrapper.close()
+
+    with django_db_blocker.unblock(), ThreadPoolExecutor(max_workers=1) as thread:
+        assert thread.submit(connect).result() == ("wal", "IMMEDIATE")
 
 
 # --- orkestapay.E007, W002, W003: check_deployment ---------------------------------------------------------------

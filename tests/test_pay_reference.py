@@ -124,6 +124,7 @@ def test_a_bare_or_forged_reference_is_400_without_a_query_or_an_api_call(
 
     assert response.status_code == 400
     assert b'data-testid="orkestapay-error"' in response.content
+    assert b"<h1>Invalid payment button</h1>" in response.content
     assert b"This payment button is not valid." in response.content
     assert b"out of date" not in response.content
     assert queries == 0
