@@ -6,10 +6,12 @@ secret, the sandbox in a deployment), ``override`` (a non-OrkestaPay BASE_URL), 
 shop link that do not reverse, an adapter that does not import, a checkout lifetime no longer than the reuse margin,
 a webhook secret too short to be real, SQLite on a file without IMMEDIATE transactions) or ``not-a-dict``.
 
-``check`` opens no database connection, so the SQLite file of ``unsafe`` is never created.
+The SQLite file of ``unsafe`` is ``MISCONFIGURED_SQLITE_NAME`` (a temporary file; Django 6.1's model checks open
+the database), else ``orkestapay-misconfigured.sqlite3`` in the temporary directory.
 """
 
 import os
+import tempfile
 
 SECRET_KEY = "misconfigured-settings-for-tests-only-not-a-secret"
 DEBUG = False
@@ -42,7 +44,13 @@ elif _VARIANT == "override":
 elif _VARIANT == "unsafe":
     ROOT_URLCONF = __name__
     urlpatterns: list[object] = []
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/nonexistent/shop.sqlite3"}}
+    _SQLITE_NAME = os.path.join(tempfile.gettempdir(), "orkestapay-misconfigured.sqlite3")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("MISCONFIGURED_SQLITE_NAME", _SQLITE_NAME),
+        }
+    }
     ORKESTAPAY = {
         "CLIENT_ID": "id",
         "CLIENT_SECRET": "secret",

@@ -248,7 +248,7 @@ def test_e008_paths_urls_and_names_that_reverse_pass(settings, value):
 def test_e008_runs_with_djangos_url_checks_and_not_without_a_urlconf(settings):
     settings.ORKESTAPAY = {**CREDENTIALS, "SUCCESS_URL": "shop:thankz"}
     assert "orkestapay.E008" in ids(run_checks(tags=[Tags.urls]))
-    assert "orkestapay.E008" not in ids(run_checks(tags=[Tags.models]))
+    assert "orkestapay.E008" not in ids(run_checks(tags=[Tags.translation]))
     del settings.ROOT_URLCONF
     assert checks.check_urls() == []
 
@@ -456,10 +456,14 @@ def django_check(cwd: Path, env_overrides: dict[str, str | None], *args: str) ->
         ("not-a-dict", {"orkestapay.E001": "Write ORKESTAPAY = {"}),
     ],
 )
-def test_check_deploy_on_a_misconfigured_project_lists_ids_and_hints(variant, expected):
+def test_check_deploy_on_a_misconfigured_project_lists_ids_and_hints(variant, expected, tmp_path):
     result = django_check(
         ROOT,
-        {"DJANGO_SETTINGS_MODULE": "tests.misconfigured_settings", "MISCONFIGURED_VARIANT": variant},
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.misconfigured_settings",
+            "MISCONFIGURED_VARIANT": variant,
+            "MISCONFIGURED_SQLITE_NAME": str(tmp_path / "shop.sqlite3"),
+        },
         "-m",
         "django",
     )
