@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -69,6 +70,13 @@ def make_order(index: int = 0) -> Order:
         customer={"first_name": "John", "last_name": "Doe", "email": f"buyer{index}@example.com"},
         discount_amount=Decimal("10"),
     )
+
+
+def pay_form(order_id: uuid.UUID | str) -> dict[str, str]:
+    """What the pay button posts for an order (besides the CSRF token): its signed reference."""
+    from django_orkestapay.signing import PAY_FIELD, sign_pay_reference
+
+    return {PAY_FIELD: sign_pay_reference(uuid.UUID(str(order_id)))}
 
 
 def gateway_checkout_id(checkout: Checkout) -> str:

@@ -22,7 +22,7 @@ import requests
 
 from django_orkestapay.testing import FakeOrkestaPay
 
-from .common import gateway_checkout_id, make_order, median, timed_ms
+from .common import gateway_checkout_id, make_order, median, pay_form, timed_ms
 
 if TYPE_CHECKING:
     from django_orkestapay.models import Order
@@ -78,7 +78,7 @@ class ShopBuyer:
     def pay(self, order: Order) -> None:
         response = requests.post(
             f"{self.server_url}/orkestapay/pay/",
-            data={"order": str(order.pk), "csrfmiddlewaretoken": self.csrf_token},
+            data={**pay_form(order.pk), "csrfmiddlewaretoken": self.csrf_token},
             cookies={"csrftoken": self.csrf_cookie},
             allow_redirects=False,
             timeout=30,

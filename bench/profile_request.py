@@ -27,7 +27,7 @@ import requests
 
 from django_orkestapay.testing import FakeOrkestaPay
 
-from .common import gateway_checkout_id, make_order, median, timed_ms
+from .common import gateway_checkout_id, make_order, median, pay_form, timed_ms
 
 #: Where a function's own time (tottime) is booked: the first area whose marker is in its file name.
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -98,8 +98,8 @@ class InProcessShop:
             response.close()  # request_finished: closes or keeps the database connection
         return started["status"], started["headers"], content
 
-    def pay(self, order_id: str) -> None:
-        body = urlencode({"order": order_id, "csrfmiddlewaretoken": self.csrf_token}).encode()
+    def pay(self, form: dict[str, str]) -> None:
+        body = urlencode({**form, "csrfmiddlewaretoken": self.csrf_token}).encode()
         status, _, content = self.call(
             "POST",
             "/orkestapay/pay/",
@@ -256,19 +256,21 @@ def measure(fake: FakeOrkestaPay, *, requests: int = 30, dump_prefix: str | None
 
     warm = [str(make_order(i).pk) for i in range(5)]
     for order_id in warm:
-        shop.pay(order_id)
+        shop.pay(pay_form(order_id))
     for url in paid_urls(warm):
         shop.completed(url)
 
     timed_ids = [str(make_order(i).pk) for i in range(requests)]
+    timed_forms = [pay_form(order_id) for order_id in timed_ids]  # signed when the button renders, not on pay
     with measured_waits() as pay_waits:
-        pay_walls = [timed_ms(shop.pay, order_id)[0] for order_id in timed_ids]
+        pay_walls = [timed_ms(shop.pay, form)[0] for form in timed_forms]
     urls = paid_urls(timed_ids)
     with measured_waits() as completed_waits:
         completed_walls = [timed_ms(shop.completed, url)[0] for url in urls]
 
     profiled_ids = [str(make_order(i).pk) for i in range(requests)]
-    pay_profile, pay_total, pay_count = _profile_calls(functools.partial(shop.pay, o) for o in profiled_ids)
+    profiled_forms = [pay_form(order_id) for order_id in profiled_ids]
+    pay_profile, pay_total, pay_count = _profile_calls(functools.partial(shop.pay, f) for f in profiled_forms)
     urls = paid_urls(profiled_ids)
     done_profile, done_total, done_count = _profile_calls(functools.partial(shop.completed, u) for u in urls)
     if dump_prefix:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from django_orkestapay.testing import FakeOrkestaPay
 
-from .common import gateway_checkout_id, make_order
+from .common import gateway_checkout_id, make_order, pay_form
 
 CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
@@ -82,19 +82,19 @@ def measure(fake: FakeOrkestaPay, webhook_secret: str) -> list[tuple[str, int, i
 
     pay_url = reverse("orkestapay:pay")
     paid_order = make_order()
-    record("pay (new checkout)", lambda: client.post(pay_url, {"order": str(paid_order.pk)}))
-    record("pay (open checkout reused)", lambda: client.post(pay_url, {"order": str(paid_order.pk)}))
+    record("pay (new checkout)", lambda: client.post(pay_url, pay_form(paid_order.pk)))
+    record("pay (open checkout reused)", lambda: client.post(pay_url, pay_form(paid_order.pk)))
     paid_checkout = Checkout.objects.get(order=paid_order)
     completed_url = fake.pay(gateway_checkout_id(paid_checkout))
     record("completed return (paid)", lambda: client.get(local(completed_url)))
 
     canceled_order = make_order()
-    client.post(pay_url, {"order": str(canceled_order.pk)})
+    client.post(pay_url, pay_form(canceled_order.pk))
     canceled_url = fake.cancel(gateway_checkout_id(Checkout.objects.get(order=canceled_order)))
     record("canceled return", lambda: client.get(local(canceled_url)))
 
     hook_order = make_order()
-    client.post(pay_url, {"order": str(hook_order.pk)})
+    client.post(pay_url, pay_form(hook_order.pk))
     hook_checkout = Checkout.objects.get(order=hook_order)
     fake.pay(gateway_checkout_id(hook_checkout))
     body = payment_event(hook_checkout.orkestapay_order_id, hook_checkout.merchant_reference, "pay_bench")

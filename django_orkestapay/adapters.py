@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from django.apps import apps
@@ -24,6 +23,7 @@ from django.db import models
 from django.utils.module_loading import import_string
 
 from . import conf
+from .signing import load_pay_payload
 
 
 @dataclass(frozen=True)
@@ -103,15 +103,13 @@ def sign_shop_object(shop_object: models.Model) -> str:
 
 
 def load_shop_object(value: str | None) -> models.Model | None:
-    """The shop object a signed reference names, or ``None`` when the reference is missing, forged, older than
-    ``RETURN_LINK_MAX_AGE``, or names nothing that exists."""
-    if not value or len(value) > 500:
-        return None
+    """The shop object a signed reference names, or ``None`` when it names nothing that exists (any more).
+
+    Raises :class:`~django_orkestapay.signing.InvalidPayReference` when the reference is missing, forged, or
+    older than ``PAY_LINK_MAX_AGE`` (``reason == "expired"``); nothing is read from the database then."""
+    payload = load_pay_payload(value, salt=SHOP_OBJECT_SALT)
     try:
-        payload = signing.loads(
-            value, salt=SHOP_OBJECT_SALT, max_age=timedelta(seconds=float(conf.get("RETURN_LINK_MAX_AGE")))
-        )
         model = apps.get_model(str(payload["m"]))
         return model._default_manager.filter(pk=payload["k"]).first()  # type: ignore[no-any-return]
-    except (signing.BadSignature, LookupError, KeyError, TypeError, ValueError, UnicodeError):
+    except (LookupError, KeyError, TypeError, ValueError):
         return None

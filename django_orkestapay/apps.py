@@ -14,8 +14,10 @@ class OrkestaPayConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Register the system checks (``orkestapay.E00x`` / ``W00x``; see ``checks.py``)."""
+        """Register the system checks (``orkestapay.E0xx`` / ``W0xx``; see ``checks.py``)."""
         from . import checks
 
         register(checks.check_settings, checks.TAG)
+        register(checks.check_databases, checks.TAG)
+        register(checks.check_urls, Tags.urls, checks.TAG)
         register(checks.check_deployment, Tags.security, checks.TAG, deploy=True)

@@ -13,13 +13,19 @@ orkestapay.E004    ``ENVIRONMENT`` is neither ``"sandbox"`` nor ``"production"``
 orkestapay.E005    ``CONNECT_TIMEOUT`` or ``READ_TIMEOUT`` is not a positive number of seconds
 orkestapay.E006    ``WEBHOOK_SECRETS`` is not a list of ``whsec_...`` secrets (for example a bare string)
 orkestapay.E007    deploy: ``BASE_URL`` points at a loopback host (the fake gateway) while ``DEBUG`` is off
+orkestapay.E008    ``SUCCESS_URL``, ``CANCEL_URL`` or ``SHOP_URL`` is neither a URL nor a URL name that reverses
+orkestapay.E009    ``ADAPTER`` cannot be imported or is not callable
+orkestapay.E010    ``CHECKOUT_LIFETIME`` is not longer than ``CHECKOUT_REUSE_MARGIN``: no checkout is ever reused
+orkestapay.E011    a ``WEBHOOK_SECRETS`` entry decodes to fewer than 24 bytes: not a real signing secret
 orkestapay.W001    ``WEBHOOK_SECRETS`` is empty: the webhook endpoint refuses every delivery
 orkestapay.W002    deploy: the sandbox environment is configured
 orkestapay.W003    deploy: ``BASE_URL`` overrides OrkestaPay's API URL with another host
+orkestapay.W004    a SQLite database without ``"transaction_mode": "IMMEDIATE"`` (locks taken too late)
 =================  ==========================================================================================
 
-``apps.OrkestaPayConfig.ready`` registers :func:`check_settings` (tag ``orkestapay``) and
-:func:`check_deployment` (tags ``security`` and ``orkestapay``, deploy only).
+``apps.OrkestaPayConfig.ready`` registers :func:`check_settings` and :func:`check_databases` (tag ``orkestapay``),
+:func:`check_urls` (tags ``urls`` and ``orkestapay``: it needs the URLconf) and :func:`check_deployment` (tags
+``security`` and ``orkestapay``, deploy only).
 """
 
 from __future__ import annotations
@@ -28,15 +34,18 @@ import difflib
 import ipaddress
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.core.exceptions import ImproperlyConfigured
+from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch
 
-from . import conf
-from .webhook_verification import WebhookVerifier
+from . import adapters, conf
+from .webhook_verification import MIN_SECRET_BYTES, decode_secret
 
 #: The tag every check of this app carries: ``manage.py check --tag orkestapay``.
 TAG = "orkestapay"
@@ -44,6 +53,17 @@ TAG = "orkestapay"
 _SETTING = "settings.ORKESTAPAY"
 _TIMEOUT_KEYS = ("CONNECT_TIMEOUT", "READ_TIMEOUT")
 _CREDENTIAL_KEYS = ("CLIENT_ID", "CLIENT_SECRET")
+#: The keys naming a page of the shop, and what goes wrong when one does not resolve.
+_URL_KEYS = {
+    "SUCCESS_URL": "a buyer who paid would get a server error instead of that page",
+    "CANCEL_URL": "a buyer who canceled would get a server error instead of that page",
+    "SHOP_URL": "the app's pages would link back to / instead",
+}
+#: The database engines that are SQLite underneath, and the transaction modes that take the write lock at BEGIN.
+_SQLITE_ENGINES = ("django.db.backends.sqlite3", "django.contrib.gis.db.backends.spatialite")
+_LOCKING_TRANSACTION_MODES = ("IMMEDIATE", "EXCLUSIVE")
+#: What README.rst and the example project recommend for SQLite (valid from Django 5.1).
+SQLITE_OPTIONS = '{"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}'
 
 
 def _key(key: str) -> str:
@@ -92,8 +112,8 @@ def _display_url(url: str) -> str:
 
 
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """Validate ``settings.ORKESTAPAY``: its type, its keys, the credentials, environment, timeouts and webhook
-    secrets (orkestapay.E001 to E006, W001)."""
+    """Validate ``settings.ORKESTAPAY``: its type, its keys, the credentials, environment, timeouts, webhook
+    secrets, adapter and checkout lifetime (orkestapay.E001 to E006, E009 to E011, W001)."""
     user = _raw_setting()
     if not isinstance(user, dict):
         return [
@@ -110,6 +130,8 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     messages += _environment(user)
     messages += _timeouts(user)
     messages += _webhook_secrets(user)
+    messages += _adapter(user)
+    messages += _checkout_lifetime(user)
     return messages
 
 
@@ -155,7 +177,7 @@ def _environment(user: dict[str, Any]) -> list[CheckMessage]:
 
 def _is_positive_number(value: object) -> bool:
     """A number of seconds greater than zero (``True`` and NaN are not)."""
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool) and float(value) > 0
+    return _is_number(value) and float(value) > 0
 
 
 def _timeouts(user: dict[str, Any]) -> list[CheckMessage]:
@@ -201,8 +223,9 @@ def _webhook_secrets(user: dict[str, Any]) -> list[CheckMessage]:
         ]
     messages: list[CheckMessage] = []
     for index, secret in enumerate(value):
+        # The messages name the secret by index only: a secret is never repeated in output.
         try:
-            WebhookVerifier([secret])
+            key = decode_secret(secret)
         except ValueError:
             messages.append(
                 Error(
@@ -212,6 +235,113 @@ def _webhook_secrets(user: dict[str, Any]) -> list[CheckMessage]:
                     id="orkestapay.E006",
                 )
             )
+            continue
+        if len(key) < MIN_SECRET_BYTES:
+            messages.append(
+                Error(
+                    f"WEBHOOK_SECRETS[{index}] decodes to {len(key)} bytes; a real signing secret has at least "
+                    f"{MIN_SECRET_BYTES}, so no delivery would verify.",
+                    hint="Copy the whole signing secret (whsec_ and about 32 characters) of the endpoint from the "
+                    "OrkestaPay portal, Developers > Webhooks; a placeholder or a truncated copy will not do.",
+                    obj=obj,
+                    id="orkestapay.E011",
+                )
+            )
+    return messages
+
+
+def _adapter(user: dict[str, Any]) -> list[CheckMessage]:
+    if not _effective(user, "ADAPTER"):
+        return []
+    try:
+        adapters.get_adapter()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                f"{exc}; paying for a shop object would fail with a server error.",
+                hint="Name a function or other callable by its dotted path, e.g. 'shop.payments.describe_cart', "
+                "that takes a shop object and returns a django_orkestapay.adapters.PaymentDescription.",
+                obj=_key("ADAPTER"),
+                id="orkestapay.E009",
+            )
+        ]
+    return []
+
+
+def _is_number(value: object) -> TypeGuard[int | float | Decimal]:
+    """A real number (``True`` is not one)."""
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _checkout_lifetime(user: dict[str, Any]) -> list[CheckMessage]:
+    lifetime, margin = _effective(user, "CHECKOUT_LIFETIME"), _effective(user, "CHECKOUT_REUSE_MARGIN")
+    if not (_is_number(lifetime) and _is_number(margin)) or lifetime > margin:
+        return []  # None lets OrkestaPay choose the lifetime
+    return [
+        Error(
+            f"CHECKOUT_LIFETIME ({lifetime} s) is not longer than CHECKOUT_REUSE_MARGIN ({margin} s): no checkout is "
+            "ever reused, so every click on a pay button creates a new one at OrkestaPay.",
+            hint=f"Make CHECKOUT_LIFETIME several times CHECKOUT_REUSE_MARGIN (the defaults are "
+            f"{conf.DEFAULTS['CHECKOUT_LIFETIME']} and {conf.DEFAULTS['CHECKOUT_REUSE_MARGIN']} seconds).",
+            obj=_key("CHECKOUT_LIFETIME"),
+            id="orkestapay.E010",
+        )
+    ]
+
+
+def check_urls(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """``SUCCESS_URL``, ``CANCEL_URL`` and ``SHOP_URL`` resolve as the views resolve them (orkestapay.E008).
+    Registered with Django's ``urls`` tag: it loads the URLconf."""
+    user = _raw_setting()
+    if not isinstance(user, dict) or not getattr(settings, "ROOT_URLCONF", None):
+        return []  # E001 already explains; without a URLconf Django's own URL checks say nothing either
+    messages: list[CheckMessage] = []
+    for key, consequence in _URL_KEYS.items():
+        value = _effective(user, key)
+        if not value:
+            continue
+        try:
+            resolve_url(value)
+        except NoReverseMatch:
+            messages.append(
+                Error(
+                    f"{key} is {value!r}, which is neither a URL nor the name of a URL pattern that reverses: "
+                    f"{consequence}.",
+                    hint="Use a URL pattern name that takes no arguments (with its namespace, e.g. 'shop:thanks'), "
+                    "a path ('/thanks/') or a full URL.",
+                    obj=_key(key),
+                    id="orkestapay.E008",
+                )
+            )
+    return messages
+
+
+def _is_in_memory(name: object) -> bool:
+    return str(name) == ":memory:" or "mode=memory" in str(name)
+
+
+def check_databases(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every SQLite database (but an in-memory one, which no second process can open) takes its write lock when a
+    transaction begins (orkestapay.W004). Reads ``settings.DATABASES`` only; no connection is opened."""
+    messages: list[CheckMessage] = []
+    for alias, database in settings.DATABASES.items():
+        if database.get("ENGINE") not in _SQLITE_ENGINES or _is_in_memory(database.get("NAME", "")):
+            continue
+        options = database.get("OPTIONS") or {}
+        mode = options.get("transaction_mode") if isinstance(options, dict) else None
+        if str(mode).upper() in _LOCKING_TRANSACTION_MODES:
+            continue
+        messages.append(
+            Warning(
+                f"SQLite database {alias!r} begins transactions without taking the write lock (transaction_mode "
+                f"{mode!r}): two requests paying or confirming the same order at once can fail with 'database is "
+                "locked'.",
+                hint=f"Set DATABASES[{alias!r}]['OPTIONS'] = {SQLITE_OPTIONS} (Django 5.1 or later), or use "
+                "PostgreSQL.",
+                obj=f"settings.DATABASES[{alias!r}]",
+                id="orkestapay.W004",
+            )
+        )
     return messages
 
 

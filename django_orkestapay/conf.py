@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_EXPIRY_LEEWAY": 60,
     # Lifetime of the signed return links, in seconds.
     "RETURN_LINK_MAX_AGE": 60 * 60 * 24,
+    # Lifetime of a pay button (its signed order or shop-object reference), in seconds: a day, so a page left open
+    # overnight still pays; an older button gets a "this page is out of date, reload it" page.
+    "PAY_LINK_MAX_AGE": 60 * 60 * 24,
     # Absolute base (scheme://host[:port]) for return links when request.build_absolute_uri is wrong
     # (behind a proxy). None: taken from the request.
     "RETURN_BASE_URL": None,
@@ -48,13 +51,16 @@ DEFAULTS: dict[str, Any] = {
     # The order's public id is appended as ?order=<uuid>.
     "SUCCESS_URL": None,
     "CANCEL_URL": None,
+    # The way back to the shop offered on every page of the app (a URL path, a full URL or a URL pattern name).
+    "SHOP_URL": "/",
     # Dotted path of a callable describing a shop object's payment (see django_orkestapay.adapters); None: shop
     # objects implement orkestapay_payment() themselves.
     "ADAPTER": None,
     # Checkout request defaults. LOCALE None: follow the active language through LANGUAGE_LOCALES (language code
-    # prefix -> OrkestaPay locale), falling back to ES_LATAM.
+    # prefix -> OrkestaPay locale), falling back to ES_LATAM. ES_LATAM is the only locale OrkestaPay documents, so
+    # no other is sent unless configured (add "en": "EN_US" once your sandbox accepts it).
     "LOCALE": None,
-    "LANGUAGE_LOCALES": {"es": "ES_LATAM", "en": "EN_US"},
+    "LANGUAGE_LOCALES": {"es": "ES_LATAM"},
     "CURRENCY": "MXN",
     "COUNTRY_CODE": "MX",
     "ALLOW_SAVE_PAYMENT_METHODS": False,

@@ -18,7 +18,16 @@ from django.views.decorators.http import require_GET, require_POST
 from . import adapters, conf, services
 from .exceptions import OrderNotPayableError, OrkestaPayError
 from .models import Checkout, Order, OrderStatus
-from .signing import CANCELED, COMPLETED, RETURN_PARAM, InvalidReturnLink, load_return
+from .signing import (
+    CANCELED,
+    COMPLETED,
+    PAY_FIELD,
+    RETURN_PARAM,
+    InvalidPayReference,
+    InvalidReturnLink,
+    load_pay_reference,
+    load_return,
+)
 
 logger = logging.getLogger("django_orkestapay.views")
 
@@ -33,22 +42,39 @@ _LINK_ERRORS = {
 
 
 def _error_page(
-    request: HttpRequest, *, title: str, message: str, status: int, order: Order | None = None
+    request: HttpRequest, *, title: str, message: str, status: int, order: Order | None = None, reload_url: str = ""
 ) -> HttpResponse:
-    context = {"title": title, "message": message, "order": order}
+    context = {"title": title, "message": message, "order": order, "reload_url": reload_url}
     return render(request, "django_orkestapay/error.html", context, status=status)
 
 
 def _order_to_pay(request: HttpRequest) -> Order | uuid.UUID | None:
-    """The order the pay form names: ``object`` (a signed shop-object reference: its order) or ``order`` (our id,
-    left for the service to lock and read in one query)."""
+    """The order the pay form names: ``object`` (a signed shop-object reference: its order, ``None`` when the object
+    is gone) or ``order`` (a signed order reference: the id, left for the service to lock and read in one query).
+    Raises :class:`InvalidPayReference` before any query when the reference is missing, forged or expired."""
     if "object" in request.POST:
         shop_object = adapters.load_shop_object(request.POST.get("object"))
         return None if shop_object is None else services.order_for(shop_object)
-    try:
-        return uuid.UUID(str(request.POST.get("order", "")))
-    except ValueError:
-        return None
+    return load_pay_reference(request.POST.get(PAY_FIELD))
+
+
+def _refused_reference(request: HttpRequest, reason: str) -> HttpResponse:
+    """The answer to a pay form whose reference is refused: "out of date" for a genuine but expired one (400, as for
+    any stale form: the order still exists, so not 410), "not valid" for anything else (a bare id, a forgery)."""
+    logger.warning("Refused a pay request: %s reference", reason)
+    if reason == "expired":
+        referer = request.headers.get("Referer", "")
+        return _error_page(
+            request,
+            title=_("This page is out of date"),
+            message=_(
+                "The payment button you used is too old. Reload the page and press it again; nothing was charged."
+            ),
+            status=400,
+            reload_url=referer if referer and _is_local(request, referer) else "",
+        )
+    message = _("This payment button is not valid. Please go back to the shop and open your order again.")
+    return _error_page(request, title=_("Invalid payment button"), message=message, status=400)
 
 
 @require_POST
@@ -61,6 +87,8 @@ def pay(request: HttpRequest) -> HttpResponse:
         if target is None:
             raise Order.DoesNotExist
         checkout = services.start_checkout(target, build_absolute_uri=request.build_absolute_uri)
+    except InvalidPayReference as exc:
+        return _refused_reference(request, exc.reason)
     except Order.DoesNotExist:
         return _error_page(request, title=_("Order not found"), message=_("We could not find this order."), status=404)
     except OrderNotPayableError:
@@ -82,7 +110,10 @@ def pay(request: HttpRequest) -> HttpResponse:
 
 def _destination(request: HttpRequest, setting: str, order_url: str, order: Order) -> str | None:
     """Where to send the buyer: the order's own page (only a URL on this site), else the setting's, else None."""
-    target = order_url if order_url and _is_local(request, order_url) else conf.get(setting)
+    local = bool(order_url) and _is_local(request, order_url)
+    if order_url and not local:
+        logger.warning("Ignored an order return page that is not on this site: %r", order_url[:200])
+    target = order_url if local else conf.get(setting)
     if not target:
         return None
     url = resolve_url(target)
@@ -91,10 +122,8 @@ def _destination(request: HttpRequest, setting: str, order_url: str, order: Orde
 
 
 def _is_local(request: HttpRequest, url: str) -> bool:
-    safe = url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
-    if not safe:
-        logger.warning("Ignored an order return page that is not on this site: %r", url[:200])
-    return safe
+    """Whether ``url`` is on this site (Django's open-redirect guard)."""
+    return url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
 
 
 def _handle_return(request: HttpRequest, side: str) -> HttpResponse:

@@ -4,9 +4,11 @@ the app at it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 from urllib.parse import urlsplit
 
 import hypothesis
@@ -16,6 +18,7 @@ from django.core.cache import caches
 
 from django_orkestapay import services
 from django_orkestapay.models import Order, OrderStatus
+from django_orkestapay.signing import PAY_FIELD, sign_pay_reference
 from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
 
 pytest_plugins = ["django_orkestapay.testing.pytest_plugin"]
@@ -71,6 +74,17 @@ def make_paid_order(fake: Any, **overrides: Any) -> Order:
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
     return order
+
+
+def signed_ago(seconds: float, sign: Callable[[], str]) -> str:
+    """A value ``sign()`` makes as if ``seconds`` ago: only the signing sees the shifted clock."""
+    with mock.patch("django.core.signing.time.time", return_value=time.time() - seconds):
+        return sign()
+
+
+def pay_form(order: Order) -> dict[str, str]:
+    """What ``{% orkestapay_button order %}`` posts (besides the CSRF token): the order's signed reference."""
+    return {PAY_FIELD: sign_pay_reference(order.pk)}
 
 
 @pytest.fixture

@@ -2,10 +2,16 @@
 
 ``MISCONFIGURED_VARIANT`` picks the mistakes: ``many`` (the default: a typo, missing credentials, an unknown
 environment, a zero timeout, a bare-string webhook secret, the fake gateway without DEBUG), ``sandbox`` (no webhook
-secret, the sandbox in a deployment), ``override`` (a non-OrkestaPay BASE_URL) or ``not-a-dict``.
+secret, the sandbox in a deployment), ``override`` (a non-OrkestaPay BASE_URL), ``unsafe`` (return pages and a
+shop link that do not reverse, an adapter that does not import, a checkout lifetime no longer than the reuse margin,
+a webhook secret too short to be real, SQLite on a file without IMMEDIATE transactions) or ``not-a-dict``.
+
+The SQLite file of ``unsafe`` is ``MISCONFIGURED_SQLITE_NAME`` (a temporary file; Django 6.1's model checks open
+the database), else ``orkestapay-misconfigured.sqlite3`` in the temporary directory.
 """
 
 import os
+import tempfile
 
 SECRET_KEY = "misconfigured-settings-for-tests-only-not-a-secret"
 DEBUG = False
@@ -33,7 +39,28 @@ elif _VARIANT == "override":
         "CLIENT_ID": "id",
         "CLIENT_SECRET": "secret",
         "BASE_URL": "https://orkestapay-mock.example.com",
-        "WEBHOOK_SECRETS": ["whsec_bm90LWEtbGlzdA=="],
+        "WEBHOOK_SECRETS": ["whsec_bm90LWEtbGlzdC1idXQtbG9uZy1lbm91Z2g="],
+    }
+elif _VARIANT == "unsafe":
+    ROOT_URLCONF = __name__
+    urlpatterns: list[object] = []
+    _SQLITE_NAME = os.path.join(tempfile.gettempdir(), "orkestapay-misconfigured.sqlite3")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("MISCONFIGURED_SQLITE_NAME", _SQLITE_NAME),
+        }
+    }
+    ORKESTAPAY = {
+        "CLIENT_ID": "id",
+        "CLIENT_SECRET": "secret",
+        "ENVIRONMENT": "production",
+        "SUCCESS_URL": "shop:thankz",
+        "CANCEL_URL": "/cart/",
+        "SHOP_URL": "shop:home",
+        "ADAPTER": "shop.adapters.nope",
+        "CHECKOUT_LIFETIME": 120,
+        "WEBHOOK_SECRETS": ["whsec_c2hvcnQ="],
     }
 else:
     ORKESTAPAY = ["not", "a", "dict"]

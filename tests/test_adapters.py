@@ -112,14 +112,14 @@ def test_button_for_a_paid_shop_object_says_paid():
     "reference",
     ["", "garbage", "x" * 600, "wrong-salt", "other-model"],
 )
-def test_pay_with_a_forged_object_reference_is_404_and_creates_nothing(client, reference):
+def test_pay_with_a_forged_object_reference_is_400_and_creates_nothing(client, reference):
     cart = Cart.objects.create(reference="F1")
     if reference == "wrong-salt":  # a value signed with our SECRET_KEY for another purpose
         reference = signing.dumps({"m": "shop.cart", "k": str(cart.pk)})
     elif reference == "other-model":  # signed for an object that is no shop object
         reference = signing.dumps({"m": "auth.user", "k": "1"}, salt=adapters.SHOP_OBJECT_SALT + "x")
     response = client.post(reverse("orkestapay:pay"), {"object": reference})
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert Order.objects.count() == 0
 
 
@@ -168,10 +168,11 @@ def test_an_order_page_off_this_site_is_ignored(client, orkestapay_settings, fak
     [
         ("es-mx", None, "", "ES_LATAM"),
         ("es", None, "", "ES_LATAM"),
-        ("en", None, "", "EN_US"),
-        ("en-gb", None, "", "EN_US"),
+        ("en", None, "", "ES_LATAM"),  # the default project language "en-us": only ES_LATAM is documented
+        ("en-us", None, "", "ES_LATAM"),
         ("fr", None, "", "ES_LATAM"),
         ("en", "ES_LATAM", "", "ES_LATAM"),
+        ("en", "EN_US", "", "EN_US"),  # configured: sent as is
         ("en", None, "PT_BR", "PT_BR"),
     ],
 )
@@ -184,6 +185,15 @@ def test_checkout_locale_follows_the_active_language_when_not_set(
     order = Order(locale=order_locale)
     with translation.override(language):
         assert services.checkout_locale(order) == expected
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en-us", "EN_US"), ("en", "EN_US"), ("es-mx", "ES_LATAM")])
+def test_checkout_locale_sends_en_us_only_when_mapped(settings, language, expected):
+    from django.utils import translation
+
+    settings.ORKESTAPAY = {**settings.ORKESTAPAY, "LANGUAGE_LOCALES": {"es": "ES_LATAM", "en": "EN_US"}}
+    with translation.override(language):
+        assert services.checkout_locale(Order()) == expected
 
 
 def test_a_shop_object_whose_amounts_do_not_add_up_gets_a_clear_400(client, monkeypatch):

@@ -3,16 +3,20 @@ as a user runs it against a misconfigured project and against the example shop."
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.checks import ERROR, WARNING, CheckMessage, run_checks
+from django.core.checks import ERROR, WARNING, CheckMessage, Tags, run_checks
+from django.db.utils import ConnectionHandler
 
 from django_orkestapay import checks
 
@@ -147,12 +151,168 @@ def test_e006_a_secret_that_is_not_base64_is_named_by_index_only(settings):
     assert bad not in f"{message.msg} {message.hint}"
 
 
+@pytest.mark.parametrize("decoded_length", [1, 16, 23])
+def test_e011_a_secret_too_short_to_be_real_is_named_by_index_only(settings, decoded_length):
+    short = "whsec_" + base64.b64encode(b"k" * decoded_length).decode()
+    message = only(
+        settings_messages(settings, {**CREDENTIALS, "WEBHOOK_SECRETS": [VALID_SECRET, short]}), "orkestapay.E011"
+    )
+    assert message.level == ERROR
+    assert message.msg.startswith(f"WEBHOOK_SECRETS[1] decodes to {decoded_length} bytes")
+    assert "Developers > Webhooks" in (message.hint or "")
+    assert short.removeprefix("whsec_") not in f"{message.msg} {message.hint}"
+
+
+def test_e011_is_not_added_to_e006_for_a_malformed_secret(settings):
+    messages = settings_messages(settings, {**CREDENTIALS, "WEBHOOK_SECRETS": ["whsec_!"]})
+    assert ids(messages) == ["orkestapay.E006"]
+
+
+def test_e011_a_24_byte_secret_passes(settings):
+    exact = "whsec_" + base64.b64encode(b"k" * 24).decode()
+    assert settings_messages(settings, {**CREDENTIALS, "WEBHOOK_SECRETS": [exact]}) == []
+
+
+@pytest.mark.parametrize(
+    ("adapter", "says"),
+    [
+        ("tests.shop.adapters.nope", "cannot be imported"),
+        ("no_such_module.describe", "cannot be imported"),
+        ("tests.settings.LANGUAGE_CODE", "is not callable"),
+        (42, "cannot be imported"),
+    ],
+)
+def test_e009_adapter_that_does_not_import_or_call(settings, adapter, says):
+    message = only(settings_messages(settings, {**CREDENTIALS, "ADAPTER": adapter}), "orkestapay.E009")
+    assert message.level == ERROR
+    assert says in message.msg
+    assert message.obj == "settings.ORKESTAPAY['ADAPTER']"
+    assert "PaymentDescription" in (message.hint or "")
+
+
+@pytest.mark.parametrize("adapter", [None, "", "tests.shop.adapters.describe_cart", print])
+def test_e009_an_importable_callable_or_no_adapter_passes(settings, adapter):
+    assert "orkestapay.E009" not in ids(settings_messages(settings, {**CREDENTIALS, "ADAPTER": adapter}))
+
+
+@pytest.mark.parametrize(("lifetime", "margin"), [(120, 120), (60, 120), (0, 0), (300, Decimal("300"))])
+def test_e010_checkout_lifetime_not_longer_than_the_reuse_margin(settings, lifetime, margin):
+    value = {**CREDENTIALS, "CHECKOUT_LIFETIME": lifetime, "CHECKOUT_REUSE_MARGIN": margin}
+    message = only(settings_messages(settings, value), "orkestapay.E010")
+    assert message.level == ERROR
+    assert f"CHECKOUT_LIFETIME ({lifetime} s)" in message.msg
+    assert "every click" in message.msg
+    assert "3600 and 120" in (message.hint or "")
+
+
+@pytest.mark.parametrize(("lifetime", "margin"), [(121, 120), (None, 120), (3600, 0)])
+def test_e010_a_lifetime_longer_than_the_margin_or_none_passes(settings, lifetime, margin):
+    value = {**CREDENTIALS, "CHECKOUT_LIFETIME": lifetime, "CHECKOUT_REUSE_MARGIN": margin}
+    assert "orkestapay.E010" not in ids(settings_messages(settings, value))
+
+
 def test_w001_no_webhook_secret(settings):
     messages = settings_messages(settings, {**CREDENTIALS, "WEBHOOK_SECRETS": []})
     message = only(messages, "orkestapay.W001")
     assert message.level == WARNING
     assert "orkestapay_sync" in (message.hint or "")
     assert ids(messages) == ["orkestapay.W001"]
+
+
+# --- orkestapay.E008: check_urls (tag urls) ---------------------------------------------------------------------
+
+
+def url_messages(settings: Any, **urls: object) -> list[CheckMessage]:
+    settings.ORKESTAPAY = {**CREDENTIALS, **urls}
+    return checks.check_urls()
+
+
+@pytest.mark.parametrize("key", ["SUCCESS_URL", "CANCEL_URL", "SHOP_URL"])
+@pytest.mark.parametrize("value", ["shop:thankz", "orkestapay:nope", "thanks", "orkestapay:completed-typo"])
+def test_e008_a_url_name_that_does_not_reverse(settings, key, value):
+    message = only(url_messages(settings, **{key: value}), "orkestapay.E008")
+    assert message.level == ERROR
+    assert message.obj == f"settings.ORKESTAPAY[{key!r}]"
+    assert repr(value) in message.msg
+    assert "'shop:thanks'" in (message.hint or "")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "/thanks/", "https://shop.example/thanks/", "orkestapay:completed", "admin:index", "shop.thanks"],
+)
+def test_e008_paths_urls_and_names_that_reverse_pass(settings, value):
+    assert url_messages(settings, SUCCESS_URL=value, CANCEL_URL=value, SHOP_URL=value) == []
+
+
+def test_e008_runs_with_djangos_url_checks_and_not_without_a_urlconf(settings):
+    settings.ORKESTAPAY = {**CREDENTIALS, "SUCCESS_URL": "shop:thankz"}
+    assert "orkestapay.E008" in ids(run_checks(tags=[Tags.urls]))
+    assert "orkestapay.E008" not in ids(run_checks(tags=[Tags.translation]))
+    del settings.ROOT_URLCONF
+    assert checks.check_urls() == []
+
+
+# --- orkestapay.W004: check_databases ----------------------------------------------------------------------------
+
+
+#: Django warns on any override of DATABASES; these tests only hand the setting to a check that reads it.
+quiet_databases_override = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES:UserWarning")
+
+
+def database_messages(settings: Any, **database: object) -> list[CheckMessage]:
+    settings.DATABASES = {**settings.DATABASES, "shop": database}
+    return checks.check_databases()
+
+
+@quiet_databases_override
+@pytest.mark.parametrize("options", [{}, {"timeout": 20}, {"transaction_mode": "DEFERRED"}, None])
+def test_w004_sqlite_without_immediate_transactions(settings, options):
+    database: dict[str, object] = {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/shop/db.sqlite3"}
+    if options is not None:
+        database["OPTIONS"] = options
+    message = only(database_messages(settings, **database), "orkestapay.W004")
+    assert message.level == WARNING
+    assert message.obj == "settings.DATABASES['shop']"
+    assert "database is locked" in message.msg
+    assert checks.SQLITE_OPTIONS in (message.hint or "")
+
+
+@quiet_databases_override
+@pytest.mark.parametrize(
+    "database",
+    [
+        {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3", "OPTIONS": {"transaction_mode": "IMMEDIATE"}},
+        {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3", "OPTIONS": {"transaction_mode": "immediate"}},
+        {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3", "OPTIONS": {"transaction_mode": "EXCLUSIVE"}},
+        {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+        {"ENGINE": "django.db.backends.sqlite3", "NAME": "file:memorydb_default?mode=memory&cache=shared"},
+        {"ENGINE": "django.db.backends.postgresql", "NAME": "shop"},
+    ],
+    ids=["immediate", "lowercase", "exclusive", "in-memory", "in-memory-uri", "postgresql"],
+)
+def test_w004_locking_transaction_modes_memory_and_other_engines_pass(settings, database):
+    assert database_messages(settings, **database) == []
+
+
+def test_w004_the_recommended_options_are_valid_for_this_django(tmp_path, django_db_blocker):
+    """The OPTIONS the hint (and README, and the example shop) recommend open a real SQLite connection. In a thread of
+    its own: the browser journeys leave Playwright's event loop running in this one, where Django refuses to connect."""
+    options = json.loads(checks.SQLITE_OPTIONS)
+    database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "db.sqlite3"), "OPTIONS": options}
+
+    def connect() -> tuple[str, str]:
+        wrapper = ConnectionHandler({"default": database})["default"]
+        try:
+            with wrapper.cursor() as cursor:
+                cursor.execute("PRAGMA journal_mode")
+                journal_mode = cursor.fetchone()[0]
+            return journal_mode, vars(wrapper)["transaction_mode"]  # not in django-stubs
+        finally:
+            wrapper.close()
+
+    with django_db_blocker.unblock(), ThreadPoolExecutor(max_workers=1) as thread:
+        assert thread.submit(connect).result() == ("wal", "IMMEDIATE")
 
 
 # --- orkestapay.E007, W002, W003: check_deployment ---------------------------------------------------------------
@@ -217,6 +377,7 @@ def test_checks_are_registered_with_the_orkestapay_tag(settings):
     assert "orkestapay.W002" in deploy
 
 
+@quiet_databases_override
 def test_checks_touch_neither_database_nor_network(settings, monkeypatch):
     """No ``db`` fixture (pytest-django refuses any query here), and every socket connection fails loudly."""
 
@@ -234,6 +395,14 @@ def test_checks_touch_neither_database_nor_network(settings, monkeypatch):
     ):
         settings.ORKESTAPAY = value
         assert checks.check_settings() + checks.check_deployment()
+    settings.ORKESTAPAY = {**CREDENTIALS, "SUCCESS_URL": "shop:thankz", "ADAPTER": "tests.shop.adapters.nope"}
+    settings.DATABASES = {**settings.DATABASES, "file": {"ENGINE": "django.db.backends.sqlite3", "NAME": "x.db"}}
+    assert ids(checks.check_settings() + checks.check_urls() + checks.check_databases()) == [
+        "orkestapay.W001",
+        "orkestapay.E009",
+        "orkestapay.E008",
+        "orkestapay.W004",
+    ]
 
 
 # --- manage.py check --deploy, in a subprocess ------------------------------------------------------------------
@@ -274,13 +443,27 @@ def django_check(cwd: Path, env_overrides: dict[str, str | None], *args: str) ->
             },
         ),
         ("override", {"orkestapay.W003": "Remove BASE_URL in production"}),
+        (
+            "unsafe",
+            {
+                "orkestapay.E008": "Use a URL pattern name that takes no arguments",
+                "orkestapay.E009": "Name a function or other callable by its dotted path",
+                "orkestapay.E010": "Make CHECKOUT_LIFETIME several times CHECKOUT_REUSE_MARGIN",
+                "orkestapay.E011": "Copy the whole signing secret",
+                "orkestapay.W004": "Set DATABASES['default']['OPTIONS'] = {\"transaction_mode\": \"IMMEDIATE\"",
+            },
+        ),
         ("not-a-dict", {"orkestapay.E001": "Write ORKESTAPAY = {"}),
     ],
 )
-def test_check_deploy_on_a_misconfigured_project_lists_ids_and_hints(variant, expected):
+def test_check_deploy_on_a_misconfigured_project_lists_ids_and_hints(variant, expected, tmp_path):
     result = django_check(
         ROOT,
-        {"DJANGO_SETTINGS_MODULE": "tests.misconfigured_settings", "MISCONFIGURED_VARIANT": variant},
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.misconfigured_settings",
+            "MISCONFIGURED_VARIANT": variant,
+            "MISCONFIGURED_SQLITE_NAME": str(tmp_path / "shop.sqlite3"),
+        },
         "-m",
         "django",
     )

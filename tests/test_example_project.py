@@ -28,10 +28,12 @@ def buy(example_shop: ExampleShop, session: requests.Session) -> tuple[str, str]
     order_page = session.post(product_url, data=form, headers={"Referer": product_url}, timeout=10)
     assert order_page.status_code == 200
     assert "990.00 MXN" in order_page.text
-    order_id = re.search(r'name="order" value="([0-9a-f-]{36})"', order_page.text).group(1)  # type: ignore[union-attr]
+    order_id = re.search(r"/orders/([0-9a-f-]{36})/$", order_page.url).group(1)  # type: ignore[union-attr]
+    reference = re.search(r'name="order" value="([^"]+)"', order_page.text).group(1)  # type: ignore[union-attr]
+    assert order_id not in reference  # the button posts a signed reference, never the bare id
     pay = session.post(
         f"{example_shop.base}/orkestapay/pay/",
-        data={"csrfmiddlewaretoken": csrf_token(order_page.text), "order": order_id},
+        data={"csrfmiddlewaretoken": csrf_token(order_page.text), "order": reference},
         headers={"Referer": order_page.url},
         allow_redirects=False,
         timeout=10,

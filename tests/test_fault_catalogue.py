@@ -36,7 +36,7 @@ from django.utils.html import escape
 from django_orkestapay.models import Checkout, CheckoutStatus, Event, EventStatus, Order, OrderStatus
 from django_orkestapay.testing import FakeOrkestaPay
 from django_orkestapay.webhook_verification import sign_payload
-from tests.conftest import hosted_page_post, local_path, make_order
+from tests.conftest import hosted_page_post, local_path, make_order, pay_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,7 +108,7 @@ def dead_base_url() -> str:
 
 def pay(client: Client, order: Order) -> Any:
     """Press the pay button (POST with the order's id)."""
-    return client.post(reverse("orkestapay:pay"), {"order": str(order.pk)})
+    return client.post(reverse("orkestapay:pay"), pay_form(order))
 
 
 def remote_checkout_id(order: Order) -> str:

@@ -44,7 +44,7 @@ from django_orkestapay.signing import CANCELED, COMPLETED, RETURN_PARAM, sign_re
 from django_orkestapay.testing import FakeOrkestaPay
 from django_orkestapay.webhook_verification import sign_payload
 from django_orkestapay.webhooks import MAX_BODY_BYTES
-from tests.conftest import hosted_page_post, local_path, make_order
+from tests.conftest import hosted_page_post, local_path, make_order, pay_form
 from tests.test_fault_catalogue import (
     ERROR_TEMPLATE,
     WEBHOOK_SECRET,
@@ -541,7 +541,7 @@ def test_pay_with_another_method_is_405_and_changes_nothing(
 ) -> None:
     order = make_order()
     before = db_snapshot()
-    response = getattr(client, method)(reverse("orkestapay:pay"), {"order": str(order.pk)})
+    response = getattr(client, method)(reverse("orkestapay:pay"), pay_form(order))
     assert response.status_code == 405
     assert_db_unchanged(before)
     assert fake_orkestapay.count_requests() == 0
@@ -564,7 +564,7 @@ def test_pay_without_a_valid_csrf_token_is_403_and_changes_nothing(
 ) -> None:
     order = make_order()
     browser, token = csrf_cookie_client()
-    data: dict[str, str] = {"order": str(order.pk)}
+    data: dict[str, str] = pay_form(order)
     extra: dict[str, Any] = {}
     if case == "no-token-no-cookie":
         browser = Client(enforce_csrf_checks=True)
@@ -586,7 +586,7 @@ def test_pay_with_a_valid_csrf_token_works(
     """The control for the CSRF cases above: the same client with the right token gets through."""
     order = make_order()
     browser, token = csrf_cookie_client()
-    response = browser.post(reverse("orkestapay:pay"), {"order": str(order.pk), "csrfmiddlewaretoken": token})
+    response = browser.post(reverse("orkestapay:pay"), {**pay_form(order), "csrfmiddlewaretoken": token})
     assert response.status_code == 302
 
 
@@ -605,19 +605,19 @@ def test_pay_with_a_valid_csrf_token_works(
     ],
     ids=["empty", "garbage", "sql", "sequential-id", "path", "very-long", "nil-uuid", "unknown-uuid", "bidi"],
 )
-def test_pay_for_no_order_of_ours_is_404_and_changes_nothing(
+def test_pay_without_a_signed_reference_of_ours_is_400_and_changes_nothing(
     value: str, client: Client, orkestapay_settings: dict[str, Any], fake_orkestapay: FakeOrkestaPay
 ) -> None:
     make_order()
     before = db_snapshot()
     response = client.post(reverse("orkestapay:pay"), {"order": value})
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert ERROR_TEMPLATE in [template.name for template in response.templates]
     assert_db_unchanged(before)
     assert fake_orkestapay.count_requests() == 0
 
 
-def test_pay_with_a_non_utf8_body_is_404_and_changes_nothing(
+def test_pay_with_a_non_utf8_body_is_400_and_changes_nothing(
     client: Client, orkestapay_settings: dict[str, Any], fake_orkestapay: FakeOrkestaPay
 ) -> None:
     make_order()
@@ -625,7 +625,7 @@ def test_pay_with_a_non_utf8_body_is_404_and_changes_nothing(
     response = client.post(
         reverse("orkestapay:pay"), data=b"order=%ff%fe\xff\xfe", content_type="application/x-www-form-urlencoded"
     )
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert_db_unchanged(before)
     assert fake_orkestapay.count_requests() == 0
 

@@ -41,6 +41,7 @@ REQUIRED_FILES = (
     "templates/django_orkestapay/button.html",
     "templates/django_orkestapay/error.html",
     "templates/django_orkestapay/return.html",
+    "templates/django_orkestapay/shop_links.html",
     "static/django_orkestapay/orkestapay.css",
     "templatetags/orkestapay.py",
     "management/commands/orkestapay_sync.py",

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django_orkestapay import services
 from django_orkestapay.models import Checkout, CheckoutStatus, Event, EventStatus, Order, OrderStatus
 from django_orkestapay.webhook_verification import sign_payload
-from tests.conftest import hosted_page_post, local_path, make_order
+from tests.conftest import hosted_page_post, local_path, make_order, pay_form
 from tests.test_views import data_queries
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,7 +40,7 @@ def count_queries(call: Callable[[], Any]) -> tuple[int, Any]:
 
 
 def pay(client: Client, order: Order) -> str:
-    response = client.post(reverse("orkestapay:pay"), {"order": str(order.pk)})
+    response = client.post(reverse("orkestapay:pay"), pay_form(order))
     assert response.status_code == 302
     return str(response["Location"])
 

@@ -4,6 +4,7 @@ import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
 
+from django_orkestapay.signing import load_pay_reference
 from tests.conftest import make_order
 
 pytestmark = pytest.mark.django_db
@@ -14,16 +15,19 @@ def render(order, extra=""):
     return template.render(Context({"order": order, "csrf_token": "TOKEN123", "request": RequestFactory().get("/")}))
 
 
-def test_button_posts_the_order_id_and_csrf_but_no_amounts():
+def test_button_posts_a_signed_order_reference_and_csrf_but_no_amounts():
     order = make_order()
     html = render(order)
     assert 'method="post"' in html
     assert 'action="/orkestapay/pay/"' in html
-    assert f'value="{order.pk}"' in html
     assert 'value="TOKEN123"' in html
-    without_ids = html.replace(str(order.pk), "")  # a random UUID may itself contain "990"
-    assert "990" not in without_ids
-    assert "1000" not in without_ids
+    reference = re.search(r'name="order" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    assert load_pay_reference(reference) == order.pk
+    assert str(order.pk) not in html  # never the bare id
+    assert order.pk.hex not in html
+    without_reference = html.replace(reference, "")  # a signature may itself contain "990"
+    assert "990" not in without_reference
+    assert "1000" not in without_reference
     assert set(re.findall(r'name="([^"]+)"', html)) == {"csrfmiddlewaretoken", "order"}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -12,14 +13,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from django_orkestapay.models import Checkout, CheckoutStatus, Order, OrderStatus
-from django_orkestapay.signing import CANCELED, COMPLETED, RETURN_PARAM, sign_return
-from tests.conftest import hosted_page_post, local_path, make_order
+from django_orkestapay.signing import CANCELED, COMPLETED, RETURN_PARAM, sign_pay_reference, sign_return
+from tests.conftest import hosted_page_post, local_path, make_order, pay_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def pay(client: Client, order: Order):
-    return client.post(reverse("orkestapay:pay"), {"order": str(order.pk)})
+    return client.post(reverse("orkestapay:pay"), pay_form(order))
 
 
 def snapshot(order: Order) -> tuple[object, ...]:
@@ -38,7 +39,7 @@ def test_pay_redirects_to_the_hosted_checkout(client, orkestapay_settings, fake_
 
 def test_pay_is_post_only(client, orkestapay_settings, fake_orkestapay):
     order = make_order()
-    response = client.get(reverse("orkestapay:pay"), {"order": str(order.pk)})
+    response = client.get(reverse("orkestapay:pay"), pay_form(order))
     assert response.status_code == 405
     assert fake_orkestapay.count_requests() == 0
 
@@ -52,8 +53,13 @@ def test_pay_needs_csrf(orkestapay_settings, fake_orkestapay):
 
 
 @pytest.mark.parametrize("value", ["", "not-a-uuid", "11111111-1111-4111-8111-111111111111"])
-def test_pay_unknown_order_is_404(client, orkestapay_settings, value):
+def test_pay_without_a_signed_reference_is_400(client, orkestapay_settings, value):
     response = client.post(reverse("orkestapay:pay"), {"order": value})
+    assert response.status_code == 400
+
+
+def test_pay_with_a_signed_reference_to_an_unknown_order_is_404(client, orkestapay_settings):
+    response = client.post(reverse("orkestapay:pay"), {"order": sign_pay_reference(uuid.uuid4())})
     assert response.status_code == 404
 
 

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django_orkestapay import services, signals
 from django_orkestapay.models import Checkout, Event, EventStatus, Order, OrderStatus
 from django_orkestapay.webhook_verification import sign_payload
-from tests.conftest import hosted_page_post, local_path, make_order
+from tests.conftest import hosted_page_post, local_path, make_order, pay_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -214,7 +214,7 @@ def test_fake_gateway_webhooks_in_every_envelope_are_applied(
 
 def test_webhook_before_the_return(client, csrf_client, webhook_settings, fake_orkestapay, paid_signals):
     order = make_order()
-    checkout_url = client.post(reverse("orkestapay:pay"), {"order": str(order.pk)})["Location"]
+    checkout_url = client.post(reverse("orkestapay:pay"), pay_form(order))["Location"]
     completed_url = hosted_page_post(checkout_url, "pay").headers["Location"]
     order.refresh_from_db()
     assert deliver(csrf_client, payment_event(order)).status_code == 200
@@ -225,7 +225,7 @@ def test_webhook_before_the_return(client, csrf_client, webhook_settings, fake_o
 
 def test_return_with_no_webhook_still_pays(client, webhook_settings, fake_orkestapay, paid_signals):
     order = make_order()
-    checkout_url = client.post(reverse("orkestapay:pay"), {"order": str(order.pk)})["Location"]
+    checkout_url = client.post(reverse("orkestapay:pay"), pay_form(order))["Location"]
     completed_url = hosted_page_post(checkout_url, "pay").headers["Location"]
     client.get(local_path(completed_url))
     order.refresh_from_db()
@@ -236,7 +236,7 @@ def test_return_with_no_webhook_still_pays(client, webhook_settings, fake_orkest
 
 def test_late_cancel_return_after_webhook_pay(client, csrf_client, webhook_settings, fake_orkestapay):
     order = make_order()
-    client.post(reverse("orkestapay:pay"), {"order": str(order.pk)})
+    client.post(reverse("orkestapay:pay"), pay_form(order))
     checkout = Checkout.objects.get(order=order)
     fake_orkestapay.pay(checkout.orkestapay_checkout_id)
     order.refresh_from_db()

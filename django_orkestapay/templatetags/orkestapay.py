@@ -1,18 +1,23 @@
-"""``{% load orkestapay %}{% orkestapay_button order %}``: the pay form. No amounts in the form: the server
-knows them."""
+"""``{% load orkestapay %}``: ``{% orkestapay_button order %}`` (the pay form; no amounts in it: the server knows
+them) and ``{% orkestapay_shop_url %}`` (the way back to the shop that the app's pages offer)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django import template
 from django.db.models import Model
+from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch
 from django.utils.translation import gettext as _
 
-from .. import adapters, services
+from .. import adapters, conf, services
 from ..models import Order
+from ..signing import PAY_FIELD, sign_pay_reference
 
 register = template.Library()
+logger = logging.getLogger("django_orkestapay.templatetags")
 
 
 @register.inclusion_tag("django_orkestapay/button.html", takes_context=True)
@@ -21,12 +26,13 @@ def orkestapay_button(
 ) -> dict[str, Any]:
     """Render a POST form (with the CSRF token) that starts a checkout.
 
-    ``target`` is an :class:`Order`, or any shop object that :mod:`django_orkestapay.adapters` can describe; for a
-    shop object the form carries a signed reference and the order is made when the buyer clicks.
+    ``target`` is an :class:`Order`, or any shop object that :mod:`django_orkestapay.adapters` can describe. The form
+    carries a signed reference (valid ``PAY_LINK_MAX_AGE`` seconds), never a bare id; for a shop object the order
+    is made when the buyer clicks.
     """
     if isinstance(target, Order):
         order: Order | None = target
-        field_name, field_value = "order", str(target.pk)
+        field_name, field_value = PAY_FIELD, sign_pay_reference(target.pk)
     else:
         order = services.paid_order_for(target)
         field_name, field_value = "object", adapters.sign_shop_object(target)
@@ -40,3 +46,14 @@ def orkestapay_button(
         "payable": order is None or order.is_payable,
         "paid": order is not None and order.is_paid,
     }
+
+
+@register.simple_tag
+def orkestapay_shop_url() -> str:
+    """The ``SHOP_URL`` setting as a URL (a URL pattern name is reversed); ``/`` when it does not reverse (system
+    check ``orkestapay.E008`` reports that), so an error page never fails in turn."""
+    try:
+        return resolve_url(conf.get("SHOP_URL") or "/")
+    except NoReverseMatch:
+        logger.error("ORKESTAPAY['SHOP_URL'] does not reverse; linking to / instead")
+        return "/"

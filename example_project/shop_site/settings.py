@@ -93,6 +93,7 @@ ORKESTAPAY = {
     "ENVIRONMENT": env("ORKESTAPAY_ENVIRONMENT"),
     "SUCCESS_URL": "shop:thanks",
     "CANCEL_URL": "shop:canceled",
+    "SHOP_URL": "shop:products",  # the way back offered on the app's own pages
     "RETURN_BASE_URL": env("ORKESTAPAY_RETURN_BASE_URL") or None,
     "WEBHOOK_SECRETS": [s for s in [env("ORKESTAPAY_WEBHOOK_SECRET")] if s],
 }
