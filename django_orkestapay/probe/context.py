@@ -27,7 +27,7 @@ GROUPS = ("token", "auth", "checkout", "locale", "duplicates", "amounts", "retur
 SANDBOX_HOSTS = frozenset({urlsplit(SANDBOX_BASE_URL).hostname or ""})
 PRODUCTION_HOSTS = frozenset({urlsplit(PRODUCTION_BASE_URL).hostname or ""})
 #: Locales asked about besides the shop's own, to learn which exist (nothing is assumed about them).
-EXTRA_LOCALES = ("ES_MX", "EN", "ES", "PT_BR")
+EXTRA_LOCALES = ("EN_US", "ES_MX", "EN", "ES", "PT_BR")
 #: The flag that lets the probe run anywhere else. Its name is meant to make you stop and think.
 PRODUCTION_FLAG = "--allow-production-real-money"
 

@@ -52,11 +52,11 @@ def test_with_credentials_they_ask_the_gateway(fake: FakeOrkestaPay) -> None:
 
 
 def test_a_different_answer_fails_with_the_report(fake: FakeOrkestaPay) -> None:
-    fake.accepted_locales = ("ES_LATAM",)
+    fake.reject_duplicate_merchant_order_ids = True
 
-    result = run_live_tests("-k", "locale or amounts", fake=fake)
+    result = run_live_tests("-k", "duplicates or amounts", fake=fake)
 
     assert result.returncode == 1
     assert "1 failed, 1 passed, 5 deselected" in result.stdout
-    assert "OrkestaPay answered otherwise: locale.EN_US" in result.stdout
-    assert "[MISMATCH] locale.EN_US" in result.stdout
+    assert "OrkestaPay answered otherwise: checkout.duplicate_merchant_order_id" in result.stdout
+    assert "[MISMATCH] checkout.duplicate_merchant_order_id" in result.stdout

@@ -115,7 +115,8 @@ def test_planted_secrets_reach_neither_the_reports_nor_the_logs(
     # The leaks did reach the report's data, as placeholders: this test fails if the redactor stops working.
     for placeholder in ("<card number>", "<email>", "<buyer data>", "token=*** secret=***"):  # *** by the client
         assert placeholder in json_report, placeholder
-    assert report.row("locale.EN_US").verdict == "mismatch"
+    assert report.row("locale.EN_US").verdict == "info"  # refused, with its body, and not one this shop sends
+    assert "refused" in report.row("locale.EN_US").observed
     json.loads(json_report)
 
 
