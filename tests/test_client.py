@@ -1142,6 +1142,9 @@ def test_a_broken_cache_does_not_block_calls(rsps: responses.RequestsMock, clock
         def set(self, key: str, value: Any, timeout: float | None = None) -> None:
             raise ConnectionError("redis down")
 
+        def add(self, key: str, value: Any, timeout: float | None = None) -> bool:
+            raise ConnectionError("redis down")
+
         def delete(self, key: str) -> Any:
             raise ConnectionError("redis down")
 

@@ -31,7 +31,8 @@ from .results import (
     _ShapeError,
     encode_json,
 )
-from .tokens import AccessToken, InMemoryTokenCache, TokenCache, TokenManager
+from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
+from .tokens import AccessToken, TokenManager
 from .transport import Transport, _Response
 
 __all__ = ["PRODUCTION_BASE_URL", "SANDBOX_BASE_URL", "OrkestaPayClient"]
@@ -53,8 +54,10 @@ class OrkestaPayClient:
     """A client for one OrkestaPay environment and one set of API credentials.
 
     Create one per process (or per settings change) and reuse it: it holds one ``requests.Session`` and caches the
-    access token in ``token_cache`` until ``token_leeway`` seconds before it expires. ``clock`` and ``sleep`` can be
-    injected for tests.
+    access token in ``token_cache`` until ``token_leeway`` seconds before it expires. When several processes share
+    the cache, one of them fetches a missing token while the others wait up to ``token_lock_wait`` seconds for it; a
+    lock held longer than ``token_lock_timeout`` seconds (its holder died) is taken over, and a timeout of 0 turns
+    this off. ``clock`` and ``sleep`` can be injected for tests.
     """
 
     def __init__(
@@ -69,6 +72,8 @@ class OrkestaPayClient:
         backoff_factor: float = 0.25,
         token_cache: TokenCache | None = None,
         token_leeway: float = 60.0,
+        token_lock_timeout: float = TOKEN_LOCK_TIMEOUT,
+        token_lock_wait: float = TOKEN_LOCK_WAIT,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -82,8 +87,10 @@ class OrkestaPayClient:
             raise ValueError(f"base_url must be an absolute http(s) URL without query or fragment, not {base_url!r}")
         if connect_timeout <= 0 or read_timeout <= 0:
             raise ValueError("timeouts must be positive")
-        if max_retries < 0 or backoff_factor < 0 or token_leeway < 0:
-            raise ValueError("max_retries, backoff_factor and token_leeway must not be negative")
+        if min(max_retries, backoff_factor, token_leeway, token_lock_timeout, token_lock_wait) < 0:
+            raise ValueError(
+                "max_retries, backoff_factor, token_leeway, token_lock_timeout and token_lock_wait must not be negative"
+            )
         self._transport = Transport(
             base_url=base,
             timeout=(float(connect_timeout), float(read_timeout)),
@@ -100,7 +107,10 @@ class OrkestaPayClient:
             client_secret=client_secret,
             token_cache=token_cache if token_cache is not None else InMemoryTokenCache(clock=clock),
             token_leeway=token_leeway,
+            token_lock_timeout=token_lock_timeout,
+            token_lock_wait=token_lock_wait,
             clock=clock,
+            sleep=sleep,
         )
 
     def __repr__(self) -> str:
@@ -137,6 +147,16 @@ class OrkestaPayClient:
     def token_leeway(self) -> float:
         """How many seconds before its expiry a cached token is no longer used."""
         return self._tokens.token_leeway
+
+    @property
+    def token_lock_timeout(self) -> float:
+        """Seconds the cross-process fetch lock lives in the cache (0: no lock)."""
+        return self._tokens.fetch_lock.timeout
+
+    @property
+    def token_lock_wait(self) -> float:
+        """Seconds a process waits for the token another process is fetching before it fetches one itself."""
+        return self._tokens.fetch_lock.wait
 
     @property
     def user_agent(self) -> str:
