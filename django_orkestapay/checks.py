@@ -12,6 +12,7 @@ orkestapay.E003    ``CLIENT_ID`` or ``CLIENT_SECRET`` is missing or empty
 orkestapay.E004    ``ENVIRONMENT`` is neither ``"sandbox"`` nor ``"production"``
 orkestapay.E005    ``CONNECT_TIMEOUT`` or ``READ_TIMEOUT`` is not a positive number of seconds
 orkestapay.E006    ``WEBHOOK_SECRETS`` is not a list of ``whsec_...`` secrets (for example a bare string)
+orkestapay.E008    ``TOKEN_LOCK_TIMEOUT`` or ``TOKEN_LOCK_WAIT`` is not a number of seconds, 0 or more
 orkestapay.E007    deploy: ``BASE_URL`` points at a loopback host (the fake gateway) while ``DEBUG`` is off
 orkestapay.W001    ``WEBHOOK_SECRETS`` is empty: the webhook endpoint refuses every delivery
 orkestapay.W002    deploy: the sandbox environment is configured
@@ -43,6 +44,7 @@ TAG = "orkestapay"
 
 _SETTING = "settings.ORKESTAPAY"
 _TIMEOUT_KEYS = ("CONNECT_TIMEOUT", "READ_TIMEOUT")
+_TOKEN_LOCK_KEYS = ("TOKEN_LOCK_TIMEOUT", "TOKEN_LOCK_WAIT")
 _CREDENTIAL_KEYS = ("CLIENT_ID", "CLIENT_SECRET")
 
 
@@ -93,7 +95,7 @@ def _display_url(url: str) -> str:
 
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate ``settings.ORKESTAPAY``: its type, its keys, the credentials, environment, timeouts and webhook
-    secrets (orkestapay.E001 to E006, W001)."""
+    secrets, token lock timings (orkestapay.E001 to E006, E008, W001)."""
     user = _raw_setting()
     if not isinstance(user, dict):
         return [
@@ -109,6 +111,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     messages += _credentials(user)
     messages += _environment(user)
     messages += _timeouts(user)
+    messages += _token_lock(user)
     messages += _webhook_secrets(user)
     return messages
 
@@ -158,6 +161,11 @@ def _is_positive_number(value: object) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool) and float(value) > 0
 
 
+def _is_zero(value: object) -> bool:
+    """Zero seconds (``False`` is not)."""
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool) and value == 0
+
+
 def _timeouts(user: dict[str, Any]) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for key in _TIMEOUT_KEYS:
@@ -174,6 +182,19 @@ def _timeouts(user: dict[str, Any]) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _token_lock(user: dict[str, Any]) -> list[CheckMessage]:
+    return [
+        Error(
+            f"{key} is {value!r}; it must be a number of seconds, 0 or more.",
+            hint=f"Remove it to use the default ({conf.DEFAULTS[key]}); TOKEN_LOCK_TIMEOUT = 0 turns the lock off.",
+            obj=_key(key),
+            id="orkestapay.E008",
+        )
+        for key in _TOKEN_LOCK_KEYS
+        if not _is_positive_number(value := _effective(user, key)) and not _is_zero(value)
+    ]
 
 
 def _webhook_secrets(user: dict[str, Any]) -> list[CheckMessage]:

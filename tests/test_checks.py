@@ -130,6 +130,22 @@ def test_e005_positive_timeouts_pass(settings, good):
     assert "orkestapay.E005" not in ids(messages)
 
 
+@pytest.mark.parametrize("key", ["TOKEN_LOCK_TIMEOUT", "TOKEN_LOCK_WAIT"])
+@pytest.mark.parametrize("bad", [-1, -0.5, float("nan"), None, "10", True, False])
+def test_e008_token_lock_timings_must_be_numbers_of_seconds(settings, key, bad):
+    message = only(settings_messages(settings, {**CREDENTIALS, key: bad}), "orkestapay.E008")
+    assert message.level == ERROR
+    assert message.obj == f"settings.ORKESTAPAY[{key!r}]"
+    assert "0 or more" in message.msg
+    assert "default (10)" in (message.hint or "")
+
+
+@pytest.mark.parametrize("good", [0, 0.0, 0.5, 10, Decimal("2.5")])
+def test_e008_zero_and_positive_lock_timings_pass(settings, good):
+    messages = settings_messages(settings, {**CREDENTIALS, "TOKEN_LOCK_TIMEOUT": good, "TOKEN_LOCK_WAIT": good})
+    assert "orkestapay.E008" not in ids(messages)
+
+
 def test_e006_a_bare_string_secret_is_an_error_that_does_not_repeat_it(settings):
     message = only(settings_messages(settings, {**CREDENTIALS, "WEBHOOK_SECRETS": VALID_SECRET}), "orkestapay.E006")
     assert message.level == ERROR
