@@ -293,38 +293,11 @@ def run_fleet(fake: FakeOrkestaPay, args: argparse.Namespace, report: Report) ->
         )
         for single_flight in (True, False)
     ]
-    rows: list[list[object]] = [
-        [
-            "on (default)" if r.single_flight else "off (TOKEN_LOCK_TIMEOUT = 0)",
-            r.workers,
-            f"{r.answers[302]}/{r.checkouts}",
-            r.created,
-            r.token_requests,
-            "yes" if r.every_worker_met_the_cold_cache else "NO",
-            fmt(r.elapsed_s),
-            fmt(r.per_second, 1),
-        ]
-        for r in results
-    ]
-    headers = [
-        "fetch lock",
-        "workers",
-        "answered 302",
-        "checkouts created",
-        "token requests",
-        "every worker met the cold cache",
-        "seconds",
-        "checkouts/s",
-    ]
     title = (
         f"Token requests of a fleet on a cold cache: gunicorn ({args.fleet_workers} workers) + Django's RedisCache + "
         f"PostgreSQL, {args.fleet_checkouts} concurrent checkouts (fake gateway's request log)"
     )
-    note = (
-        "The fake holds its token answers until every worker has looked for the token in Redis, so each one\n"
-        "meets the cold cache during the first fetch. seconds: first POST to last answer, that hold included.\n"
-    )
-    report.print(table(title, headers, rows) + note)
+    report.print(table(title, fleet.HEADERS, fleet.rows(results)) + fleet.NOTE)
     on, off = results
     report.goal(
         f"fleet token requests, {on.workers} workers, cold cache, {on.checkouts} checkouts",

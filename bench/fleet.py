@@ -35,6 +35,20 @@ if TYPE_CHECKING:
     from django_orkestapay.models import Order
 
 HOLD_LIMIT = 30.0  # seconds the token answer is held at most while waiting for every worker to reach the cache
+HEADERS = (
+    "fetch lock",
+    "workers",
+    "answered 302",
+    "checkouts created",
+    "token requests",
+    "every worker met the cold cache",
+    "seconds",
+    "checkouts/s",
+)
+NOTE = (
+    "The fake holds its token answers until every worker has looked for the token in Redis, so each one\n"
+    "meets the cold cache during the first fetch. seconds: first POST to last answer, that hold included.\n"
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,23 @@ def _pay(button: PayButton, order: Order) -> int | str:
         return button.post(order).status_code
     except Exception as exc:  # noqa: BLE001 - counted, not raised: the run reports every answer
         return type(exc).__name__
+
+
+def rows(results: list[FleetResult]) -> list[list[object]]:
+    """Table rows, one per run (see :data:`HEADERS`)."""
+    return [
+        [
+            "on (default)" if r.single_flight else "off (TOKEN_LOCK_TIMEOUT = 0)",
+            r.workers,
+            f"{r.answers[302]}/{r.checkouts}",
+            r.created,
+            r.token_requests,
+            "yes" if r.every_worker_met_the_cold_cache else "NO",
+            f"{r.elapsed_s:.2f}",
+            f"{r.per_second:.1f}",
+        ]
+        for r in results
+    ]
 
 
 def run(

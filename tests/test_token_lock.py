@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -26,6 +25,7 @@ from django_orkestapay.client import (
     TokenCache,
 )
 from django_orkestapay.exceptions import ServerError
+from tests import test_client
 from tests.test_client import (
     ACCESS_TOKEN,
     CLIENT_ID,
@@ -39,24 +39,11 @@ from tests.test_client import (
     token_body,
 )
 
+# test_client's fixtures, shared here (pytest finds a fixture under any module-level name that refers to it).
+rsps, clock, sleeps = test_client.rsps, test_client.clock, test_client.sleeps
+
 FLEET = 8  # clients ("processes") racing for a token on a cold cache
 GATE_TIMEOUT = 10  # seconds a gate in these tests waits before giving up (only reached when the code is wrong)
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 def make_client(cache: Any, clock: FakeClock, sleep: Any, **options: Any) -> OrkestaPayClient:
@@ -228,18 +215,27 @@ def test_a_token_stored_just_before_the_lock_is_taken_is_used_not_fetched_again(
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def test_a_dead_holders_lock_expires_and_one_waiter_takes_it_over(
-    rsps: responses.RequestsMock, clock: FakeClock, caplog: pytest.LogCaptureFixture
-) -> None:
+def fetch_twice_behind_a_held_lock(
+    rsps: responses.RequestsMock, clock: FakeClock, holder: str, held_for: float | None, **options: Any
+) -> tuple[InMemoryTokenCache, OrkestaPayClient, AdvancingSleep]:
+    """Another process holds the fetch lock (for ``held_for`` seconds); the client needs a token twice."""
     add_token(rsps)
     cache = InMemoryTokenCache(clock=clock)
     sleep = AdvancingSleep(clock)
-    client = make_client(cache, clock, sleep, token_lock_timeout=10, token_lock_wait=30)
-    assert cache.add(lock_key(client), "a worker that was killed mid-fetch", timeout=10)
+    client = make_client(cache, clock, sleep, token_lock_timeout=10, **options)
+    assert cache.add(lock_key(client), holder, timeout=held_for)
+    for _ in range(2):
+        assert client.get_access_token().access_token == ACCESS_TOKEN
+    return cache, client, sleep
 
+
+def test_a_dead_holders_lock_expires_and_one_waiter_takes_it_over(
+    rsps: responses.RequestsMock, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING, logger="django_orkestapay.client"):
-        assert client.get_access_token().access_token == ACCESS_TOKEN
-        assert client.get_access_token().access_token == ACCESS_TOKEN
+        cache, client, sleep = fetch_twice_behind_a_held_lock(
+            rsps, clock, "a worker that was killed mid-fetch", 10, token_lock_wait=30
+        )
 
     assert len(calls_to(rsps, TOKEN_URL)) == 1
     # The dead holder's 10 s, polled every 0.05 s (201: 200 x 0.05 falls a hair short of 10 in floating point),
@@ -252,17 +248,10 @@ def test_a_dead_holders_lock_expires_and_one_waiter_takes_it_over(
 def test_when_the_wait_runs_out_the_waiter_fetches_anyway_and_leaves_the_lock_alone(
     rsps: responses.RequestsMock, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    add_token(rsps)
-    cache = InMemoryTokenCache(clock=clock)
-    sleep = AdvancingSleep(clock)
-    client = make_client(cache, clock, sleep, token_lock_timeout=10, token_lock_wait=1)
-    assert cache.add(lock_key(client), "a stuck worker", timeout=None)
-
     with caplog.at_level(logging.WARNING, logger="django_orkestapay.client"):
-        assert client.get_access_token().access_token == ACCESS_TOKEN
-        assert client.get_access_token().access_token == ACCESS_TOKEN  # from the cache, despite the stuck lock
+        cache, client, sleep = fetch_twice_behind_a_held_lock(rsps, clock, "a stuck worker", None, token_lock_wait=1)
 
-    assert len(calls_to(rsps, TOKEN_URL)) == 1
+    assert len(calls_to(rsps, TOKEN_URL)) == 1  # the second from the cache, despite the stuck lock
     assert len(sleep) == 20  # 1 s, polled every 0.05 s
     assert cache.get(lock_key(client)) == "a stuck worker"
     assert "still holds the fetch lock after 1.0 s; fetching anyway" in caplog.text
@@ -325,7 +314,7 @@ def test_force_refresh_under_the_lock_fetches_a_token_other_than_the_cached_one(
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Caches that cannot lock: today's behaviour, logged, never fatal
+# Caches that cannot lock: today's behaviour, logged, never fatal (a cache that fails at everything: test_client.py)
 # ------------------------------------------------------------------------------------------------------------------
 
 
@@ -369,35 +358,6 @@ def test_a_cache_without_add_still_caches_the_token_and_says_so_once(
     assert sleeps == []
     assert caplog.text.count("has no add()") == 1
     assert not client._tokens.fetch_lock.enabled
-
-
-def test_a_broken_cache_is_never_waited_on(
-    rsps: responses.RequestsMock, clock: FakeClock, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
-) -> None:
-    class BrokenCache:
-        def get(self, key: str, default: Any = None) -> Any:
-            raise ConnectionError("redis down")
-
-        def set(self, key: str, value: Any, timeout: float | None = None) -> None:
-            raise ConnectionError("redis down")
-
-        def add(self, key: str, value: Any, timeout: float | None = None) -> bool:
-            raise ConnectionError("redis down")
-
-        def delete(self, key: str) -> Any:
-            raise ConnectionError("redis down")
-
-    add_token(rsps, ACCESS_TOKEN)
-    add_token(rsps, SECOND_TOKEN)
-    client = make_client(BrokenCache(), clock, sleeps)
-
-    with caplog.at_level(logging.WARNING, logger="django_orkestapay.client"):
-        client.get_access_token()
-        client.get_access_token()
-
-    assert len(calls_to(rsps, TOKEN_URL)) == 2  # nothing cached, as before: one fetch per call
-    assert sleeps == []
-    assert "token cache add failed (ConnectionError)" in caplog.text
 
 
 def test_a_cache_whose_add_fails_still_shares_the_token(
