@@ -1,9 +1,10 @@
 """The benchmark driver: ``python -m bench [options]`` from the repository root (``bench/run`` sets everything up).
 
 It starts the fake gateway in this process, configures Django with ``bench.settings`` on the given database, runs
-gunicorn on loopback for the HTTP parts, and prints one table per measurement and a summary against the goals.
-The exit status is 1 when a correctness check fails (round trips, changelist queries, a webhook lost or applied
-twice); a missed timing goal is reported in the summary, not failed.
+gunicorn on loopback for the HTTP parts (and a fleet of workers sharing Redis for the token count), and prints one
+table per measurement and a summary against the goals. The exit status is 1 when a correctness check fails (round
+trips, changelist queries, a webhook lost or applied twice, more than one token for the fleet); a missed timing
+goal is reported in the summary, not failed.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import Any
 
 from django_orkestapay.testing import FakeOrkestaPay, generate_secret
 
-from . import overhead, profile_request, queries, round_trips, webhook_load
+from . import fleet, overhead, profile_request, queries, round_trips, webhook_load
 from .common import Gunicorn, flush_database, median, migrate, setup_django, spread, table
 
-SECTIONS = ("queries", "round-trips", "overhead", "profile", "webhooks")
+SECTIONS = ("queries", "round-trips", "overhead", "profile", "webhooks", "fleet")
 PAY_GOAL_RATIO = 1.10
 
 
@@ -48,6 +49,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4, help="load generator threads (default 4)")
     parser.add_argument("--time-limit", type=float, default=45.0, help="seconds a webhook run may send for (45)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", ""),
+        help="redis://127.0.0.1:PORT/0 for the fleet section (bench/run starts one); default $BENCH_REDIS_URL",
+    )
+    parser.add_argument("--fleet-workers", type=int, default=4, help="gunicorn workers of the fleet (default 4)")
+    parser.add_argument("--fleet-checkouts", type=int, default=200, help="concurrent checkouts of the fleet (200)")
     parser.add_argument("--json", default="", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     args.runs = args.runs or (3 if args.quick else 5)
@@ -59,6 +67,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     if not args.database_url:
         parser.error("--database-url (or BENCH_DATABASE_URL) is required; bench/run provides a PostgreSQL one")
+    if "fleet" in args.sections and not args.redis_url:
+        parser.error("the fleet section needs --redis-url (or BENCH_REDIS_URL); bench/run provides one")
     return args
 
 
@@ -271,8 +281,47 @@ def run_webhooks(fake: FakeOrkestaPay, server: Gunicorn, secret: str, args: argp
     report.figures["webhooks"] = {"per_second": median(rates), "p50_ms": median(p50s), "p99_ms": median(p99s)}
 
 
+def run_fleet(fake: FakeOrkestaPay, args: argparse.Namespace, report: Report) -> None:
+    results = [
+        fleet.run(
+            fake,
+            database_url=args.database_url,
+            redis_url=args.redis_url,
+            workers=args.fleet_workers,
+            checkouts=args.fleet_checkouts,
+            single_flight=single_flight,
+        )
+        for single_flight in (True, False)
+    ]
+    title = (
+        f"Token requests of a fleet on a cold cache: gunicorn ({args.fleet_workers} workers) + Django's RedisCache + "
+        f"PostgreSQL, {args.fleet_checkouts} concurrent checkouts (fake gateway's request log)"
+    )
+    report.print(table(title, fleet.HEADERS, fleet.rows(results)) + fleet.NOTE)
+    on, off = results
+    report.goal(
+        f"fleet token requests, {on.workers} workers, cold cache, {on.checkouts} checkouts",
+        "1",
+        f"{on.token_requests} ({off.token_requests} without the lock)",
+        on.token_requests == 1 and on.all_redirected and on.every_worker_met_the_cold_cache,
+        correctness=True,
+    )
+    report.figures["fleet"] = {
+        ("lock_on" if r.single_flight else "lock_off"): {
+            "workers": r.workers,
+            "checkouts": r.checkouts,
+            "created": r.created,
+            "token_requests": r.token_requests,
+            "checkouts_per_second": r.per_second,
+        }
+        for r in results
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # Only the fleet's own gunicorn workers use Redis; the driver and the other sections keep the per-process cache.
+    os.environ.pop("BENCH_REDIS_URL", None)
     started = time.monotonic()
     report = Report()
     secret = generate_secret()
@@ -298,6 +347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     run_overhead(fake, server, args, report)
                 if "webhooks" in args.sections:
                     run_webhooks(fake, server, secret, args, report)
+        if "fleet" in args.sections:
+            log(f"fleet: {args.fleet_workers} workers, {args.fleet_checkouts} concurrent checkouts, lock on and off")
+            run_fleet(fake, args, report)
     elapsed = time.monotonic() - started
     load = "/".join(f"{value:.1f}" for value in os.getloadavg())
     title = f"Summary ({elapsed:.0f} s; {os.cpu_count()} CPUs, load average at the end {load} over 1/5/15 min)"

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -104,11 +104,20 @@ def free_port() -> int:
 class Gunicorn:
     """``gunicorn bench.wsgi:application`` on loopback with ``workers`` sync workers, as a context manager.
 
-    The workers inherit this process's environment (settings module, database, gateway URL, webhook secret).
+    The workers inherit this process's environment (settings module, database, gateway URL, webhook secret), with
+    ``env`` on top.
     """
 
-    def __init__(self, *, workers: int = 2, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        port: int | None = None,
+        log_path: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.workers = workers
+        self.env = {**os.environ, **(env or {})}
         self.port = port or free_port()
         self.log_path = log_path or Path(tempfile.gettempdir()) / f"orkestapay-bench-gunicorn-{self.port}.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -139,7 +148,9 @@ class Gunicorn:
             str(ROOT),
         ]
         with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+            self._process = subprocess.Popen(  # noqa: S603
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
         try:
             self._wait_ready()
         except BaseException:
@@ -172,6 +183,33 @@ class Gunicorn:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+class PayButton:
+    """What a shop page with the pay button gives a browser (a CSRF cookie and token), and the click on it."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        page = requests.get(f"{server_url}/bench/csrf/", timeout=10)
+        page.raise_for_status()
+        self.csrf_token = page.text
+        self.csrf_cookie = page.cookies["csrftoken"]
+
+    def post(self, order: Order) -> requests.Response:
+        """``POST /orkestapay/pay/`` for ``order``, as the button's form does; the answer, not followed."""
+        return requests.post(
+            f"{self.server_url}/orkestapay/pay/",
+            data={**pay_form(order.pk), "csrfmiddlewaretoken": self.csrf_token},
+            cookies={"csrftoken": self.csrf_cookie},
+            allow_redirects=False,
+            timeout=60,
+        )
+
+    def pay(self, order: Order) -> None:
+        """Click and insist on the 302 to the hosted page."""
+        response = self.post(order)
+        if response.status_code != 302:
+            raise RuntimeError(f"pay answered {response.status_code}: {response.text[:300]}")
 
 
 # ----------------------------------------------------------------------------------------------------- statistics

@@ -22,7 +22,7 @@ import requests
 
 from django_orkestapay.testing import FakeOrkestaPay
 
-from .common import gateway_checkout_id, make_order, median, pay_form, timed_ms
+from .common import PayButton, gateway_checkout_id, make_order, median, timed_ms
 
 if TYPE_CHECKING:
     from django_orkestapay.models import Order
@@ -54,16 +54,12 @@ class OverheadResult:
     floor: SideBySide = field(default_factory=SideBySide)
 
 
-class ShopBuyer:
+class ShopBuyer(PayButton):
     """Drives the shop through gunicorn like a browser would, and the fake like a bare API client."""
 
     def __init__(self, fake: FakeOrkestaPay, server_url: str) -> None:
+        super().__init__(server_url)
         self.fake = fake
-        self.server_url = server_url
-        page = requests.get(f"{server_url}/bench/csrf/", timeout=10)
-        page.raise_for_status()
-        self.csrf_token = page.text
-        self.csrf_cookie = page.cookies["csrftoken"]
         token = requests.post(
             f"{fake.base_url}/v1/oauth/tokens",
             json={"client_id": fake.client_id, "client_secret": fake.client_secret, "grant_type": "client_credentials"},
@@ -73,18 +69,7 @@ class ShopBuyer:
         self.bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
         self.checkout_body = b""
 
-    # the shop, through gunicorn
-
-    def pay(self, order: Order) -> None:
-        response = requests.post(
-            f"{self.server_url}/orkestapay/pay/",
-            data={**pay_form(order.pk), "csrfmiddlewaretoken": self.csrf_token},
-            cookies={"csrftoken": self.csrf_cookie},
-            allow_redirects=False,
-            timeout=30,
-        )
-        if response.status_code != 302:
-            raise RuntimeError(f"pay answered {response.status_code}: {response.text[:300]}")
+    # the shop, through gunicorn (pay: PayButton.pay)
 
     def completed(self, url: str) -> None:
         response = requests.get(url, allow_redirects=False, timeout=30)

@@ -5,6 +5,11 @@ environment by the bench driver (``python -m bench``), which also hands them to 
 ``BENCH_GATEWAY_URL``    the fake gateway's base URL (``http://127.0.0.1:<port>``)
 ``BENCH_WEBHOOK_SECRET`` the ``whsec_`` secret the load generator signs webhooks with
 ``BENCH_CONN_MAX_AGE``   seconds a worker keeps its database connection (default 60, as in production)
+``BENCH_REDIS_URL``      ``redis://127.0.0.1:port/0``: the cache is Django's RedisCache there (the fleet runs),
+                         else a per-process local-memory cache
+``BENCH_CACHE_PREFIX``   the Redis cache's key prefix (a new one is a cold cache); it also names each worker's Redis
+                         connection ``<prefix>-<pid>``, so the fleet run can see which workers reached the cache
+``BENCH_TOKEN_LOCK_TIMEOUT``  ``ORKESTAPAY["TOKEN_LOCK_TIMEOUT"]`` when set (``0``: no fetch lock)
 """
 
 import os
@@ -58,8 +63,19 @@ TEMPLATES = [
     }
 ]
 
-# Per process: each gunicorn worker fetches one token and reuses it (a shared cache would make it one in all).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Per process unless BENCH_REDIS_URL is set: each gunicorn worker fetches one token and reuses it (the shared Redis
+# cache of the fleet runs makes it one in all).
+CACHES: dict[str, dict[str, object]] = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("BENCH_REDIS_URL"):
+    _cache_prefix = os.environ.get("BENCH_CACHE_PREFIX", "bench")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["BENCH_REDIS_URL"],
+            "KEY_PREFIX": _cache_prefix,
+            "OPTIONS": {"client_name": f"{_cache_prefix}-{os.getpid()}"},
+        }
+    }
 
 
 def _database(url: str, conn_max_age: int) -> dict[str, object]:
@@ -93,6 +109,8 @@ ORKESTAPAY = {
     "MAX_RETRIES": 0,
     "WEBHOOK_SECRETS": [s for s in [os.environ.get("BENCH_WEBHOOK_SECRET", "")] if s],
 }
+if os.environ.get("BENCH_TOKEN_LOCK_TIMEOUT"):
+    ORKESTAPAY["TOKEN_LOCK_TIMEOUT"] = float(os.environ["BENCH_TOKEN_LOCK_TIMEOUT"])
 
 LOGGING = {
     "version": 1,

@@ -39,6 +39,11 @@ DEFAULTS: dict[str, Any] = {
     # expiry a token stops being reused.
     "TOKEN_CACHE_ALIAS": "default",
     "TOKEN_EXPIRY_LEEWAY": 60,
+    # When the cache has no token, one worker fetches it while the others wait for it: the lock it takes in the
+    # cache lives TOKEN_LOCK_TIMEOUT seconds (0: no lock, every worker fetches its own), and the others wait up to
+    # TOKEN_LOCK_WAIT seconds before they fetch one themselves.
+    "TOKEN_LOCK_TIMEOUT": 10,
+    "TOKEN_LOCK_WAIT": 10,
     # Lifetime of the signed return links, in seconds.
     "RETURN_LINK_MAX_AGE": 60 * 60 * 24,
     # Lifetime of a pay button (its signed order or shop-object reference), in seconds: a day, so a page left open

@@ -18,7 +18,7 @@ import pytest
 from django.core.checks import ERROR, WARNING, CheckMessage, Tags, run_checks
 from django.db.utils import ConnectionHandler
 
-from django_orkestapay import checks
+from django_orkestapay import checks, conf
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -118,20 +118,41 @@ def test_e004_invalid_environment(settings):
     assert message.hint == "Use 'sandbox' or 'production'."
 
 
-@pytest.mark.parametrize("key", ["CONNECT_TIMEOUT", "READ_TIMEOUT"])
-@pytest.mark.parametrize("bad", [0, -1, 0.0, float("nan"), Decimal("NaN"), None, "5", True])
-def test_e005_timeout_must_be_a_positive_number(settings, key, bad):
-    message = only(settings_messages(settings, {**CREDENTIALS, key: bad}), "orkestapay.E005")
+#: The checks on numbers of seconds: check id -> (keys, bad values, good values, what the message asks for).
+SECONDS_CHECKS: dict[str, tuple[tuple[str, ...], list[object], list[object], str]] = {
+    "orkestapay.E005": (
+        ("CONNECT_TIMEOUT", "READ_TIMEOUT"),
+        [0, -1, 0.0, float("nan"), Decimal("NaN"), None, "5", True],
+        [1, 0.5, 30, Decimal("2.5")],
+        "positive number of seconds",
+    ),
+    "orkestapay.E012": (
+        ("TOKEN_LOCK_TIMEOUT", "TOKEN_LOCK_WAIT"),
+        [-1, -0.5, float("nan"), None, "10", True, False],
+        [0, 0.0, 0.5, 10, Decimal("2.5")],
+        "number of seconds, 0 or more",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("check_id", "key", "bad"),
+    [(check_id, key, bad) for check_id, (keys, bads, _, _) in SECONDS_CHECKS.items() for key in keys for bad in bads],
+)
+def test_e005_e008_a_bad_number_of_seconds_is_an_error_on_its_key(settings, check_id, key, bad):
+    message = only(settings_messages(settings, {**CREDENTIALS, key: bad}), check_id)
     assert message.level == ERROR
     assert message.obj == f"settings.ORKESTAPAY[{key!r}]"
-    assert "positive number of seconds" in message.msg
-    assert "default" in (message.hint or "")
+    assert SECONDS_CHECKS[check_id][3] in message.msg
+    assert f"default ({conf.DEFAULTS[key]})" in (message.hint or "")
 
 
-@pytest.mark.parametrize("good", [1, 0.5, 30, Decimal("2.5")])
-def test_e005_positive_timeouts_pass(settings, good):
-    messages = settings_messages(settings, {**CREDENTIALS, "CONNECT_TIMEOUT": good, "READ_TIMEOUT": good})
-    assert "orkestapay.E005" not in ids(messages)
+@pytest.mark.parametrize(
+    ("check_id", "good"), [(check_id, good) for check_id, (_, _, goods, _) in SECONDS_CHECKS.items() for good in goods]
+)
+def test_e005_e008_good_numbers_of_seconds_pass(settings, check_id, good):
+    keys = SECONDS_CHECKS[check_id][0]
+    assert check_id not in ids(settings_messages(settings, {**CREDENTIALS, **dict.fromkeys(keys, good)}))
 
 
 def test_e006_a_bare_string_secret_is_an_error_that_does_not_repeat_it(settings):

@@ -1134,7 +1134,9 @@ def test_in_memory_cache_honours_timeouts(clock: FakeClock) -> None:
     assert cache.delete("forever") is False
 
 
-def test_a_broken_cache_does_not_block_calls(rsps: responses.RequestsMock, clock: FakeClock) -> None:
+def test_a_broken_cache_does_not_block_calls(
+    rsps: responses.RequestsMock, clock: FakeClock, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
     class BrokenCache:
         def get(self, key: str, default: Any = None) -> Any:
             raise ConnectionError("redis down")
@@ -1142,14 +1144,25 @@ def test_a_broken_cache_does_not_block_calls(rsps: responses.RequestsMock, clock
         def set(self, key: str, value: Any, timeout: float | None = None) -> None:
             raise ConnectionError("redis down")
 
+        def add(self, key: str, value: Any, timeout: float | None = None) -> bool:
+            raise ConnectionError("redis down")
+
         def delete(self, key: str) -> Any:
             raise ConnectionError("redis down")
 
     add_token(rsps)
     rsps.add(responses.GET, ORDER_URL, json=order_body())
-    client = OrkestaPayClient(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, token_cache=BrokenCache(), clock=clock)
+    client = OrkestaPayClient(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, token_cache=BrokenCache(), clock=clock, sleep=sleeps
+    )
 
-    assert client.get_order(ORDER_ID).order_id == ORDER_ID
+    with caplog.at_level(logging.WARNING, logger="django_orkestapay.client"):
+        assert client.get_order(ORDER_ID).order_id == ORDER_ID
+        assert client.get_order(ORDER_ID).order_id == ORDER_ID
+
+    assert len(calls_to(rsps, TOKEN_URL)) == 2  # nothing cached: a token per call, as with no cache at all
+    assert sleeps == []  # and never a wait for a fetch lock it cannot take
+    assert "token cache add failed (ConnectionError)" in caplog.text
 
 
 def test_close_closes_only_an_owned_session(monkeypatch: pytest.MonkeyPatch) -> None:

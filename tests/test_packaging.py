@@ -140,6 +140,8 @@ def test_sdist_carries_the_package_the_tests_and_no_local_files(dists):
     # The suite and the example shop it drives travel together, so an unpacked sdist can run the tests.
     for name in ("tests/conftest.py", "tests/settings.py", "tests/test_checks.py", "example_project/manage.py"):
         assert name in names
+    for name in ("bench/fleet.py", "bench/settings.py"):  # the fleet test's gunicorn site
+        assert name in names
     local = [name for name in names if name.endswith((".pyc", ".sqlite3")) or Path(name).name == ".env"]
     assert local == []
 

@@ -7,8 +7,8 @@ the calls that are safe to repeat, and turns the responses the hosted-checkout f
 This package must not import Django (directly or indirectly): the service layer passes Django's cache in as the
 ``token_cache`` when it wants tokens shared between processes. Its modules import each other one way only:
 ``results`` (typed results, JSON and their parsing) <- ``transport`` (session, retries, error mapping, scrubbing)
-<- ``tokens`` (token cache, lock, refresh) <- ``endpoints`` (:class:`OrkestaPayClient`). Import the public names
-from here.
+<- ``tokens`` (the token, its locks, the refresh; it uses ``token_cache``: the cache protocol, the in-memory cache,
+the cross-process fetch lock) <- ``endpoints`` (:class:`OrkestaPayClient`). Import the public names from here.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from .results import (
     parse_checkout,
     parse_order,
 )
-from .tokens import AccessToken, InMemoryTokenCache, TokenCache, token_cache_key
+from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
+from .tokens import AccessToken, token_cache_key
 from .transport import AUTH_PATH, BODY_EXCERPT_CHARS, RETRY_STATUSES
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "PRODUCTION_BASE_URL",
     "RETRY_STATUSES",
     "SANDBOX_BASE_URL",
+    "TOKEN_LOCK_TIMEOUT",
+    "TOKEN_LOCK_WAIT",
     "AccessToken",
     "CheckoutResult",
     "InMemoryTokenCache",

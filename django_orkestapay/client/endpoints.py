@@ -22,6 +22,7 @@ import requests
 
 from .. import __version__
 from ..exceptions import MalformedResponseError
+from .attributes import ClientAttributes
 from .results import (
     CheckoutResult,
     RefundResult,
@@ -32,7 +33,8 @@ from .results import (
     _ShapeError,
     encode_json,
 )
-from .tokens import AccessToken, InMemoryTokenCache, TokenCache, TokenManager
+from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
+from .tokens import AccessToken, TokenManager
 from .transport import Transport, _Response
 
 __all__ = ["PRODUCTION_BASE_URL", "SANDBOX_BASE_URL", "OrkestaPayClient"]
@@ -50,12 +52,14 @@ def _path_segment(value: str, name: str) -> str:
     return quote(value, safe="")
 
 
-class OrkestaPayClient:
+class OrkestaPayClient(ClientAttributes):
     """A client for one OrkestaPay environment and one set of API credentials.
 
     Create one per process (or per settings change) and reuse it: it holds one ``requests.Session`` and caches the
-    access token in ``token_cache`` until ``token_leeway`` seconds before it expires. ``clock`` and ``sleep`` can be
-    injected for tests.
+    access token in ``token_cache`` until ``token_leeway`` seconds before it expires. When several processes share
+    the cache, one of them fetches a missing token while the others wait up to ``token_lock_wait`` seconds for it; a
+    lock held longer than ``token_lock_timeout`` seconds (its holder died) is taken over, and a timeout of 0 turns
+    this off. ``clock`` and ``sleep`` can be injected for tests.
     """
 
     def __init__(
@@ -70,6 +74,8 @@ class OrkestaPayClient:
         backoff_factor: float = 0.25,
         token_cache: TokenCache | None = None,
         token_leeway: float = 60.0,
+        token_lock_timeout: float = TOKEN_LOCK_TIMEOUT,
+        token_lock_wait: float = TOKEN_LOCK_WAIT,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -83,8 +89,10 @@ class OrkestaPayClient:
             raise ValueError(f"base_url must be an absolute http(s) URL without query or fragment, not {base_url!r}")
         if connect_timeout <= 0 or read_timeout <= 0:
             raise ValueError("timeouts must be positive")
-        if max_retries < 0 or backoff_factor < 0 or token_leeway < 0:
-            raise ValueError("max_retries, backoff_factor and token_leeway must not be negative")
+        if min(max_retries, backoff_factor, token_leeway, token_lock_timeout, token_lock_wait) < 0:
+            raise ValueError(
+                "max_retries, backoff_factor, token_leeway, token_lock_timeout and token_lock_wait must not be negative"
+            )
         self._transport = Transport(
             base_url=base,
             timeout=(float(connect_timeout), float(read_timeout)),
@@ -101,58 +109,14 @@ class OrkestaPayClient:
             client_secret=client_secret,
             token_cache=token_cache if token_cache is not None else InMemoryTokenCache(clock=clock),
             token_leeway=token_leeway,
+            token_lock_timeout=token_lock_timeout,
+            token_lock_wait=token_lock_wait,
             clock=clock,
+            sleep=sleep,
         )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, client_id={self.client_id!r})"
-
-    # --------------------------------------------------------------------------------------------------- attributes
-
-    @property
-    def base_url(self) -> str:
-        """The API's base URL, without a trailing slash."""
-        return self._transport.base_url
-
-    @property
-    def client_id(self) -> str:
-        """The OAuth2 client id."""
-        return self._tokens.client_id
-
-    @property
-    def timeout(self) -> tuple[float, float]:
-        """The ``(connect, read)`` timeout of every call, in seconds."""
-        return self._transport.timeout
-
-    @property
-    def max_retries(self) -> int:
-        """How often a safe call is retried after a transient failure."""
-        return self._transport.max_retries
-
-    @property
-    def backoff_factor(self) -> float:
-        """Retry ``n`` (from 0) waits ``backoff_factor * 2**n`` seconds."""
-        return self._transport.backoff_factor
-
-    @property
-    def token_leeway(self) -> float:
-        """How many seconds before its expiry a cached token is no longer used."""
-        return self._tokens.token_leeway
-
-    @property
-    def user_agent(self) -> str:
-        """The ``User-Agent`` header sent with every call."""
-        return self._transport.user_agent
-
-    @property
-    def token_cache_key(self) -> str:
-        """The key the access token is cached under (see :func:`~.tokens.token_cache_key`)."""
-        return self._tokens.token_cache_key
-
-    @property
-    def _session(self) -> requests.Session:
-        """The ``requests.Session`` every call goes through."""
-        return self._transport.session
 
     # ---------------------------------------------------------------------------------------------------- lifecycle
 

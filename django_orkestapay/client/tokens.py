@@ -1,93 +1,32 @@
-"""The OrkestaPay client's access token: cache hook, lock, fetch, discard and the refresh on a 401.
+"""The OrkestaPay client's access token: cache hook, locks, fetch, discard and the refresh on a 401.
 
 :class:`TokenManager` fetches the OAuth2 client-credentials token (``POST /v1/oauth/tokens``), keeps it in a
-:class:`TokenCache` under :func:`token_cache_key` until ``token_leeway`` seconds before it expires, takes a lock so one
-thread fetches while the others wait, and sends authorised calls: when OrkestaPay answers one with 401 it discards the
-refused token, gets a fresh one and makes the call once more. :class:`InMemoryTokenCache` is the per-process default;
-the service layer passes Django's cache in instead (it satisfies the protocol), so nothing here imports Django. A
-broken cache is logged and treated as a miss.
+:class:`~.token_cache.TokenCache` under :func:`token_cache_key` until ``token_leeway`` seconds before it expires, and
+sends authorised calls: when OrkestaPay answers one with 401 it discards the refused token, gets a fresh one and makes
+the call once more. A fetch is single-flight: a thread lock lets one thread of the client fetch while the others
+wait, and a :class:`~.token_cache.FetchLock` in the cache does the same for every process sharing it.
+:class:`~.token_cache.InMemoryTokenCache` is the per-process default; the service layer passes Django's cache in
+instead (it satisfies the protocol), so nothing here imports Django. A broken cache is logged and treated as a miss.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from ..exceptions import AuthenticationError, MalformedResponseError
 from .results import _to_decimal, encode_json
+from .token_cache import FetchLock, GuardedCache, InMemoryTokenCache, TokenCache
 from .transport import AUTH_PATH, Transport, _Response
 
 __all__ = ["AccessToken", "InMemoryTokenCache", "TokenCache", "TokenManager", "token_cache_key"]
 
 # One logger for the whole client package, named as it was when the client was a single module.
 logger = logging.getLogger("django_orkestapay.client")
-
-
-class TokenCache(Protocol):
-    """The part of a cache the client needs; Django's ``django.core.cache.cache`` satisfies it."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """Return the value stored under ``key``, or ``default``."""
-        ...
-
-    def set(self, key: str, value: Any, timeout: float | None = ...) -> None:
-        """Store ``value`` under ``key`` for ``timeout`` seconds."""
-        ...
-
-    def delete(self, key: str) -> Any:
-        """Forget ``key``."""
-        ...
-
-
-class InMemoryTokenCache:
-    """A thread-safe, per-process :class:`TokenCache` for use without Django.
-
-    ``timeout`` follows Django's rules: ``None`` keeps the value forever, ``0`` or less does not store it. Values are
-    deep-copied in and out, so callers never share mutable state with the cache.
-    """
-
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[Any, float | None]] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """Return the unexpired value under ``key``, or ``default``."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return default
-            value, expires_at = entry
-            if expires_at is not None and self._clock() >= expires_at:
-                del self._entries[key]
-                return default
-            return copy.deepcopy(value)
-
-    def set(self, key: str, value: Any, timeout: float | None = None) -> None:
-        """Store ``value`` under ``key`` for ``timeout`` seconds (``None``: forever)."""
-        with self._lock:
-            if timeout is not None and timeout <= 0:
-                self._entries.pop(key, None)
-                return
-            expires_at = None if timeout is None else self._clock() + timeout
-            self._entries[key] = (copy.deepcopy(value), expires_at)
-
-    def delete(self, key: str) -> bool:
-        """Forget ``key``; return whether it was there."""
-        with self._lock:
-            return self._entries.pop(key, None) is not None
-
-    def clear(self) -> None:
-        """Forget everything."""
-        with self._lock:
-            self._entries.clear()
 
 
 @dataclass(frozen=True)
@@ -112,7 +51,9 @@ def token_cache_key(base_url: str, client_id: str, client_secret: str) -> str:
 class TokenManager:
     """Gets, caches and refreshes the access token of one set of credentials, and sends calls that carry it.
 
-    ``clock`` gives the epoch second used for expiry (injectable for tests).
+    ``token_lock_timeout`` and ``token_lock_wait`` configure the fetch lock shared through the cache (see
+    :class:`~.token_cache.FetchLock`; a timeout of 0 turns it off). ``clock`` gives the epoch second used for expiry
+    and the lock's wait, ``sleep`` waits between two looks into the cache (both injectable for tests).
     """
 
     def __init__(
@@ -123,32 +64,50 @@ class TokenManager:
         client_secret: str,
         token_cache: TokenCache,
         token_leeway: float,
+        token_lock_timeout: float,
+        token_lock_wait: float,
         clock: Callable[[], float],
+        sleep: Callable[[float], None],
     ) -> None:
         self._transport = transport
         self.client_id = client_id
         self._client_secret = client_secret
         self.token_leeway = token_leeway
         self.token_cache_key = token_cache_key(transport.base_url, client_id, client_secret)
-        self._token_cache = token_cache
+        self._cache = GuardedCache(token_cache)
         self._clock = clock
         self._token_lock = threading.Lock()
+        self.fetch_lock = FetchLock(
+            self._cache,
+            self.token_cache_key + ":lock",
+            timeout=token_lock_timeout,
+            wait=token_lock_wait,
+            clock=clock,
+            sleep=sleep,
+        )
 
     def get_access_token(self, *, force_refresh: bool = False) -> AccessToken:
-        """Return a usable access token, from the cache when possible (``POST /v1/oauth/tokens`` otherwise)."""
+        """Return a usable access token, from the cache when possible (``POST /v1/oauth/tokens`` otherwise).
+
+        One fetch at a time: the other threads of this client wait on a thread lock, the other processes (and
+        clients) sharing the cache on the fetch lock, and then use the token it brought. ``force_refresh`` fetches a
+        token other than the one cached now.
+        """
         if not force_refresh:
             cached = self._cached_token()
             if cached is not None:
                 return cached
         with self._token_lock:
-            if not force_refresh:
-                cached = self._cached_token()
-                if cached is not None:
-                    return cached
-            return self._fetch_token()
+            current = self._cached_token()
+            if current is not None and not force_refresh:
+                return current
+            refused = current.access_token if current is not None else None
+            with self.fetch_lock.turn(lambda: self._cached_token(unless=refused)) as stored:
+                return stored if stored is not None else self._fetch_token()
 
-    def _cached_token(self) -> AccessToken | None:
-        value = self._cache_call("get", self.token_cache_key)
+    def _cached_token(self, *, unless: str | None = None) -> AccessToken | None:
+        """The cached token while it is usable, unless it is the access token ``unless``."""
+        value = self._cache.get(self.token_cache_key)
         if not isinstance(value, dict):
             return None
         access_token = value.get("access_token")
@@ -161,6 +120,8 @@ class TokenManager:
             or not isinstance(expires_at, (int, float))
             or isinstance(expires_at, bool)
         ):
+            return None
+        if access_token == unless:
             return None
         token = AccessToken(access_token=access_token, token_type=token_type, expires_at=float(expires_at))
         return token if token.is_usable(self._clock(), self.token_leeway) else None
@@ -197,25 +158,15 @@ class TokenManager:
         timeout = float(expires_in) - self.token_leeway
         if timeout > 0:
             value = {"access_token": token.access_token, "token_type": token.token_type, "expires_at": token.expires_at}
-            self._cache_call("set", self.token_cache_key, value, timeout)
+            self._cache.set(self.token_cache_key, value, timeout)
         return token
 
     def _discard_token(self, token: AccessToken) -> None:
         """Forget ``token`` if the cache still holds it (another process may already have replaced it)."""
         with self._token_lock:
-            value = self._cache_call("get", self.token_cache_key)
+            value = self._cache.get(self.token_cache_key)
             if not isinstance(value, dict) or value.get("access_token") == token.access_token:
-                self._cache_call("delete", self.token_cache_key)
-
-    def _cache_call(self, operation: str, *args: Any) -> Any:
-        """Use the token cache; a broken cache (say Redis down) is logged and treated as a miss."""
-        try:
-            return getattr(self._token_cache, operation)(*args)
-        except Exception as exc:  # noqa: BLE001 - any cache backend error is a cache miss
-            logger.warning(
-                "OrkestaPay token cache %s failed (%s); continuing without it", operation, type(exc).__name__
-            )
-            return None
+                self._cache.delete(self.token_cache_key)
 
     def send_authorised(
         self,

@@ -19,7 +19,8 @@ _clients = threading.local()
 def get_client() -> OrkestaPayClient:
     """An API client for the current settings, reused per thread while the settings stay the same.
 
-    The token lives in the Django cache named by ``TOKEN_CACHE_ALIAS`` so every worker shares it.
+    The token lives in the Django cache named by ``TOKEN_CACHE_ALIAS`` so every worker shares it, and one worker
+    at a time fetches it (``TOKEN_LOCK_TIMEOUT``, ``TOKEN_LOCK_WAIT``).
     """
     config = (
         conf.base_url(),
@@ -30,13 +31,26 @@ def get_client() -> OrkestaPayClient:
         int(conf.get("MAX_RETRIES")),
         float(conf.get("TOKEN_EXPIRY_LEEWAY")),
         str(conf.get("TOKEN_CACHE_ALIAS")),
+        float(conf.get("TOKEN_LOCK_TIMEOUT")),
+        float(conf.get("TOKEN_LOCK_WAIT")),
     )
     cached: tuple[tuple[Any, ...], OrkestaPayClient] | None = getattr(_clients, "current", None)
     if cached is not None and cached[0] == config:
         return cached[1]
     if cached is not None:
         cached[1].close()
-    base_url, client_id, client_secret, connect_timeout, read_timeout, max_retries, leeway, alias = config
+    (
+        base_url,
+        client_id,
+        client_secret,
+        connect_timeout,
+        read_timeout,
+        max_retries,
+        leeway,
+        alias,
+        lock_timeout,
+        lock_wait,
+    ) = config
     client = OrkestaPayClient(
         client_id=client_id,
         client_secret=client_secret,
@@ -46,6 +60,8 @@ def get_client() -> OrkestaPayClient:
         max_retries=max_retries,
         token_leeway=leeway,
         token_cache=caches[alias],
+        token_lock_timeout=lock_timeout,
+        token_lock_wait=lock_wait,
     )
     _clients.current = (config, client)
     return client

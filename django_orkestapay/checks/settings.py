@@ -1,0 +1,209 @@
+"""Checks of ``settings.ORKESTAPAY`` itself: its type and keys, credentials, environment, timeouts, token lock,
+webhook secrets, adapter and checkout lifetime."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.checks import CheckMessage, Error, Warning
+from django.core.exceptions import ImproperlyConfigured
+
+from .. import adapters, conf
+from ..webhook_verification import MIN_SECRET_BYTES, decode_secret
+from ._common import (
+    _CREDENTIAL_KEYS,
+    _SETTING,
+    _TIMEOUT_KEYS,
+    _TOKEN_LOCK_KEYS,
+    _effective,
+    _is_number,
+    _is_positive_number,
+    _is_zero,
+    _key,
+    _raw_setting,
+)
+
+
+def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Validate ``settings.ORKESTAPAY``: its type, its keys, the credentials, environment, timeouts, token lock
+    timings, webhook secrets, adapter and checkout lifetime (orkestapay.E001 to E006, E009 to E012, W001)."""
+    user = _raw_setting()
+    if not isinstance(user, dict):
+        return [
+            Error(
+                f"The setting must be a dict, not {type(user).__name__}.",
+                hint='Write ORKESTAPAY = {"CLIENT_ID": ..., "CLIENT_SECRET": ..., "ENVIRONMENT": "sandbox"}.',
+                obj=_SETTING,
+                id="orkestapay.E001",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    messages += _unknown_keys(user)
+    messages += _credentials(user)
+    messages += _environment(user)
+    messages += _timeouts(user)
+    messages += _token_lock(user)
+    messages += _webhook_secrets(user)
+    messages += _adapter(user)
+    messages += _checkout_lifetime(user)
+    return messages
+
+
+def _unknown_keys(user: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for key in user:
+        if key in conf.DEFAULTS:
+            continue
+        close = difflib.get_close_matches(str(key).upper(), conf.DEFAULTS, n=1)
+        hint = f"Did you mean {close[0]!r}?" if close else "See README.rst (Configuration) for every key."
+        messages.append(Error(f"Unknown key {key!r}.", hint=hint, obj=_SETTING, id="orkestapay.E002"))
+    return messages
+
+
+def _credentials(user: dict[str, Any]) -> list[CheckMessage]:
+    return [
+        Error(
+            f"{key} is not set; django-orkestapay cannot authenticate with OrkestaPay without it.",
+            hint="Copy the access key (CLIENT_ID) and secret key (CLIENT_SECRET) from the OrkestaPay portal, "
+            "Developers > API keys, and read them from the environment (never commit them).",
+            obj=_key(key),
+            id="orkestapay.E003",
+        )
+        for key in _CREDENTIAL_KEYS
+        if _effective(user, key) in (None, "")
+    ]
+
+
+def _environment(user: dict[str, Any]) -> list[CheckMessage]:
+    value = _effective(user, "ENVIRONMENT")
+    if value in conf.ENVIRONMENT_BASE_URLS:
+        return []
+    choices = " or ".join(repr(name) for name in conf.ENVIRONMENT_BASE_URLS)
+    return [
+        Error(
+            f"ENVIRONMENT is {value!r}, which is not an OrkestaPay environment.",
+            hint=f"Use {choices}.",
+            obj=_key("ENVIRONMENT"),
+            id="orkestapay.E004",
+        )
+    ]
+
+
+def _timeouts(user: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for key in _TIMEOUT_KEYS:
+        value = _effective(user, key)
+        if _is_positive_number(value):
+            continue
+        messages.append(
+            Error(
+                f"{key} is {value!r}; it must be a positive number of seconds.",
+                hint=f"Remove it to use the default ({conf.DEFAULTS[key]}) or set a number greater than 0; "
+                "requests without a timeout can hang a worker forever.",
+                obj=_key(key),
+                id="orkestapay.E005",
+            )
+        )
+    return messages
+
+
+def _token_lock(user: dict[str, Any]) -> list[CheckMessage]:
+    return [
+        Error(
+            f"{key} is {value!r}; it must be a number of seconds, 0 or more.",
+            hint=f"Remove it to use the default ({conf.DEFAULTS[key]}); TOKEN_LOCK_TIMEOUT = 0 turns the lock off.",
+            obj=_key(key),
+            id="orkestapay.E012",
+        )
+        for key in _TOKEN_LOCK_KEYS
+        if not _is_positive_number(value := _effective(user, key)) and not _is_zero(value)
+    ]
+
+
+def _webhook_secrets(user: dict[str, Any]) -> list[CheckMessage]:
+    value = _effective(user, "WEBHOOK_SECRETS")
+    obj = _key("WEBHOOK_SECRETS")
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        # The message names the type only: a secret is never repeated in output.
+        return [
+            Error(
+                f"WEBHOOK_SECRETS must be a list of secrets, not {type(value).__name__}.",
+                hint='Wrap the secret in a list: "WEBHOOK_SECRETS": ["whsec_..."].',
+                obj=obj,
+                id="orkestapay.E006",
+            )
+        ]
+    if not value:
+        return [
+            Warning(
+                "WEBHOOK_SECRETS is empty, so the webhook endpoint answers every delivery with an error.",
+                hint="Add the endpoint's signing secret (whsec_...) from the OrkestaPay portal, Developers > "
+                "Webhooks. Without webhooks, run 'manage.py orkestapay_sync' from cron to catch lost returns.",
+                obj=obj,
+                id="orkestapay.W001",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for index, secret in enumerate(value):
+        # The messages name the secret by index only: a secret is never repeated in output.
+        try:
+            key = decode_secret(secret)
+        except ValueError:
+            messages.append(
+                Error(
+                    f"WEBHOOK_SECRETS[{index}] is not a webhook signing secret (whsec_ followed by base64).",
+                    hint="Copy the signing secret of the endpoint from the OrkestaPay portal, Developers > Webhooks.",
+                    obj=obj,
+                    id="orkestapay.E006",
+                )
+            )
+            continue
+        if len(key) < MIN_SECRET_BYTES:
+            messages.append(
+                Error(
+                    f"WEBHOOK_SECRETS[{index}] decodes to {len(key)} bytes; a real signing secret has at least "
+                    f"{MIN_SECRET_BYTES}, so no delivery would verify.",
+                    hint="Copy the whole signing secret (whsec_ and about 32 characters) of the endpoint from the "
+                    "OrkestaPay portal, Developers > Webhooks; a placeholder or a truncated copy will not do.",
+                    obj=obj,
+                    id="orkestapay.E011",
+                )
+            )
+    return messages
+
+
+def _adapter(user: dict[str, Any]) -> list[CheckMessage]:
+    if not _effective(user, "ADAPTER"):
+        return []
+    try:
+        adapters.get_adapter()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                f"{exc}; paying for a shop object would fail with a server error.",
+                hint="Name a function or other callable by its dotted path, e.g. 'shop.payments.describe_cart', "
+                "that takes a shop object and returns a django_orkestapay.adapters.PaymentDescription.",
+                obj=_key("ADAPTER"),
+                id="orkestapay.E009",
+            )
+        ]
+    return []
+
+
+def _checkout_lifetime(user: dict[str, Any]) -> list[CheckMessage]:
+    lifetime, margin = _effective(user, "CHECKOUT_LIFETIME"), _effective(user, "CHECKOUT_REUSE_MARGIN")
+    if not (_is_number(lifetime) and _is_number(margin)) or lifetime > margin:
+        return []  # None lets OrkestaPay choose the lifetime
+    return [
+        Error(
+            f"CHECKOUT_LIFETIME ({lifetime} s) is not longer than CHECKOUT_REUSE_MARGIN ({margin} s): no checkout is "
+            "ever reused, so every click on a pay button creates a new one at OrkestaPay.",
+            hint=f"Make CHECKOUT_LIFETIME several times CHECKOUT_REUSE_MARGIN (the defaults are "
+            f"{conf.DEFAULTS['CHECKOUT_LIFETIME']} and {conf.DEFAULTS['CHECKOUT_REUSE_MARGIN']} seconds).",
+            obj=_key("CHECKOUT_LIFETIME"),
+            id="orkestapay.E010",
+        )
+    ]
