@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -49,8 +52,80 @@ class CheckoutStatus(models.TextChoices):
     FAILED = "failed", _("Could not be created")
 
 
+class ReviewCode(models.TextChoices):
+    """Why an order needs a person to look at it (``Order.needs_review``)."""
+
+    AMOUNT_MISMATCH = "amount_mismatch", _("Paid amount, currency or reference differs")
+    PAID_TWICE = "paid_twice", _("Paid more than once")
+    PARTIALLY_PAID = "partially_paid", _("Paid less than the total")
+    STALE_CONTENTS = "stale_contents", _("Paid for contents that changed")
+    MALFORMED_ANSWER = "malformed_answer", _("OrkestaPay's answer could not be used")
+    REFUND_UNKNOWN = "refund_unknown", _("Refund outcome to check")
+
+
+def content_fingerprint(
+    *,
+    currency: str,
+    items: Any,
+    subtotal_amount: Any,
+    discount_amount: Any,
+    shipping_amount: Any,
+    tax_amount: Any,
+    total_amount: Any,
+) -> str:
+    """A stable hash of what an order asks the buyer to pay: its lines (in any order), amounts and currency.
+
+    Two orders (or an order and a shop object's current description) with the same fingerprint ask for the same
+    money for the same things; customer details, references and descriptions do not count.
+    """
+
+    def amount(value: Any) -> str:
+        return str(Decimal(str(value)).quantize(Decimal("0.01")))
+
+    lines = sorted(
+        [str(item.get("product_id", "")), str(item.get("name", "")), int(item["quantity"]), amount(item["unit_price"])]
+        for item in items
+    )
+    canonical = {
+        "currency": str(currency).upper(),
+        "lines": lines,
+        "amounts": [amount(v) for v in (subtotal_amount, discount_amount, shipping_amount, tax_amount, total_amount)],
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+#: The fields that say what an order asks the buyer to pay. They cannot change once a checkout exists
+#: (:class:`FrozenOrderError` from :meth:`Order.save`).
+FROZEN_ORDER_FIELDS = (
+    "merchant_order_id",
+    "currency",
+    "country_code",
+    "subtotal_amount",
+    "discount_amount",
+    "shipping_amount",
+    "tax_amount",
+    "total_amount",
+    "customer_first_name",
+    "customer_last_name",
+    "customer_email",
+    "merchant_customer_id",
+    "items",
+    "content_type_id",
+    "object_id",
+    "content_fingerprint",
+)
+
+
+class FrozenOrderError(ValidationError):
+    """An order's items, amounts, currency or customer were changed after a checkout was offered for it."""
+
+
 class Order(models.Model):
-    """A shop order to be paid through OrkestaPay. Amounts are Decimal in major units (pesos, not centavos)."""
+    """A shop order to be paid through OrkestaPay. Amounts are Decimal in major units (pesos, not centavos).
+
+    Once a checkout exists the fields in :data:`FROZEN_ORDER_FIELDS` are frozen: :meth:`save` refuses to change
+    them (``QuerySet.update()`` bypasses this guard, as it bypasses every ``save()``). A changed cart gets a new order.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     merchant_order_id = models.CharField(_("merchant order id"), max_length=64, unique=True)
@@ -76,9 +151,20 @@ class Order(models.Model):
     orkestapay_order_id = models.CharField(_("OrkestaPay order id"), max_length=64, blank=True, db_index=True)
     orkestapay_payment_id = models.CharField(_("OrkestaPay payment id"), max_length=64, blank=True, db_index=True)
     needs_review = models.BooleanField(_("needs review"), default=False, db_index=True)
+    review_code = models.CharField(
+        _("review kind"), max_length=24, choices=ReviewCode.choices, blank=True, db_index=True
+    )
     review_reason = models.TextField(_("review reason"), blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True, db_index=True)
+    content_fingerprint = models.CharField(
+        _("content fingerprint"),
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text=_("A hash of the items, amounts and currency: what this order asks the buyer to pay."),
+    )
     last_synced_at = models.DateTimeField(_("last synced with OrkestaPay"), null=True, blank=True)
     success_url = models.CharField(
         _("success page"),
@@ -105,9 +191,39 @@ class Order(models.Model):
         verbose_name_plural = _("orders")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["content_type", "object_id"])]
+        permissions = [("refund_order", _("Can refund orders through OrkestaPay"))]
 
     def __str__(self) -> str:
         return f"{self.merchant_order_id} ({self.total_amount} {self.currency}, {self.get_status_display()})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, refusing to change what the buyer is asked to pay once a checkout exists for this order."""
+        changed = self.frozen_changes() if not self._state.adding else []
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            changed = [name for name in changed if name in update_fields or name.removesuffix("_id") in update_fields]
+        if changed and Checkout.objects.filter(order_id=self.pk).exists():
+            raise FrozenOrderError(
+                _("Order %(reference)s was offered to the buyer; %(fields)s can no longer change.")
+                % {"reference": self.merchant_order_id, "fields": ", ".join(changed)}
+            )
+        super().save(*args, **kwargs)
+        self._frozen_snapshot = self._frozen_values()
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Order:
+        instance = super().from_db(db, field_names, values)
+        instance._frozen_snapshot = instance._frozen_values()  # type: ignore[attr-defined]
+        return instance
+
+    def _frozen_values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in FROZEN_ORDER_FIELDS if name in self.__dict__}
+
+    def frozen_changes(self) -> list[str]:
+        """The frozen fields whose value differs from what was loaded from the database."""
+        snapshot: dict[str, Any] = getattr(self, "_frozen_snapshot", {})
+        current = self._frozen_values()
+        return [name for name, value in snapshot.items() if name in current and current[name] != value]
 
     @property
     def is_paid(self) -> bool:
@@ -118,6 +234,18 @@ class Order(models.Model):
     def is_payable(self) -> bool:
         """Whether the buyer may (re)start a checkout."""
         return self.status in PAYABLE_STATUSES
+
+    def compute_fingerprint(self) -> str:
+        """The :func:`content_fingerprint` of this order's current items, amounts and currency."""
+        return content_fingerprint(
+            currency=self.currency,
+            items=self.items,
+            subtotal_amount=self.subtotal_amount,
+            discount_amount=self.discount_amount,
+            shipping_amount=self.shipping_amount,
+            tax_amount=self.tax_amount,
+            total_amount=self.total_amount,
+        )
 
     @property
     def customer_name(self) -> str:
@@ -214,32 +342,102 @@ class Event(models.Model):
         return f"{self.event_type or 'event'} {self.message_id or self.claimed_message_id or self.pk}"
 
 
-class RefundStatus(models.TextChoices):
-    """Where one refund request stands."""
+class PaymentStatus(models.TextChoices):
+    """Where one OrkestaPay payment stands, as the API last reported it (normalized)."""
 
-    REQUESTED = "requested", _("Requested")
+    PENDING = "pending", _("In progress")  # SPEI or cash awaiting the money, 3-D Secure, processing, unknown
+    AUTHORIZED = "authorized", _("Authorized, not captured")
+    COMPLETED = "completed", _("Completed")  # money received (refunds are tracked apart, in refunded_amount)
+    FAILED = "failed", _("Failed")  # declined or rejected
+    CANCELED = "canceled", _("Canceled")  # voided or canceled
+
+
+class Payment(models.Model):
+    """One OrkestaPay payment (``pay_...``) on any attempt of an order: the ledger.
+
+    One row per OrkestaPay payment id, upserted from every API read and every webhook, whether the attempt is open
+    or closed. Nothing overwrites or absorbs a payment: an order paid twice has two completed rows. The order's
+    status is derived from these rows and from its refunds.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments", verbose_name=_("order"))
+    checkout = models.ForeignKey(
+        Checkout,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("checkout"),
+    )
+    orkestapay_payment_id = models.CharField(_("OrkestaPay payment id"), max_length=64, unique=True)
+    orkestapay_order_id = models.CharField(_("OrkestaPay order id"), max_length=64, blank=True, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING, db_index=True
+    )
+    remote_status = models.CharField(_("OrkestaPay status"), max_length=40, blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY)  # type: ignore[arg-type]
+    refunded_amount = models.DecimalField(
+        _("refunded (as OrkestaPay reports)"),
+        **MONEY,  # type: ignore[arg-type]
+    )
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    method_type = models.CharField(_("method"), max_length=32, blank=True)
+    raw = models.JSONField(_("OrkestaPay's last answer"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.orkestapay_payment_id} ({self.amount} {self.currency}, {self.get_status_display()})"
+
+
+class RefundStatus(models.TextChoices):
+    """Where one refund request stands. Only an explicit refusal is FAILED; anything unknown keeps the amount."""
+
+    REQUESTED = "requested", _("Requested")  # recorded; sent, or about to be, with no answer yet (or no usable one)
+    PENDING = "pending", _("Pending at OrkestaPay")  # OrkestaPay accepted it but has not finished it
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
 
 
-class Refund(models.Model):
-    """One refund asked of OrkestaPay, recorded before the request is sent.
+class RefundOrigin(models.TextChoices):
+    """Who asked for a refund."""
 
-    ``idempotency_key`` is sent as the ``Idempotency-Key`` header, so retrying this record can never refund twice.
+    SHOP = "shop", _("This shop")
+    ORKESTAPAY = "orkestapay", _("OrkestaPay (portal or support)")
+
+
+class Refund(models.Model):
+    """One refund of one :class:`Payment`, recorded (committed) before the request is sent.
+
+    ``idempotency_key`` is sent as the ``Idempotency-Key`` header, so resending this record can never refund twice;
+    it is derived from the operator's one-time intent, so a double submit makes one record. Refunds that OrkestaPay
+    reports but this shop did not send (made in its portal) are mirrored with ``origin = orkestapay``.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
-    payment_id = models.CharField(_("OrkestaPay payment id"), max_length=64)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
+    orkestapay_payment_id = models.CharField(_("OrkestaPay payment id"), max_length=64)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)])
     description = models.CharField(_("description"), max_length=250, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
+    origin = models.CharField(
+        _("origin"), max_length=16, choices=RefundOrigin.choices, default=RefundOrigin.SHOP, db_index=True
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=RefundStatus.choices, default=RefundStatus.REQUESTED, db_index=True
     )
-    transaction_id = models.CharField(_("OrkestaPay transaction id"), max_length=64, blank=True)
+    transaction_id = models.CharField(_("OrkestaPay transaction id"), max_length=64, blank=True, db_index=True)
     remote_status = models.CharField(_("OrkestaPay status"), max_length=40, blank=True)
     requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
     error = models.TextField(_("error"), blank=True)
     raw_response = models.JSONField(_("raw response"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
