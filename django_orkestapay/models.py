@@ -45,6 +45,7 @@ class CheckoutStatus(models.TextChoices):
     """One attempt at the hosted checkout."""
 
     OPEN = "open", _("Open")
+    PENDING = "pending", _("Payment in progress")  # a payment on it has not finished (SPEI, cash, 3-D Secure)
     COMPLETED = "completed", _("Completed")
     CANCELED = "canceled", _("Canceled")
     EXPIRED = "expired", _("Expired")

@@ -255,5 +255,24 @@ class Migration(migrations.Migration):
             name="transaction_id",
             field=models.CharField(blank=True, db_index=True, max_length=64, verbose_name="OrkestaPay transaction id"),
         ),
+        migrations.AlterField(
+            model_name="checkout",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("open", "Open"),
+                    ("pending", "Payment in progress"),
+                    ("completed", "Completed"),
+                    ("canceled", "Canceled"),
+                    ("expired", "Expired"),
+                    ("declined", "Payment failed"),
+                    ("failed", "Could not be created"),
+                ],
+                db_index=True,
+                default="open",
+                max_length=20,
+                verbose_name="status",
+            ),
+        ),
         migrations.RunPython(build_ledger, migrations.RunPython.noop),
     ]
