@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -1167,3 +1169,9 @@ def test_close_closes_only_an_owned_session(monkeypatch: pytest.MonkeyPatch) -> 
     with client as entered:
         assert entered is client
     assert closed == ["owned"]
+
+
+def test_the_client_package_imports_no_django() -> None:
+    code = "import sys, django_orkestapay.client; print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

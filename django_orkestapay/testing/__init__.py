@@ -14,9 +14,10 @@ Also: ``python -m django_orkestapay.testing`` (a standalone server) and the pyte
 This package imports neither Django nor requests.
 """
 
-from .fake_gateway import FakeOrkestaPay, RecordedRequest
+from .fake_gateway import FakeOrkestaPay
 from .faults import FAULT_KINDS, Fault
-from .state import (
+from .recording import RecordedRequest
+from .records import (
     CheckoutClosed,
     CheckoutExpired,
     FakeGatewayError,

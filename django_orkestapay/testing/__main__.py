@@ -10,7 +10,8 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from .fake_gateway import FakeOrkestaPay, RecordedRequest
+from .fake_gateway import FakeOrkestaPay
+from .recording import RecordedRequest
 from .webhooks import PAYLOAD_VERSIONS, WEBHOOK_MODES
 
 

@@ -1,4 +1,8 @@
-"""The fake's ``/v1`` API routes (reference sections 2, 5-9 and 13.1-13.4)."""
+"""The fake's ``/v1`` API routes (reference sections 2, 5-9 and 13.1-13.4).
+
+Every route receives the ``GatewayCore`` (settings and state), the request, its path match and the authenticated
+client id; the token endpoint, Bearer authentication and Idempotency-Key replay live here too.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,15 @@ import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._util import dumps
-from .state import RefundError
+from .core import GatewayCore
+from .records import RefundError
 from .validation import FieldError, message, summary_message, validate_checkout, validate_refund
 from .wire import Request, Response, error_response, json_response, message_response, new_request_id
 
-if TYPE_CHECKING:
-    from .fake_gateway import FakeOrkestaPay
-
-Handler = Callable[["FakeOrkestaPay", Request, "re.Match[str]", str], Response]
+Handler = Callable[[GatewayCore, Request, "re.Match[str]", str], Response]
 BRANDS = [
     {"brand": "VISA", "logo": "https://resources.orkestapay.example/brands/visa.svg"},
     {"brand": "MASTERCARD", "logo": "https://resources.orkestapay.example/brands/mastercard.svg"},
@@ -51,25 +53,25 @@ def not_found(kind: str, object_id: str) -> Response:
     return error_response(404, f"{kind} {object_id} not found", "NOT_FOUND")
 
 
-def _json_body(fake: FakeOrkestaPay, request: Request) -> tuple[Any, Response | None]:
+def _json_body(core: GatewayCore, request: Request) -> tuple[Any, Response | None]:
     """Parse a JSON request body, or return the error response to send instead."""
     if request.body and not request.is_json():
         return None, message_response(415, "Content-Type must be application/json")
     try:
         return request.json(), None
     except ValueError:
-        error = FieldError("body", message("body", fake.error_language))
-        return None, validation_response([error], fake.error_language)
+        error = FieldError("body", message("body", core.settings.error_language))
+        return None, validation_response([error], core.settings.error_language)
 
 
 # tokens --------------------------------------------------------------------------------------------------------
 
 
-def issue_token(fake: FakeOrkestaPay, request: Request) -> Response:
+def issue_token(core: GatewayCore, request: Request) -> Response:
     """``POST /v1/oauth/tokens`` (client credentials, JSON only)."""
     if not request.is_json():
         return message_response(415, "Content-Type must be application/json")
-    body, error = _json_body(fake, request)
+    body, error = _json_body(core, request)
     if error is not None:
         return error
     if not isinstance(body, dict):
@@ -82,23 +84,23 @@ def issue_token(fake: FakeOrkestaPay, request: Request) -> Response:
     if body["grant_type"] != "client_credentials":
         errors = [{"field": "grant_type", "message": "grant_type must be client_credentials"}]
         return json_response(400, {"message": "Unsupported grant_type", "validation_errors": errors})
-    if not _credentials_ok(fake, body["client_id"], body["client_secret"]):
+    if not _credentials_ok(core, body["client_id"], body["client_secret"]):
         return message_response(401, "Invalid client credentials")
-    return json_response(200, fake.state.issue_token(body["client_id"], fake.token_issuer()))
+    return json_response(200, core.state.issue_token(body["client_id"], core.settings.token_issuer()))
 
 
-def _credentials_ok(fake: FakeOrkestaPay, client_id: str, client_secret: str) -> bool:
-    id_ok = hmac.compare_digest(client_id.encode(), fake.client_id.encode())
-    secret_ok = hmac.compare_digest(client_secret.encode(), fake.client_secret.encode())
+def _credentials_ok(core: GatewayCore, client_id: str, client_secret: str) -> bool:
+    id_ok = hmac.compare_digest(client_id.encode(), core.settings.client_id.encode())
+    secret_ok = hmac.compare_digest(client_secret.encode(), core.settings.client_secret.encode())
     return id_ok and secret_ok
 
 
-def authenticate(fake: FakeOrkestaPay, request: Request) -> str | Response:
+def authenticate(core: GatewayCore, request: Request) -> str | Response:
     """Return the client id of a valid Bearer token, or the 401 response."""
     scheme, _, token = (request.header("authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return error_response(401, "Missing bearer access token", "AUTHENTICATION")
-    client_id = fake.state.token_client(token.strip())
+    client_id = core.state.token_client(token.strip())
     if client_id is None:
         return error_response(401, "Invalid or expired access token", "AUTHENTICATION")
     return client_id
@@ -123,113 +125,113 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def idempotent(fake: FakeOrkestaPay, request: Request, client_id: str, process: Callable[[], Response]) -> Response:
+def idempotent(core: GatewayCore, request: Request, client_id: str, process: Callable[[], Response]) -> Response:
     """Run ``process`` once per (client, method, path, Idempotency-Key); replay or refuse repeats (13.4)."""
     key = request.header("idempotency-key")
     if not key:
         return process()
-    store = fake.state.idempotency
+    store = core.state.idempotency
     slot = (client_id, request.method, request.path, key)
     fingerprint = _fingerprint(request)
-    with fake.state.lock:
+    with core.state.lock:
         stored: StoredResponse | None = store.get(slot)
-        if stored is not None and fake.clock() - stored.stored_at > fake.idempotency_ttl:
+        if stored is not None and core.settings.clock() - stored.stored_at > core.settings.idempotency_ttl:
             stored = None
         if stored is not None:
             if stored.fingerprint != fingerprint:
                 text = "Idempotency-Key already used with a different request body"
-                return message_response(fake.idempotency_conflict_status, text)
+                return message_response(core.settings.idempotency_conflict_status, text)
             replay = stored.response
             headers = {**replay.headers, "Idempotent-Replayed": "true"}
             return Response(replay.status, replay.body, replay.content_type, headers)
         response = process()
         if response.status is not None and response.status < 500:
-            store[slot] = StoredResponse(fingerprint, response, fake.clock())
+            store[slot] = StoredResponse(fingerprint, response, core.settings.clock())
         return response
 
 
 # checkouts, orders, payments -----------------------------------------------------------------------------------
 
 
-def create_checkout(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+def create_checkout(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:
     """``POST /v1/checkouts``."""
 
     def process() -> Response:
-        body, error = _json_body(fake, request)
+        body, error = _json_body(core, request)
         if error is not None:
             return error
-        errors = validate_checkout(body, fake.checkout_rules())
+        errors = validate_checkout(body, core.checkout_rules())
         if errors:
-            return validation_response(errors, fake.error_language)
-        return json_response(200, fake.state.create_checkout(body))
+            return validation_response(errors, core.settings.error_language)
+        return json_response(200, core.state.create_checkout(body))
 
-    if fake.idempotent_checkouts:
-        return idempotent(fake, request, client_id, process)
+    if core.settings.idempotent_checkouts:
+        return idempotent(core, request, client_id, process)
     return process()
 
 
-def get_checkout(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+def get_checkout(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:
     """``GET /v1/checkouts/{id}``."""
     try:
-        return json_response(200, fake.state.checkout_view(match["id"]))
+        return json_response(200, core.state.checkout_view(match["id"]))
     except KeyError:
         return not_found("Checkout", match["id"])
 
 
-def get_order(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+def get_order(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:
     """``GET /v1/orders/{id}``."""
     try:
-        return json_response(200, fake.state.order_view(match["id"]))
+        return json_response(200, core.state.order_view(match["id"]))
     except KeyError:
         return not_found("Order", match["id"])
 
 
-def get_order_payments(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+def get_order_payments(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:
     """``GET /v1/orders/{id}/payments``."""
     try:
-        return json_response(200, fake.state.order_payments_view(match["id"]))
+        return json_response(200, core.state.order_payments_view(match["id"]))
     except KeyError:
         return not_found("Order", match["id"])
 
 
-def get_payment(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+def get_payment(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:
     """``GET /v1/payments/{id}``."""
     try:
-        return json_response(200, fake.state.payment_view(match["id"]))
+        return json_response(200, core.state.payment_view(match["id"]))
     except KeyError:
         return not_found("Payment", match["id"])
 
 
-def refund_payment(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+def refund_payment(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:
     """``POST /v1/payments/{id}/refund`` with optional Idempotency-Key."""
 
     def process() -> Response:
-        body, error = _json_body(fake, request)
+        body, error = _json_body(core, request)
         if error is not None:
             return error
-        errors = validate_refund(body, fake.error_language)
+        errors = validate_refund(body, core.settings.error_language)
         if errors:
-            return validation_response(errors, fake.error_language)
+            return validation_response(errors, core.settings.error_language)
         try:
-            transaction = fake.state.refund(match["id"], body["amount"], body.get("description"))
+            transaction = core.state.refund(match["id"], body["amount"], body.get("description"))
         except KeyError:
             return not_found("Payment", match["id"])
         except RefundError as exc:
             return error_response(400, str(exc), "VALIDATION", validation_errors=[])
         return json_response(200, transaction)
 
-    return idempotent(fake, request, client_id, process)
+    return idempotent(core, request, client_id, process)
 
 
-def merchant_settings(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+def merchant_settings(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:
     """``GET /v1/merchants/settings?id=AVAILABLE_REFUND_BY_ECOMMERCE``."""
-    settings = {"AVAILABLE_REFUND_BY_ECOMMERCE": fake.refunds_enabled}
+    settings = {"AVAILABLE_REFUND_BY_ECOMMERCE": core.settings.refunds_enabled}
     wanted = request.query.get("id")
     selected = {k: v for k, v in settings.items() if wanted in (None, "", k)}
     return json_response(200, {"custom_settings": selected})
 
 
-def provider_brands(fake: FakeOrkestaPay, request: Request, match: re.Match[str], client_id: str) -> Response:
+def provider_brands(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:
     """``GET /v1/merchants/providers/brands``."""
     return json_response(200, BRANDS)
 
@@ -247,15 +249,15 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 TOKEN_PATH = re.compile(r"^/v1/oauth/tokens/?$")
 
 
-def handle_api(fake: FakeOrkestaPay, request: Request) -> Response:
+def handle_api(core: GatewayCore, request: Request) -> Response:
     """Route one API request: token endpoint, then Bearer auth for every other ``/v1`` route."""
     if TOKEN_PATH.match(request.path):
         if request.method != "POST":
             return message_response(405, f"Method {request.method} not allowed")
-        return issue_token(fake, request)
+        return issue_token(core, request)
     if not request.path.startswith("/v1/"):
         return message_response(404, f"No route for {request.method} {request.path}")
-    client_id = authenticate(fake, request)
+    client_id = authenticate(core, request)
     if isinstance(client_id, Response):
         return client_id
     path_known = False
@@ -265,7 +267,7 @@ def handle_api(fake: FakeOrkestaPay, request: Request) -> Response:
             continue
         path_known = True
         if method == request.method:
-            return handler(fake, request, match, client_id)
+            return handler(core, request, match, client_id)
     if path_known:
         return message_response(405, f"Method {request.method} not allowed on {request.path}")
     return message_response(404, f"No route for {request.method} {request.path}")

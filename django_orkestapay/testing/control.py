@@ -20,21 +20,22 @@ POST      /_fake/checkouts/{id}/expire          expire a checkout now
 POST      /_fake/orders/{id}/status             ``{status}``: back door, bypasses the state machine
 POST      /_fake/tokens/expire                  expire every issued token
 ========  ====================================  ==================================================================
+
+Every action receives the ``GatewayCore`` (settings, state, faults, webhooks, request log), never the server class.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .state import FakeGatewayError
+from .core import GatewayCore
+from .faults import make_fault
+from .records import FakeGatewayError
 from .wire import Request, Response, json_response, message_response
 
-if TYPE_CHECKING:
-    from .fake_gateway import FakeOrkestaPay
-
-Action = Callable[["FakeOrkestaPay", Request, "re.Match[str]"], Any]
+Action = Callable[[GatewayCore, Request, "re.Match[str]"], Any]
 FAULT_ARGS = ("method", "path_pattern", "kind", "times", "status", "delay", "redirect_host", "after_processing")
 CONFIG_ATTRS = {
     "mode": "webhook_mode",
@@ -54,96 +55,96 @@ def _body(request: Request) -> dict[str, Any]:
     return value
 
 
-def _health(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
-    return {"status": "ok", "base_url": fake.base_url, "client_id": fake.client_id}
+def _health(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    return {"status": "ok", "base_url": core.settings.base_url, "client_id": core.settings.client_id}
 
 
-def _reset(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
-    fake.reset()
+def _reset(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    core.reset()
     return {"status": "ok"}
 
 
-def _requests(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+def _requests(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
     kind = request.query.get("kind", "api")
-    records = fake.all_requests if kind == "all" else [r for r in fake.all_requests if r.kind == kind]
+    records = core.log.all_requests() if kind == "all" else [r for r in core.log.all_requests() if r.kind == kind]
     return {"requests": [record.as_dict() for record in records]}
 
 
-def _state(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
-    return {"orders": fake.orders, "checkouts": fake.checkouts, "payments": fake.payments}
+def _state(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    state = core.state
+    return {"orders": state.order_views(), "checkouts": state.checkout_views(), "payments": state.payment_views()}
 
 
-def _faults(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
-    return {"faults": [fault.as_dict() for fault in fake.faults]}
+def _faults(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    return {"faults": [fault.as_dict() for fault in core.faults.snapshot()]}
 
 
-def _add_fault(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+def _add_fault(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
     body = _body(request)
     unknown = set(body) - set(FAULT_ARGS)
     if unknown:
         raise ValueError(f"unknown fault arguments: {', '.join(sorted(unknown))}")
     args = {key: body[key] for key in FAULT_ARGS if key in body and key not in ("method", "path_pattern", "kind")}
-    fault = fake.inject_fault(
-        str(body.get("method", "")), str(body.get("path_pattern", "")), str(body.get("kind")), **args
-    )
+    fault = make_fault(str(body.get("method", "")), str(body.get("path_pattern", "")), str(body.get("kind")), **args)
+    core.faults.add(fault)
     return fault.as_dict()
 
 
-def _clear_faults(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
-    fake.clear_faults()
+def _clear_faults(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    core.faults.clear()
     return {"status": "ok"}
 
 
-def _webhook_log(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
-    return {"attempts": [attempt.as_dict() for attempt in fake.webhook_log]}
+def _webhook_log(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    return {"attempts": [attempt.as_dict() for attempt in core.webhooks.log]}
 
 
-def _flush(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
-    return {"released": fake.flush_webhooks()}
+def _flush(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    return {"released": core.webhooks.flush()}
 
 
-def _add_endpoint(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+def _add_endpoint(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
     body = _body(request)
     if not isinstance(body.get("url"), str):
         raise ValueError("url is required")
-    return {"secret": fake.add_webhook_endpoint(body["url"], body.get("secret"), body.get("events"))}
+    return {"secret": core.webhooks.add_endpoint(body["url"], body.get("secret"), body.get("events"))}
 
 
-def _config(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+def _config(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
     body = _body(request)
     unknown = set(body) - set(CONFIG_ATTRS)
     if unknown:
         raise ValueError(f"unknown webhook settings: {', '.join(sorted(unknown))}")
     for key, value in body.items():
-        setattr(fake, CONFIG_ATTRS[key], float(value) if key in ("delay", "retry_time_factor") else value)
-    return {key: getattr(fake, attr) for key, attr in CONFIG_ATTRS.items()}
+        setattr(core.settings, CONFIG_ATTRS[key], float(value) if key in ("delay", "retry_time_factor") else value)
+    return {key: getattr(core.settings, attr) for key, attr in CONFIG_ATTRS.items()}
 
 
-def _resend(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
-    fake.resend_webhook(match["id"])
+def _resend(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    core.webhooks.resend(match["id"])
     return {"status": "ok"}
 
 
-def _settle(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
-    fake.settle(match["id"])
-    return fake.state.payment_view(match["id"])
+def _settle(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    core.state.settle(match["id"])
+    return core.state.payment_view(match["id"])
 
 
-def _expire(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
-    fake.expire_checkout(match["id"])
-    return fake.state.checkout_view(match["id"])
+def _expire(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    core.state.expire_checkout(match["id"])
+    return core.state.checkout_view(match["id"])
 
 
-def _order_status(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
+def _order_status(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
     status = _body(request).get("status")
     if not isinstance(status, str):
         raise ValueError("status is required")
-    fake.set_order_status(match["id"], status)
-    return fake.get_order(match["id"])
+    core.state.force_status(match["id"], status)
+    return core.state.order_view(match["id"])
 
 
-def _expire_tokens(fake: FakeOrkestaPay, request: Request, match: re.Match[str]) -> Any:
-    fake.expire_tokens()
+def _expire_tokens(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    core.state.expire_tokens()
     return {"status": "ok"}
 
 
@@ -167,18 +168,18 @@ ROUTES: list[tuple[str, re.Pattern[str], Action]] = [
 ]
 
 
-def handle_control(fake: FakeOrkestaPay, request: Request) -> Response:
+def handle_control(core: GatewayCore, request: Request) -> Response:
     """Route one ``/_fake/`` request; errors come back as JSON ``{message}`` (400, 404 or 409)."""
     for method, pattern, action in ROUTES:
         match = pattern.match(request.path)
         if match is not None and method == request.method:
-            return _run(fake, request, match, action)
+            return _run(core, request, match, action)
     return message_response(404, f"No control route for {request.method} {request.path}")
 
 
-def _run(fake: FakeOrkestaPay, request: Request, match: re.Match[str], action: Action) -> Response:
+def _run(core: GatewayCore, request: Request, match: re.Match[str], action: Action) -> Response:
     try:
-        return json_response(200, action(fake, request, match))
+        return json_response(200, action(core, request, match))
     except KeyError as exc:
         return message_response(404, f"Unknown id {exc}")
     except FakeGatewayError as exc:

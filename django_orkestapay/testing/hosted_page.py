@@ -14,14 +14,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ._util import to_decimal
-from .state import (
-    DEFAULT_CARD,
-    THREE_DS_CARD,
-    CheckoutClosed,
-    CheckoutExpired,
-    GatewayState,
-    PaymentDeclined,
-)
+from .records import DEFAULT_CARD, THREE_DS_CARD, CheckoutClosed, CheckoutExpired, PaymentDeclined
+from .state import GatewayState
 from .wire import Request, Response, html_response, redirect_response
 
 PAGE_PATH = re.compile(r"^/checkout/(?P<checkout_id>[^/]+)(?:/(?P<action>[a-z0-9-]+))?/?$")

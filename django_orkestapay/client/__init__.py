@@ -1,0 +1,37 @@
+"""The OrkestaPay HTTP client.
+
+A small, framework-free wrapper around the OrkestaPay REST API (``/v1/...``) built on :mod:`requests`. It fetches and
+caches the OAuth2 client-credentials token, maps every failure onto :mod:`django_orkestapay.exceptions`, retries only
+the calls that are safe to repeat, and turns the responses the hosted-checkout flow needs into typed results.
+
+This package must not import Django (directly or indirectly): the service layer passes Django's cache in as the
+``token_cache`` when it wants tokens shared between processes. Its modules import each other one way only:
+``results`` (typed results, JSON and their parsing) <- ``transport`` (session, retries, error mapping, scrubbing)
+<- ``tokens`` (token cache, lock, refresh) <- ``endpoints`` (:class:`OrkestaPayClient`). Import the public names
+from here.
+"""
+
+from __future__ import annotations
+
+from .endpoints import PRODUCTION_BASE_URL, SANDBOX_BASE_URL, OrkestaPayClient
+from .results import CheckoutResult, RefundResult, RemoteOrder, decode_json, encode_json
+from .tokens import AccessToken, InMemoryTokenCache, TokenCache, token_cache_key
+from .transport import AUTH_PATH, BODY_EXCERPT_CHARS, RETRY_STATUSES
+
+__all__ = [
+    "AUTH_PATH",
+    "BODY_EXCERPT_CHARS",
+    "PRODUCTION_BASE_URL",
+    "RETRY_STATUSES",
+    "SANDBOX_BASE_URL",
+    "AccessToken",
+    "CheckoutResult",
+    "InMemoryTokenCache",
+    "OrkestaPayClient",
+    "RefundResult",
+    "RemoteOrder",
+    "TokenCache",
+    "decode_json",
+    "encode_json",
+    "token_cache_key",
+]

@@ -1,0 +1,267 @@
+"""The OrkestaPay client's endpoint methods: :class:`OrkestaPayClient`, the one object shops and services hold.
+
+It validates its settings, builds a :class:`~.transport.Transport` and a :class:`~.tokens.TokenManager` and
+exposes one method per API call the hosted-checkout flow needs: create and read checkouts, read orders and their
+payments, read a payment, refund one (keyed by an idempotency key). Each method says whether its call is safe to
+retry, quotes ids into the path, encodes the body and parses the answer into a typed result; plus the lifecycle
+(``close``, context manager). The attributes it had as a single class (``base_url``, ``timeout``,
+``token_cache_key``, ...) read through to the parts that hold them now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from .. import __version__
+from ..exceptions import MalformedResponseError
+from .results import (
+    CheckoutResult,
+    RefundResult,
+    RemoteOrder,
+    _parse_checkout,
+    _parse_order,
+    _parse_refund,
+    _ShapeError,
+    encode_json,
+)
+from .tokens import AccessToken, InMemoryTokenCache, TokenCache, TokenManager
+from .transport import Transport, _Response
+
+__all__ = ["PRODUCTION_BASE_URL", "SANDBOX_BASE_URL", "OrkestaPayClient"]
+
+SANDBOX_BASE_URL = "https://api.sand.orkestapay.com"
+PRODUCTION_BASE_URL = "https://api.orkestapay.com"
+
+_T = TypeVar("_T")
+
+
+def _path_segment(value: str, name: str) -> str:
+    """Quote an id for use as one path segment; refuse empty and dot-segment values."""
+    if not isinstance(value, str) or not value.strip() or value.strip() in (".", ".."):
+        raise ValueError(f"{name} must be a non-empty id")
+    return quote(value, safe="")
+
+
+class OrkestaPayClient:
+    """A client for one OrkestaPay environment and one set of API credentials.
+
+    Create one per process (or per settings change) and reuse it: it holds one ``requests.Session`` and caches the
+    access token in ``token_cache`` until ``token_leeway`` seconds before it expires. ``clock`` and ``sleep`` can be
+    injected for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        base_url: str = SANDBOX_BASE_URL,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 20.0,
+        max_retries: int = 2,
+        backoff_factor: float = 0.25,
+        token_cache: TokenCache | None = None,
+        token_leeway: float = 60.0,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        user_agent: str | None = None,
+    ) -> None:
+        if not client_id or not client_secret:
+            raise ValueError("client_id and client_secret are required")
+        base = base_url.strip().rstrip("/")
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"base_url must be an absolute http(s) URL without query or fragment, not {base_url!r}")
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        if max_retries < 0 or backoff_factor < 0 or token_leeway < 0:
+            raise ValueError("max_retries, backoff_factor and token_leeway must not be negative")
+        self._transport = Transport(
+            base_url=base,
+            timeout=(float(connect_timeout), float(read_timeout)),
+            max_retries=max_retries,
+            backoff_factor=backoff_factor,
+            user_agent=user_agent or f"django-orkestapay/{__version__}",
+            client_secret=client_secret,
+            session=session,
+            sleep=sleep,
+        )
+        self._tokens = TokenManager(
+            transport=self._transport,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_cache=token_cache if token_cache is not None else InMemoryTokenCache(clock=clock),
+            token_leeway=token_leeway,
+            clock=clock,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, client_id={self.client_id!r})"
+
+    # --------------------------------------------------------------------------------------------------- attributes
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, without a trailing slash."""
+        return self._transport.base_url
+
+    @property
+    def client_id(self) -> str:
+        """The OAuth2 client id."""
+        return self._tokens.client_id
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """The ``(connect, read)`` timeout of every call, in seconds."""
+        return self._transport.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """How often a safe call is retried after a transient failure."""
+        return self._transport.max_retries
+
+    @property
+    def backoff_factor(self) -> float:
+        """Retry ``n`` (from 0) waits ``backoff_factor * 2**n`` seconds."""
+        return self._transport.backoff_factor
+
+    @property
+    def token_leeway(self) -> float:
+        """How many seconds before its expiry a cached token is no longer used."""
+        return self._tokens.token_leeway
+
+    @property
+    def user_agent(self) -> str:
+        """The ``User-Agent`` header sent with every call."""
+        return self._transport.user_agent
+
+    @property
+    def token_cache_key(self) -> str:
+        """The key the access token is cached under (see :func:`~.tokens.token_cache_key`)."""
+        return self._tokens.token_cache_key
+
+    @property
+    def _session(self) -> requests.Session:
+        """The ``requests.Session`` every call goes through."""
+        return self._transport.session
+
+    # ---------------------------------------------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        """Close the HTTP session (only if the client created it)."""
+        self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -------------------------------------------------------------------------------------------------------- token
+
+    def get_access_token(self, *, force_refresh: bool = False) -> AccessToken:
+        """Return a usable access token, from the cache when possible (``POST /v1/oauth/tokens`` otherwise)."""
+        return self._tokens.get_access_token(force_refresh=force_refresh)
+
+    # ------------------------------------------------------------------------------------------------- public calls
+
+    def create_checkout(self, payload: Mapping[str, Any]) -> CheckoutResult:
+        """Register a hosted checkout (``POST /v1/checkouts``). Never retried: a repeat could create a second order.
+
+        A timeout or connection error here leaves it unknown whether the checkout exists.
+        """
+        response = self._call("POST", "/v1/checkouts", payload=dict(payload), retry=False)
+        return self._parse(_parse_checkout, response, "POST", "/v1/checkouts")
+
+    def get_checkout(self, checkout_id: str) -> CheckoutResult:
+        """Read a checkout back (``GET /v1/checkouts/{checkout_id}``)."""
+        path = f"/v1/checkouts/{_path_segment(checkout_id, 'checkout_id')}"
+        return self._parse(_parse_checkout, self._call("GET", path, retry=True), "GET", path)
+
+    def get_order(self, order_id: str) -> RemoteOrder:
+        """Read an order and its status (``GET /v1/orders/{order_id}``)."""
+        path = f"/v1/orders/{_path_segment(order_id, 'order_id')}"
+        return self._parse(_parse_order, self._call("GET", path, retry=True), "GET", path)
+
+    def list_order_payments(self, order_id: str) -> list[dict[str, Any]]:
+        """List an order's payments (``GET /v1/orders/{order_id}/payments``, the page's ``content``)."""
+        path = f"/v1/orders/{_path_segment(order_id, 'order_id')}/payments"
+        response = self._call("GET", path, retry=True)
+
+        def parse(data: dict[str, Any]) -> list[dict[str, Any]]:
+            content = data.get("content")
+            if not isinstance(content, list) or not all(isinstance(item, dict) for item in content):
+                raise _ShapeError("content is not a list of payments")
+            return list(content)
+
+        return self._parse(parse, response, "GET", path)
+
+    def get_payment(self, payment_id: str) -> dict[str, Any]:
+        """Read a payment (``GET /v1/payments/{payment_id}``) as the raw JSON object."""
+        path = f"/v1/payments/{_path_segment(payment_id, 'payment_id')}"
+        return self._call("GET", path, retry=True).data
+
+    def refund_payment(
+        self, payment_id: str, *, amount: Decimal, description: str, idempotency_key: str
+    ) -> RefundResult:
+        """Refund ``amount`` of a payment (``POST /v1/payments/{payment_id}/refund``).
+
+        Retried on transient failures because it carries ``idempotency_key``; derive that key from your own refund
+        record so a repeat can never refund twice.
+        """
+        path = f"/v1/payments/{_path_segment(payment_id, 'payment_id')}/refund"
+        if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
+            raise ValueError("amount must be a positive Decimal")
+        if (
+            not isinstance(idempotency_key, str)
+            or not idempotency_key.strip()
+            or any(c in idempotency_key for c in "\r\n")
+        ):
+            raise ValueError("idempotency_key must be a non-empty single-line string")
+        response = self._call(
+            "POST",
+            path,
+            payload={"amount": amount, "description": description},
+            retry=True,
+            extra_headers={"Idempotency-Key": idempotency_key},
+        )
+        return self._parse(_parse_refund, response, "POST", path)
+
+    # ---------------------------------------------------------------------------------------------------- the calls
+
+    def _parse(self, parser: Callable[[dict[str, Any]], _T], response: _Response, method: str, path: str) -> _T:
+        try:
+            return parser(response.data)
+        except _ShapeError as exc:
+            raise MalformedResponseError(
+                f"{MalformedResponseError.default_message}: {exc}",
+                status_code=response.status_code,
+                method=method,
+                path=path,
+            ) from None
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        payload: Any = None,
+        retry: bool,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> _Response:
+        """An authorised call; on a 401 the token is replaced and the call made once more."""
+        body = encode_json(payload) if payload is not None else None
+        return self._tokens.send_authorised(method, path, body=body, retry=retry, extra_headers=extra_headers)

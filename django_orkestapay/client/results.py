@@ -1,0 +1,263 @@
+"""The typed results of the OrkestaPay client and the parsing of answers into them.
+
+Holds the frozen result types the endpoint methods return (:class:`CheckoutResult`, :class:`RemoteOrder`,
+:class:`RefundResult`), the JSON codec every request and response goes through (:func:`encode_json` sends
+``Decimal`` amounts as JSON numbers, :func:`decode_json` reads numbers back as ``Decimal``, never ``float``), the
+coercion of the API's numbers, epoch-millisecond timestamps and ids, and the ``_parse_*`` functions that check a 2xx
+body's shape. A body that lacks what we need raises :class:`_ShapeError`, which the client turns into
+:class:`~django_orkestapay.exceptions.MalformedResponseError` with the call's context. No I/O and no Django here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["CheckoutResult", "RefundResult", "RemoteOrder", "decode_json", "encode_json"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    """A registered hosted checkout (``POST``/``GET /v1/checkouts``)."""
+
+    checkout_id: str
+    redirect_url: str
+    order_id: str
+    order_status: str
+    expires_at: datetime | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RemoteOrder:
+    """An order as OrkestaPay reports it (``GET /v1/orders/{id}``)."""
+
+    order_id: str
+    merchant_order_id: str | None
+    status: str
+    currency: str | None
+    total_amount: Decimal | None
+    subtotal_amount: Decimal | None
+    expires_at: datetime | None
+    payment_ids: tuple[str, ...]
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """The transaction a refund request produced (``POST /v1/payments/{id}/refund``)."""
+
+    transaction_id: str | None
+    status: str
+    amount: Decimal | None
+    message: str | None
+    raw: dict[str, Any]
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether OrkestaPay reports the refund as done (``status == "SUCCESS"``)."""
+        return self.status == "SUCCESS"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# JSON helpers
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class _ShapeError(ValueError):
+    """A 2xx body that parsed as JSON but lacks what we need; turned into MalformedResponseError with context."""
+
+
+def _json_default(value: Any) -> Any:
+    """Encode ``Decimal`` as a JSON number: an int when integral, else the shortest float repr."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot send the non-finite amount {value} to OrkestaPay")
+        if value == value.to_integral_value():
+            return int(value)
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def encode_json(payload: Any) -> bytes:
+    """Serialise a request body; ``Decimal`` amounts become JSON numbers, NaN and infinities are refused."""
+    return json.dumps(payload, default=_json_default, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"JSON constant {name} is not allowed")
+
+
+def decode_json(content: bytes | str) -> Any:
+    """Parse a response body; floats become ``Decimal`` (never ``float``), NaN/Infinity are refused."""
+    return json.loads(content, parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def _to_decimal(value: Any, name: str, *, strict: bool) -> Decimal | None:
+    """Turn a JSON number or numeric string into a finite ``Decimal``; ``None`` when absent.
+
+    An unusable value raises :class:`_ShapeError` when ``strict``, else gives ``None``.
+    """
+    if value is None:
+        return None
+    result: Decimal | None = None
+    if isinstance(value, bool):
+        result = None
+    elif isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    elif isinstance(value, str) and value.strip():
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            result = None
+    if result is None or not result.is_finite():
+        if strict:
+            raise _ShapeError(f"{name} is not a number")
+        return None
+    return result
+
+
+def _to_datetime(value: Any) -> datetime | None:
+    """Parse an epoch-milliseconds string or number (or, tolerantly, an ISO 8601 string) into an aware UTC datetime."""
+    if value is None or isinstance(value, bool):
+        return None
+    millis: Decimal
+    if isinstance(value, Decimal):
+        millis = value
+    elif isinstance(value, int):
+        millis = Decimal(value)
+    elif isinstance(value, float):
+        millis = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            millis = Decimal(text)
+        except InvalidOperation:
+            try:
+                parsed = datetime.fromisoformat(text)
+            except ValueError:
+                return None
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    else:
+        return None
+    if not millis.is_finite():
+        return None
+    try:
+        return _EPOCH + timedelta(microseconds=int(millis * 1000))
+    except (OverflowError, ValueError):
+        return None
+
+
+def _to_str(value: Any) -> str | None:
+    """A string as sent, an integer as its digits, anything else ``None``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _require_str(data: Mapping[str, Any], key: str, name: str) -> str:
+    value = _to_str(data.get(key))
+    if value is None or not value.strip():
+        raise _ShapeError(f"{name} is missing")
+    return value
+
+
+def _parse_checkout(data: dict[str, Any]) -> CheckoutResult:
+    checkout_id = _require_str(data, "checkout_id", "checkout_id")
+    redirect_url = _require_str(data, "checkout_redirect_url", "checkout_redirect_url")
+    try:
+        parts = urlsplit(redirect_url)
+    except ValueError as exc:  # "https://[x", a host that NFKC-normalizes to "/", ...: not a URL we can trust
+        raise _ShapeError("checkout_redirect_url is not a valid URL") from exc
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _ShapeError("checkout_redirect_url is not an absolute http(s) URL")
+    order = data.get("order")
+    if not isinstance(order, dict):
+        raise _ShapeError("order is missing")
+    order_id = _require_str(order, "order_id", "order.order_id")
+    status = order.get("status")
+    return CheckoutResult(
+        checkout_id=checkout_id,
+        redirect_url=redirect_url,
+        order_id=order_id,
+        order_status=status.strip().upper() if isinstance(status, str) else "",
+        expires_at=_to_datetime(order.get("expires_at")),
+        raw=data,
+    )
+
+
+def _payment_ids(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """Collect payment ids from ``payment_id``, ``payment_ids`` and ``payments[].payment_id``, in order, once each."""
+    found: list[str] = []
+
+    def add(candidate: Any) -> None:
+        if isinstance(candidate, str) and candidate.strip() and candidate not in found:
+            found.append(candidate)
+
+    add(data.get("payment_id"))
+    listed = data.get("payment_ids")
+    if isinstance(listed, list):
+        for item in listed:
+            add(item)
+    payments = data.get("payments")
+    if isinstance(payments, list):
+        for item in payments:
+            add(item.get("payment_id") if isinstance(item, dict) else item)
+    return tuple(found)
+
+
+def _parse_order(data: dict[str, Any]) -> RemoteOrder:
+    order_id = _require_str(data, "order_id", "order_id")
+    status = data.get("status")
+    if not isinstance(status, str) or not status.strip():
+        raise _ShapeError("status is missing")
+    currency = data.get("currency")
+    return RemoteOrder(
+        order_id=order_id,
+        merchant_order_id=_to_str(data.get("merchant_order_id")),
+        status=status.strip().upper(),
+        currency=currency if isinstance(currency, str) and currency else None,
+        total_amount=_to_decimal(data.get("total_amount"), "total_amount", strict=True),
+        subtotal_amount=_to_decimal(data.get("subtotal_amount"), "subtotal_amount", strict=True),
+        expires_at=_to_datetime(data.get("expires_at")),
+        payment_ids=_payment_ids(data),
+        raw=data,
+    )
+
+
+def _parse_refund(data: dict[str, Any]) -> RefundResult:
+    status = data.get("status")
+    if not isinstance(status, str) or not status.strip():
+        raise _ShapeError("status is missing")
+    provider = data.get("provider")
+    message = provider.get("message") if isinstance(provider, dict) else None
+    if not isinstance(message, str):
+        top_level = data.get("message")
+        message = top_level if isinstance(top_level, str) else None
+    return RefundResult(
+        transaction_id=_to_str(data.get("transaction_id")),
+        status=status.strip().upper(),
+        amount=_to_decimal(data.get("amount"), "amount", strict=False),
+        message=message,
+        raw=data,
+    )

@@ -1,0 +1,218 @@
+"""Checkouts: :func:`start_checkout` registers (or reuses) an OrkestaPay hosted checkout for an order, with the
+request body, the checkout locale, the signed return URLs, and the check that OrkestaPay's redirect URL points at
+a trusted host."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from .. import conf, signals
+from ..client import CheckoutResult
+from ..exceptions import MalformedResponseError, OrderNotPayableError, OrkestaPayError, UnexpectedRedirectError
+from ..models import Checkout, CheckoutStatus, Order, OrderStatus
+from ..signing import CANCELED, COMPLETED, RETURN_PARAM, sign_return
+from .api_client import _jsonable, get_client
+from .orders import validate_amounts
+from .transitions import _shop_object, transition_order
+
+# One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
+# log filters keep working.
+logger = logging.getLogger("django_orkestapay.services")
+
+#: The only checkout locale seen in OrkestaPay's documentation and integrations.
+DEFAULT_LOCALE = "ES_LATAM"
+
+
+def _to_number(amount: Decimal) -> Decimal | int:
+    return int(amount) if amount == amount.to_integral_value() else amount
+
+
+def checkout_locale(order: Order) -> str:
+    """The locale sent to OrkestaPay: the order's, else the ``LOCALE`` setting, else the active language's
+    entry in ``LANGUAGE_LOCALES`` (``es-mx`` -> ``es``), else ``ES_LATAM``."""
+    if order.locale:
+        return order.locale
+    if conf.get("LOCALE"):
+        return str(conf.get("LOCALE"))
+    language = (translation.get_language() or "").lower()
+    table: Mapping[str, str] = conf.get("LANGUAGE_LOCALES") or {}
+    return table.get(language) or table.get(language.split("-")[0]) or DEFAULT_LOCALE
+
+
+def build_checkout_payload(order: Order, checkout: Checkout) -> dict[str, Any]:
+    """The ``POST /v1/checkouts`` body for one checkout of ``order``, in the documented shape."""
+    payload_order: dict[str, Any] = {
+        "merchant_order_id": checkout.merchant_reference,
+        "currency": order.currency,
+        "subtotal_amount": _to_number(order.subtotal_amount),
+        "country_code": order.country_code,
+    }
+    if order.discount_amount:
+        payload_order["discounts"] = [{"amount": _to_number(order.discount_amount)}]
+    if order.shipping_amount:
+        payload_order["shipping_details"] = {"amount": _to_number(order.shipping_amount)}
+    if order.tax_amount:
+        payload_order["taxes"] = [{"amount": _to_number(order.tax_amount)}]
+    payload_order["total_amount"] = _to_number(order.total_amount)
+    payload_order["products"] = [
+        {
+            "product_id": item["product_id"],
+            "name": item["name"],
+            "quantity": item["quantity"],
+            "unit_price": _to_number(Decimal(item["unit_price"])),
+            **({"description": item["description"]} if item.get("description") else {}),
+        }
+        for item in order.items
+    ]
+    customer = {
+        "first_name": order.customer_first_name,
+        "last_name": order.customer_last_name,
+        "email": order.customer_email,
+    }
+    if order.merchant_customer_id:
+        customer["merchant_customer_id"] = order.merchant_customer_id
+    payload_order["customer"] = customer
+    if checkout.expires_at is not None:
+        payload_order["expires_at"] = int(checkout.expires_at.timestamp() * 1000)
+    return {
+        "completed_redirect_url": checkout.completed_url,
+        "canceled_redirect_url": checkout.canceled_url,
+        "allow_save_payment_methods": bool(conf.get("ALLOW_SAVE_PAYMENT_METHODS")),
+        "locale": checkout.locale,
+        "order": payload_order,
+    }
+
+
+def _return_url(build_absolute_uri: Callable[[str], str], order: Order, checkout: Checkout, side: str) -> str:
+    path = reverse(f"orkestapay:{side}")
+    query = urlencode({RETURN_PARAM: sign_return(order_id=order.pk, checkout_id=checkout.pk, side=side)})
+    base = conf.get("RETURN_BASE_URL")
+    if base:
+        return f"{str(base).rstrip('/')}{path}?{query}"
+    return build_absolute_uri(f"{path}?{query}")
+
+
+def is_trusted_checkout_url(url: str) -> bool:
+    """Whether ``url`` points at a host we send buyers to (https, or the overridden BASE_URL's own host)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "https://[x" and other URLs Python cannot even split
+        return False
+    host = (parts.hostname or "").lower()
+    if not host or parts.scheme not in ("https", "http"):
+        return False
+    # Browsers read "https://evil.example\@x.orkestapay.com" as evil.example; refuse user info, backslashes and
+    # anything but plain (punycode) host characters, so we judge the same host the browser would visit.
+    if "@" in parts.netloc or "\\" in url or not all(c in "abcdefghijklmnopqrstuvwxyz0123456789.-:" for c in host):
+        return False
+    base_host = urlsplit(conf.base_url()).hostname
+    if parts.scheme == "http" and host != base_host:
+        return False
+    for allowed in conf.checkout_hosts():
+        allowed = allowed.lower()
+        if allowed.startswith(".") and (host.endswith(allowed) or host == allowed[1:]):
+            return True
+        if host == allowed:
+            return True
+    return False
+
+
+def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[str], str]) -> Checkout:
+    """Return an open checkout for ``order``: an unexpired one already registered, or a new one.
+
+    The order row stays locked while OrkestaPay is asked, so two concurrent clicks make one checkout. A failure is
+    recorded on a ``FAILED`` checkout row and on ``order.last_error`` and then raised; the order stays payable.
+    ``order`` may be the order's id: it is read once, locked. Raises ``Order.DoesNotExist``,
+    :class:`OrderNotPayableError`, ``ValidationError`` (amounts) or an :class:`OrkestaPayError`.
+    """
+    failure: OrkestaPayError | None = None
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk if isinstance(order, Order) else order)
+        if not order.is_payable:
+            raise OrderNotPayableError(f"Order {order.merchant_order_id} is {order.status}")
+        validate_amounts(order)
+        now = timezone.now()
+        margin = float(conf.get("CHECKOUT_REUSE_MARGIN"))
+        # One query for both the reuse check and the attempt number (an order has a handful of checkouts).
+        checkouts = list(order.checkouts.order_by("-created_at"))
+        open_checkouts = [existing for existing in checkouts if existing.status == CheckoutStatus.OPEN]
+        for existing in open_checkouts:
+            if existing.is_reusable(now=now, margin_seconds=margin):
+                return existing
+            if existing.expires_at is not None and existing.expires_at <= now + timedelta(seconds=margin):
+                existing.status = CheckoutStatus.EXPIRED
+                existing.save(update_fields=["status", "updated_at"])
+
+        # Failed attempts count too: a timeout may have left a checkout at OrkestaPay under the previous reference,
+        # and whether OrkestaPay refuses a repeated merchant_order_id is unknown.
+        attempt = len(checkouts) + 1
+        lifetime = conf.get("CHECKOUT_LIFETIME")
+        checkout = Checkout(
+            order=order,
+            locale=checkout_locale(order),
+            merchant_reference=order.merchant_order_id if attempt == 1 else f"{order.merchant_order_id}-{attempt}",
+            expires_at=now + timedelta(seconds=float(lifetime)) if lifetime else None,
+        )
+        checkout.completed_url = _return_url(build_absolute_uri, order, checkout, COMPLETED)
+        checkout.canceled_url = _return_url(build_absolute_uri, order, checkout, CANCELED)
+        try:
+            result = get_client().create_checkout(build_checkout_payload(order, checkout))
+            _check_fits(result)
+            if not is_trusted_checkout_url(result.redirect_url):
+                raise UnexpectedRedirectError(
+                    f"checkout_redirect_url host {urlsplit(result.redirect_url).hostname!r} is not trusted",
+                    response_body=result.raw,
+                )
+        except OrkestaPayError as exc:
+            failure = exc
+            checkout.status = CheckoutStatus.FAILED
+            checkout.error = str(exc)
+            checkout.raw_response = exc.response_body if isinstance(exc.response_body, dict) else None
+            checkout.save()
+            order.last_error = f"{timezone.now():%Y-%m-%d %H:%M:%S} creating checkout: {exc}"
+            order.save(update_fields=["last_error", "updated_at"])
+            logger.error("Order %s: checkout could not be created: %s", order.merchant_order_id, exc)
+        else:
+            checkout.orkestapay_checkout_id = result.checkout_id
+            checkout.orkestapay_order_id = result.order_id
+            checkout.redirect_url = result.redirect_url
+            checkout.expires_at = result.expires_at or checkout.expires_at
+            checkout.raw_response = _jsonable(result.raw)
+            checkout.save()
+            order.orkestapay_order_id = result.order_id
+            order.last_error = ""
+            # transition_order saves the whole row, ids included; only a no-op transition needs its own save.
+            if not transition_order(order, OrderStatus.PENDING, reason=f"checkout {result.checkout_id} created"):
+                order.save(update_fields=["orkestapay_order_id", "last_error", "updated_at"])
+            created = checkout
+            transaction.on_commit(
+                lambda: signals.checkout_created.send(
+                    sender=Order, order=order, shop_object=_shop_object(order), checkout=created
+                )
+            )
+            logger.info("Order %s: checkout %s created", order.merchant_order_id, result.checkout_id)
+    if failure is not None:
+        raise failure
+    return checkout
+
+
+def _check_fits(result: CheckoutResult) -> None:
+    """Refuse a checkout whose ids or URL do not fit our columns (truncating an id would break every lookup)."""
+    limits = {"checkout_id": 64, "order_id": 64, "redirect_url": 1000}
+    for name, limit in limits.items():
+        value = getattr(result, name) or ""
+        if len(value) > limit:
+            raise MalformedResponseError(
+                f"{MalformedResponseError.default_message}: {name} is {len(value)} characters long (at most {limit})",
+                response_body=result.raw,
+            )

@@ -1,0 +1,216 @@
+"""Orders and their amounts: money parsing, line-item normalization, :func:`create_order`, the checks that the
+amounts add up, and the orders that pay for a shop's own objects (:func:`order_for`, through
+:mod:`django_orkestapay.adapters`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+
+from .. import adapters, conf
+from ..models import PAID_STATUSES, PAYABLE_STATUSES, Order
+
+CENT = Decimal("0.01")
+
+
+def _money(value: Any, field: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationError({field: f"{value!r} is not an amount."}) from exc
+    if not amount.is_finite() or amount < 0:
+        raise ValidationError({field: f"{value!r} is not a non-negative amount."})
+    if amount != amount.quantize(CENT):
+        raise ValidationError({field: f"{value!r} has more than 2 decimal places."})
+    return amount.quantize(CENT)
+
+
+def _normalize_items(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    if not items:
+        raise ValidationError({"items": "An order needs at least one line item."})
+    normalized = []
+    for index, item in enumerate(items):
+        try:
+            name = str(item["name"]).strip()
+            quantity = int(item.get("quantity", 1))
+            unit_price = _money(item["unit_price"], f"items[{index}].unit_price")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError({"items": f"Line item {index} needs a name, a quantity and a unit_price."}) from exc
+        if not name or quantity < 1:
+            raise ValidationError({"items": f"Line item {index} needs a name and a positive quantity."})
+        product_id = str(item.get("product_id") or item.get("id") or index + 1)
+        entry = {"product_id": product_id, "name": name[:200], "quantity": quantity, "unit_price": str(unit_price)}
+        if item.get("description"):
+            entry["description"] = str(item["description"])[:250]
+        normalized.append(entry)
+    return normalized
+
+
+def compute_total(order: Order) -> Decimal:
+    """total = subtotal - discounts + shipping + taxes."""
+    return order.subtotal_amount - order.discount_amount + order.shipping_amount + order.tax_amount
+
+
+def validate_amounts(order: Order) -> None:
+    """Raise ``ValidationError`` unless the order's amounts add up (checked before any API call)."""
+    items_sum = sum(
+        (Decimal(str(item["unit_price"])) * int(item["quantity"]) for item in order.items), start=Decimal("0")
+    )
+    errors = {}
+    if items_sum.quantize(CENT) != order.subtotal_amount:
+        errors["subtotal_amount"] = f"Line items add up to {items_sum}, not {order.subtotal_amount}."
+    if compute_total(order) != order.total_amount:
+        errors["total_amount"] = (
+            f"subtotal - discounts + shipping + taxes is {compute_total(order)}, not {order.total_amount}."
+        )
+    if order.total_amount <= 0:
+        errors["total_amount"] = "The total must be positive."
+    if errors:
+        raise ValidationError(errors)
+
+
+def create_order(
+    *,
+    items: Sequence[Mapping[str, Any]],
+    customer: Mapping[str, str],
+    merchant_order_id: str | None = None,
+    currency: str | None = None,
+    country_code: str | None = None,
+    discount_amount: Any = 0,
+    shipping_amount: Any = 0,
+    tax_amount: Any = 0,
+    total_amount: Any = None,
+    locale: str = "",
+    shop_object: models.Model | None = None,
+    success_url: str = "",
+    cancel_url: str = "",
+    save: bool = True,
+) -> Order:
+    """Create an :class:`Order` from shop data, validating every amount.
+
+    ``items``: mappings with ``name``, ``quantity``, ``unit_price`` and optional ``product_id``/``description``.
+    ``customer``: ``first_name``, ``last_name``, ``email`` and optional ``merchant_customer_id``.
+    ``total_amount``, when given, must equal subtotal - discounts + shipping + taxes.
+    ``success_url`` / ``cancel_url``: where this order's buyer lands after the return (paths on this site).
+    """
+    normalized = _normalize_items(items)
+    subtotal = sum((Decimal(i["unit_price"]) * i["quantity"] for i in normalized), start=Decimal("0")).quantize(CENT)
+    try:
+        first_name, last_name, email = customer["first_name"], customer["last_name"], customer["email"]
+    except KeyError as exc:
+        raise ValidationError({"customer": f"The customer needs {exc.args[0]}."}) from exc
+    order = Order(
+        merchant_order_id=merchant_order_id or f"ORD-{uuid.uuid4().hex[:16].upper()}",
+        environment=conf.environment_label(),
+        currency=(currency or conf.get("CURRENCY")).upper(),
+        country_code=(country_code or conf.get("COUNTRY_CODE")).upper(),
+        subtotal_amount=subtotal,
+        discount_amount=_money(discount_amount, "discount_amount"),
+        shipping_amount=_money(shipping_amount, "shipping_amount"),
+        tax_amount=_money(tax_amount, "tax_amount"),
+        customer_first_name=first_name,
+        customer_last_name=last_name,
+        customer_email=email,
+        merchant_customer_id=str(customer.get("merchant_customer_id") or ""),
+        items=normalized,
+        locale=locale,
+        success_url=success_url,
+        cancel_url=cancel_url,
+    )
+    expected_total = compute_total(order)
+    order.total_amount = expected_total if total_amount is None else _money(total_amount, "total_amount")
+    if shop_object is not None:
+        order.shop_object = shop_object
+    validate_amounts(order)
+    if not save:
+        return order
+    order.full_clean()
+    order.save()
+    return order
+
+
+def linked_orders(shop_object: models.Model) -> models.QuerySet[Order]:
+    """The orders generically linked to ``shop_object``."""
+    content_type = ContentType.objects.get_for_model(type(shop_object))
+    return Order.objects.filter(content_type=content_type, object_id=str(shop_object.pk))
+
+
+def paid_order_for(shop_object: models.Model) -> Order | None:
+    """The first paid order of ``shop_object``, if any."""
+    return linked_orders(shop_object).filter(status__in=PAID_STATUSES).order_by("created_at").first()
+
+
+def order_for(shop_object: models.Model) -> Order:
+    """The order that pays for ``shop_object``: a paid one if it exists, an unpaid one whose amounts still match
+    the object's description (see :mod:`django_orkestapay.adapters`), or a new one.
+
+    The shop object's row is locked meanwhile, so two concurrent clicks make one order. When the object changed
+    (say, a cart gained an item), a new order is created; the old one keeps its checkouts, so a payment that still
+    arrives on it is recorded, never lost.
+    """
+    with transaction.atomic():
+        type(shop_object)._default_manager.select_for_update().filter(pk=shop_object.pk).exists()
+        linked = linked_orders(shop_object)
+        paid = paid_order_for(shop_object)
+        if paid is not None:
+            return paid
+        description = adapters.describe_payment(shop_object)
+        candidate = _order_from_description(description, shop_object, merchant_order_id="ORD-CANDIDATE")
+        for existing in linked.filter(status__in=PAYABLE_STATUSES).order_by("-created_at"):
+            if _same_payment(existing, candidate):
+                return existing
+        reference = description.merchant_order_id
+        attempt = linked.count() + 1
+        while reference and Order.objects.filter(merchant_order_id=reference).exists():
+            reference = f"{description.merchant_order_id}-{attempt}"
+            attempt += 1
+        return _order_from_description(description, shop_object, merchant_order_id=reference, save=True)
+
+
+def _order_from_description(
+    description: adapters.PaymentDescription,
+    shop_object: models.Model,
+    *,
+    merchant_order_id: str | None,
+    save: bool = False,
+) -> Order:
+    return create_order(
+        items=description.items,
+        customer=description.customer,
+        merchant_order_id=merchant_order_id,
+        currency=description.currency,
+        country_code=description.country_code,
+        discount_amount=description.discount_amount,
+        shipping_amount=description.shipping_amount,
+        tax_amount=description.tax_amount,
+        locale=description.locale,
+        shop_object=shop_object,
+        success_url=description.success_url,
+        cancel_url=description.cancel_url,
+        save=save,
+    )
+
+
+_COMPARED_FIELDS = (
+    "currency",
+    "country_code",
+    "subtotal_amount",
+    "discount_amount",
+    "shipping_amount",
+    "tax_amount",
+    "total_amount",
+    "customer_first_name",
+    "customer_last_name",
+    "customer_email",
+    "items",
+)
+
+
+def _same_payment(existing: Order, candidate: Order) -> bool:
+    return all(getattr(existing, name) == getattr(candidate, name) for name in _COMPARED_FIELDS)

@@ -1,0 +1,239 @@
+"""Webhook deliveries, once the view has verified their signature: parsing the envelope, storing each delivery as
+an :class:`~django_orkestapay.models.Event` (rejected ones too), processing it once by re-reading the order from
+the API, and reprocessing failed events. The HTTP side is :mod:`django_orkestapay.webhooks`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..models import Checkout, Event, EventStatus, Order
+from .api_client import get_client
+from .batch import BatchSummary
+from .sync import apply_remote_order
+
+# One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
+# log filters keep working.
+logger = logging.getLogger("django_orkestapay.services")
+
+#: Event types that make us re-read the order from the API. Anything else is stored and ignored (answered 2xx).
+HANDLED_EVENT_TYPES = frozenset(
+    {
+        "payment.purchase",
+        "payment.capture",
+        "payment.authorize",
+        "payment.cancel",
+        "payment.refund",
+        "payment.update",
+        "order.update",
+    }
+)
+
+#: Request headers kept on a stored event (everything else, cookies and credentials included, is dropped).
+KEPT_WEBHOOK_HEADERS = (
+    "svix-id",
+    "svix-timestamp",
+    "svix-signature",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "content-type",
+    "content-length",
+    "user-agent",
+)
+
+MAX_STORED_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class WebhookPayload:
+    """What we read from a webhook body, tolerant of the envelope's several shapes."""
+
+    event_type: str
+    order_id: str | None
+    merchant_order_id: str | None
+    payment_id: str | None
+
+
+def _first_str(mapping: Mapping[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = mapping.get(key)
+        if isinstance(value, str) and value:
+            return value[:255]
+    return None
+
+
+def parse_webhook_payload(payload: Any) -> WebhookPayload:
+    """Read event type, order id, merchant order id and payment id from any known envelope version.
+
+    The event name comes from ``type_event``, else ``event_type``, else ``eventType``; the payment from
+    ``data.payment``, else ``data``. Raises ``ValueError`` for a body that is not a JSON object.
+    """
+    if not isinstance(payload, dict):
+        raise ValueError("the webhook body is not a JSON object")
+    event_type = _first_str(payload, "type_event", "event_type", "eventType") or ""
+    data = payload.get("data")
+    data = data if isinstance(data, dict) else {}
+    payment = data.get("payment")
+    payment = payment if isinstance(payment, dict) else data
+    return WebhookPayload(
+        event_type=event_type[:64],
+        order_id=_first_str(payment, "order_id", "orderId"),
+        merchant_order_id=_first_str(payment, "merchant_order_id", "merchantOrderId"),
+        payment_id=_first_str(payment, "payment_id", "paymentId"),
+    )
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The webhook headers worth keeping, truncated; never cookies or credentials."""
+    lowered = {str(key).lower(): str(value) for key, value in headers.items()}
+    # NUL characters are dropped: PostgreSQL cannot store them in text or jsonb.
+    return {name: lowered[name][:1000].replace("\x00", "") for name in KEPT_WEBHOOK_HEADERS if name in lowered}
+
+
+def reject_webhook(*, body: bytes, headers: Mapping[str, str], reason: str, verified: bool = False) -> Event:
+    """Store a delivery we refused (bad signature, malformed body) for the admin to see."""
+    kept = kept_headers(headers)
+    event = Event.objects.create(
+        claimed_message_id=(kept.get("svix-id") or kept.get("webhook-id") or "")[:255],
+        status=EventStatus.REJECTED,
+        verified=verified,
+        raw_body=body[:MAX_STORED_BODY].decode("utf-8", "replace").replace("\x00", "\ufffd"),  # PostgreSQL: no NUL
+        headers=kept,
+        error=reason[:1000],
+    )
+    logger.warning("Rejected a webhook delivery (%s)", reason)
+    return event
+
+
+def find_checkout_for(parsed: WebhookPayload) -> Checkout | None:
+    """The checkout an event is about: by OrkestaPay order id, else by the merchant reference we sent."""
+    if parsed.order_id:
+        checkout = (
+            Checkout.objects.select_related("order")
+            .filter(orkestapay_order_id=parsed.order_id)
+            .order_by("-created_at")
+            .first()
+        )
+        if checkout is not None:
+            return checkout
+    if parsed.merchant_order_id:
+        return (
+            Checkout.objects.select_related("order")
+            .filter(merchant_reference=parsed.merchant_order_id)
+            .exclude(orkestapay_order_id="")
+            .order_by("-created_at")
+            .first()
+        )
+    return None
+
+
+def _refuse_json_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (and PostgreSQL's jsonb refuses them)."""
+    raise ValueError(f"JSON constant {name} is not allowed")
+
+
+def _contains_nul(value: Any) -> bool:
+    """Whether a parsed JSON value holds a NUL character in any key or string."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+def receive_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str]) -> tuple[Event, str]:
+    """Store a *verified* delivery and process it once. Returns the event and one of ``processed``,
+    ``duplicate``, ``ignored`` or ``rejected`` (malformed body). Raises when processing failed: the event is then
+    ``FAILED`` and reprocessable, and the caller answers 5xx so OrkestaPay retries.
+    """
+    try:
+        payload = json.loads(body.decode("utf-8"), parse_constant=_refuse_json_constant)
+        parse_webhook_payload(payload)
+        if _contains_nul(payload):  # a "\u0000" escape: PostgreSQL's jsonb cannot store it
+            raise ValueError("the body contains a NUL character")
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        return reject_webhook(body=body, headers=headers, reason=f"malformed body: {exc}", verified=True), "rejected"
+    try:  # get_or_create makes its own transaction (no savepoint) and handles a concurrent insert itself
+        event, created = Event.objects.get_or_create(
+            message_id=message_id,
+            defaults={
+                "claimed_message_id": message_id,
+                "verified": True,
+                "raw_body": body[:MAX_STORED_BODY].decode("utf-8", "replace"),
+                "headers": kept_headers(headers),
+                "payload": payload,
+            },
+        )
+    except IntegrityError:  # the same message is being stored concurrently
+        return Event.objects.get(message_id=message_id), "duplicate"
+    if not created and event.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
+        return event, "duplicate"
+    return event, process_event(event)
+
+
+def _finish_event(event: Event, status: str, *, error: str = "", order: Order | None = None) -> None:
+    event.status = status
+    event.error = error[:2000]
+    event.attempts += 1
+    if order is not None:
+        event.order = order
+    if status in (EventStatus.PROCESSED, EventStatus.IGNORED):
+        event.processed_at = timezone.now()
+    event.save()
+
+
+def process_event(event: Event) -> str:
+    """Apply one stored event: re-read its order from the API and apply the status, marking the event processed in
+    the same transaction. Returns ``processed``, ``ignored`` or ``duplicate``; raises (event left ``FAILED``) when
+    the API or the processing failed."""
+    parsed = parse_webhook_payload(event.payload)
+    event.event_type = parsed.event_type
+    event.orkestapay_order_id = (parsed.order_id or "")[:64]  # the field's length
+    if parsed.event_type not in HANDLED_EVENT_TYPES:
+        _finish_event(event, EventStatus.IGNORED, error=f"unhandled event type {parsed.event_type!r}")
+        return "ignored"
+    checkout = find_checkout_for(parsed)
+    if checkout is None:
+        _finish_event(event, EventStatus.IGNORED, error="no order of ours matches this event")
+        return "ignored"
+    try:
+        remote = get_client().get_order(checkout.orkestapay_order_id)
+        with transaction.atomic():
+            locked = Event.objects.select_for_update().get(pk=event.pk)
+            if locked.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
+                return "duplicate"
+            apply_remote_order(checkout, remote)
+            locked.event_type = event.event_type
+            locked.orkestapay_order_id = event.orkestapay_order_id
+            _finish_event(locked, EventStatus.PROCESSED, order=checkout.order)
+    except Exception as exc:
+        event.refresh_from_db()  # the rolled-back transaction may have left this copy stale
+        event.event_type = parsed.event_type
+        event.orkestapay_order_id = (parsed.order_id or "")[:64]
+        _finish_event(event, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}", order=checkout.order)
+        logger.error("Webhook event %s failed: %s", event.message_id, exc)
+        raise
+    return "processed"
+
+
+def reprocess_events(events: Iterable[Event]) -> BatchSummary:
+    """Process failed (or never processed) events again."""
+    summary = BatchSummary()
+    for event in events:
+        try:
+            outcome = process_event(event)
+        except Exception:  # noqa: BLE001 - recorded on the event by process_event
+            summary.failed += 1
+        else:
+            summary.succeeded += 1
+            summary.changed += int(outcome == "processed")
+    return summary

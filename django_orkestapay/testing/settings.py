@@ -1,0 +1,219 @@
+"""The fake gateway's settings: credentials, clock, request hook and the behaviour switches, as plain attributes.
+
+``FakeSettings`` is the one object that holds what ``FakeOrkestaPay``'s constructor configures; the state, the API
+routes and the control routes read it, and ``restore_defaults()`` (called by ``reset()``) puts every switch in
+``RESETTABLE`` back to its constructor value. The webhook delivery switches are properties over the
+``WebhookDispatcher`` that applies them. ``Setting`` is the descriptor through which ``FakeOrkestaPay`` exposes each
+of these as its own attribute (``fake.latency = 0.2`` sets ``fake.settings.latency``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar, cast, overload
+
+from .recording import RecordedRequest
+from .webhooks import PAYLOAD_VERSIONS, WebhookDispatcher
+
+T = TypeVar("T")
+
+# Settings that reset() puts back to their constructor values.
+RESETTABLE = (
+    "token_lifetime",
+    "checkout_lifetime",
+    "public_base_url",
+    "cancel_marks_order_canceled",
+    "decline_marks_order_failed",
+    "strict_amounts",
+    "webhook_payload_version",
+    "emit_cancel_events",
+    "refunds_enabled",
+    "decline_refunds",
+    "allowed_currencies",
+    "accept_numeric_strings",
+    "error_language",
+    "idempotent_checkouts",
+    "idempotency_conflict_status",
+    "idempotency_ttl",
+    "webhook_mode",
+    "webhook_delay",
+    "webhook_retry_time_factor",
+    "webhook_timeout",
+    "webhook_tamper",
+    "latency",
+)
+
+
+class FakeSettings:
+    """Credentials, clock, request hook and behaviour switches of one fake gateway.
+
+    Every value is a plain attribute (the webhook ones delegate to the dispatcher); ``base_url`` asks the running
+    server. The constructor takes every value by keyword: ``FakeOrkestaPay`` documents them and holds the defaults.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: Callable[[], str],
+        webhooks: WebhookDispatcher,
+        client_id: str,
+        client_secret: str,
+        clock: Callable[[], float],
+        on_request: Callable[[RecordedRequest], None] | None,
+        token_lifetime: float,
+        checkout_lifetime: float,
+        public_base_url: str | None,
+        cancel_marks_order_canceled: bool,
+        decline_marks_order_failed: bool,
+        strict_amounts: bool,
+        webhook_payload_version: str,
+        emit_cancel_events: bool,
+        refunds_enabled: bool,
+        decline_refunds: bool,
+        allowed_currencies: tuple[str, ...],
+        accept_numeric_strings: bool,
+        error_language: str,
+        idempotent_checkouts: bool,
+        idempotency_conflict_status: int,
+        idempotency_ttl: float,
+        webhook_mode: str,
+        webhook_delay: float,
+        webhook_retry_time_factor: float,
+        webhook_timeout: float,
+        webhook_tamper: str | None,
+        latency: float,
+    ) -> None:
+        self._base_url = base_url
+        self.webhooks = webhooks
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.clock = clock
+        self.on_request = on_request
+        self.token_lifetime = token_lifetime
+        self.checkout_lifetime = checkout_lifetime
+        self.public_base_url = public_base_url
+        self.cancel_marks_order_canceled = cancel_marks_order_canceled
+        self.decline_marks_order_failed = decline_marks_order_failed
+        self.strict_amounts = strict_amounts
+        self.webhook_payload_version = webhook_payload_version
+        self.emit_cancel_events = emit_cancel_events
+        self.refunds_enabled = refunds_enabled
+        self.decline_refunds = decline_refunds
+        self.allowed_currencies = allowed_currencies
+        self.accept_numeric_strings = accept_numeric_strings
+        self.error_language = error_language
+        self.idempotent_checkouts = idempotent_checkouts
+        self.idempotency_conflict_status = idempotency_conflict_status
+        self.idempotency_ttl = idempotency_ttl
+        self.webhook_mode = webhook_mode
+        self.webhook_delay = webhook_delay
+        self.webhook_retry_time_factor = webhook_retry_time_factor
+        self.webhook_timeout = webhook_timeout
+        self.webhook_tamper = webhook_tamper
+        # Seconds added before every API answer (a network round trip); the hosted page and /_fake/ are not slowed.
+        self.latency = latency
+        self._defaults = {name: getattr(self, name) for name in RESETTABLE}
+
+    def restore_defaults(self) -> None:
+        """Put every switch in ``RESETTABLE`` back to its constructor value."""
+        for name, value in self._defaults.items():
+            setattr(self, name, value)
+
+    # addresses -----------------------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL of the running server (RuntimeError when it is not started)."""
+        return self._base_url()
+
+    def page_base_url(self) -> str:
+        """Where ``checkout_redirect_url`` points: ``public_base_url`` or the API base."""
+        return (self.public_base_url or self.base_url).rstrip("/")
+
+    def token_issuer(self) -> str:
+        """The ``iss`` claim of issued tokens."""
+        return f"{self.base_url}/auth/realms/orkestapay"
+
+    # webhook settings (delegated to the dispatcher) ----------------------------------------------------------
+
+    @property
+    def webhook_mode(self) -> str:
+        """normal | delay | duplicate | out_of_order | drop | manual (see ``webhooks``)."""
+        return self.webhooks.mode
+
+    @webhook_mode.setter
+    def webhook_mode(self, value: str) -> None:
+        self.webhooks.mode = value
+
+    @property
+    def webhook_delay(self) -> float:
+        return self.webhooks.delay
+
+    @webhook_delay.setter
+    def webhook_delay(self, value: float) -> None:
+        self.webhooks.delay = value
+
+    @property
+    def webhook_retry_time_factor(self) -> float:
+        return self.webhooks.retry_time_factor
+
+    @webhook_retry_time_factor.setter
+    def webhook_retry_time_factor(self, value: float) -> None:
+        self.webhooks.retry_time_factor = value
+
+    @property
+    def webhook_timeout(self) -> float:
+        return self.webhooks.timeout
+
+    @webhook_timeout.setter
+    def webhook_timeout(self, value: float) -> None:
+        self.webhooks.timeout = value
+
+    @property
+    def webhook_tamper(self) -> str | None:
+        """None, or "bad_signature" | "old_timestamp" | "rotated_secret" to test the receiver's verification."""
+        return self.webhooks.tamper
+
+    @webhook_tamper.setter
+    def webhook_tamper(self, value: str | None) -> None:
+        self.webhooks.tamper = value
+
+    @property
+    def webhook_payload_version(self) -> str:
+        """v2026 | v2024-11 | v2024-07."""
+        return self._payload_version
+
+    @webhook_payload_version.setter
+    def webhook_payload_version(self, value: str) -> None:
+        if value not in PAYLOAD_VERSIONS:
+            raise ValueError(f"unknown payload version {value!r}; expected one of {', '.join(PAYLOAD_VERSIONS)}")
+        self._payload_version = value
+
+
+class HasSettings(Protocol):
+    """An object whose attributes forward to a ``FakeSettings`` (``FakeOrkestaPay``)."""
+
+    settings: FakeSettings
+
+
+class Setting(Generic[T]):
+    """A class attribute that reads and writes the same-named attribute of the instance's ``settings``."""
+
+    name: str
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> Setting[T]: ...
+
+    @overload
+    def __get__(self, instance: HasSettings, owner: type[Any]) -> T: ...
+
+    def __get__(self, instance: HasSettings | None, owner: type[Any]) -> Setting[T] | T:
+        if instance is None:
+            return self
+        return cast(T, getattr(instance.settings, self.name))
+
+    def __set__(self, instance: HasSettings, value: T) -> None:
+        setattr(instance.settings, self.name, value)
