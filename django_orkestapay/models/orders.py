@@ -183,6 +183,7 @@ class Order(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     object_id = models.CharField(max_length=64, blank=True)
     shop_object = GenericForeignKey("content_type", "object_id")
+    _frozen_snapshot: dict[str, Any]
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -212,9 +213,9 @@ class Order(models.Model):
         self._frozen_snapshot = self._frozen_values()
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Order:
-        instance = super().from_db(db, field_names, values)
-        instance._frozen_snapshot = instance._frozen_values()  # type: ignore[attr-defined]
+    def from_db(cls, db: str | None, field_names: Any, values: Any, *args: Any, **kwargs: Any) -> Order:
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
+        instance._frozen_snapshot = instance._frozen_values()
         return instance
 
     def _frozen_values(self) -> dict[str, Any]:
