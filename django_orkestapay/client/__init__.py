@@ -14,7 +14,15 @@ from here.
 from __future__ import annotations
 
 from .endpoints import PRODUCTION_BASE_URL, SANDBOX_BASE_URL, OrkestaPayClient
-from .results import CheckoutResult, RefundResult, RemoteOrder, decode_json, encode_json
+from .results import (
+    CheckoutResult,
+    RefundResult,
+    RemoteOrder,
+    RemotePayment,
+    decode_json,
+    encode_json,
+    parse_remote_payment,
+)
 from .tokens import AccessToken, InMemoryTokenCache, TokenCache, token_cache_key
 from .transport import AUTH_PATH, BODY_EXCERPT_CHARS, RETRY_STATUSES
 
@@ -30,8 +38,10 @@ __all__ = [
     "OrkestaPayClient",
     "RefundResult",
     "RemoteOrder",
+    "RemotePayment",
     "TokenCache",
     "decode_json",
     "encode_json",
+    "parse_remote_payment",
     "token_cache_key",
 ]
