@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import adapters, conf, services
-from .exceptions import OrderNotPayableError, OrkestaPayError
+from .exceptions import OrderNotPayableError, OrkestaPayError, PaymentInProgressError
 from .models import Checkout, Order, OrderStatus
 from .signing import CANCELED, COMPLETED, RETURN_PARAM, InvalidReturnLink, load_return
 
@@ -63,6 +63,13 @@ def pay(request: HttpRequest) -> HttpResponse:
         checkout = services.start_checkout(target, build_absolute_uri=request.build_absolute_uri)
     except Order.DoesNotExist:
         return _error_page(request, title=_("Order not found"), message=_("We could not find this order."), status=404)
+    except PaymentInProgressError:
+        title = _("A payment is in progress")
+        message = _(
+            "A payment for this order is in progress, for example a bank transfer or a cash payment. "
+            "We will confirm it as soon as it arrives; please do not pay again."
+        )
+        status = 409
     except OrderNotPayableError:
         title, message, status = _("Nothing to pay"), _("This order is already paid or can no longer be paid."), 409
     except ValidationError:

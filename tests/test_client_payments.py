@@ -135,7 +135,15 @@ def test_an_orders_embedded_payments_are_partial_and_listed_once(
     assert order.payment_ids == ("pay_b", "pay_a", "pay_c", "pay_d")
 
 
-@pytest.mark.parametrize("data", [None, [], "pay_1", {"status": "COMPLETED"}, {"payment_id": "pay_1"}])
-def test_parse_remote_payment_refuses_what_is_no_payment(data: Any) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (None, "JSON object"),
+        ([], "JSON object"),
+        ({"status": "COMPLETED"}, "payment_id"),
+        ({"payment_id": "p"}, "status"),
+    ],
+)
+def test_parse_remote_payment_refuses_what_is_no_payment(data: Any, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
         parse_remote_payment(data)
