@@ -33,9 +33,9 @@ _LINK_ERRORS = {
 
 
 def _error_page(
-    request: HttpRequest, *, title: str, message: str, status: int, order: Order | None = None
+    request: HttpRequest, *, title: str, message: str, status: int, order: Order | None = None, retry: bool = True
 ) -> HttpResponse:
-    context = {"title": title, "message": message, "order": order}
+    context = {"title": title, "message": message, "order": order, "retry": retry}
     return render(request, "django_orkestapay/error.html", context, status=status)
 
 
@@ -56,6 +56,7 @@ def _order_to_pay(request: HttpRequest) -> Order | uuid.UUID | None:
 def pay(request: HttpRequest) -> HttpResponse:
     """Start (or reuse) the order's hosted checkout and send the buyer there (302)."""
     target: Order | uuid.UUID | None = None
+    retry = True
     try:
         target = _order_to_pay(request)  # a shop object's description is validated here
         if target is None:
@@ -69,7 +70,7 @@ def pay(request: HttpRequest) -> HttpResponse:
             "A payment for this order is in progress, for example a bank transfer or a cash payment. "
             "We will confirm it as soon as it arrives; please do not pay again."
         )
-        status = 409
+        status, retry = 409, False
     except OrderNotPayableError:
         title, message, status = _("Nothing to pay"), _("This order is already paid or can no longer be paid."), 409
     except ValidationError:
@@ -84,7 +85,7 @@ def pay(request: HttpRequest) -> HttpResponse:
     else:
         return HttpResponseRedirect(checkout.redirect_url)
     order = None if target is None else Order.objects.filter(pk=getattr(target, "pk", target)).first()
-    return _error_page(request, title=title, message=message, status=status, order=order)
+    return _error_page(request, title=title, message=message, status=status, order=order, retry=retry)
 
 
 def _destination(request: HttpRequest, setting: str, order_url: str, order: Order) -> str | None:

@@ -199,6 +199,17 @@ def test_without_money_the_attempts_decide(attempts, payments, expected):
     assert derive_status(ORDER, rows, [], checkouts).status == expected
 
 
+def test_an_open_attempt_past_its_expiry_no_longer_keeps_the_order_pending():
+    expired_here = attempt(CheckoutStatus.OPEN)
+    expired_here.expires_at = NOW - timedelta(minutes=1)
+    canceled = attempt(CheckoutStatus.CANCELED, minutes=5)
+    assert derive_status(ORDER, [], [], [expired_here, canceled], now=NOW).status == OrderStatus.CANCELED
+    assert derive_status(ORDER, [], [], [expired_here], now=NOW).status == OrderStatus.PENDING  # the sweep decides
+    assert derive_status(ORDER, [], [], [expired_here, canceled]).status == OrderStatus.PENDING  # no time: open
+    expired_here.expires_at = NOW + timedelta(minutes=1)
+    assert derive_status(ORDER, [], [], [expired_here, canceled], now=NOW).status == OrderStatus.PENDING
+
+
 # --- an attempt's status ------------------------------------------------------------------------------------
 
 

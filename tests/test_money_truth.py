@@ -125,6 +125,19 @@ def test_a_payment_for_a_deleted_cart_is_recorded_flagged_and_not_announced_as_p
     assert log.of("stale_order_paid")[0]["current_fingerprint"] is None
 
 
+def test_an_order_only_linked_to_an_object_nothing_describes_is_simply_paid(
+    client, orkestapay_settings, fake_orkestapay, django_user_model
+):
+    buyer = django_user_model.objects.create(username="ana")  # a link for the shop's own bookkeeping
+    order = make_order(shop_object=buyer)
+    checkout = start(order)
+    with signal_log() as log:
+        come_back(client, fake_orkestapay.pay(checkout.orkestapay_checkout_id))
+    assert log.names(order) == ["order_status_changed", "order_paid"]
+    assert not Order.objects.get(pk=order.pk).needs_review
+    assert services.paid_order_for(buyer) == order
+
+
 def test_a_fully_refunded_order_no_longer_counts_as_the_carts(client, orkestapay_settings, fake_orkestapay, cart):
     press_pay(client, cart)
     order = Order.objects.get()
@@ -231,9 +244,12 @@ def test_a_transfer_in_progress_is_pending_and_blocks_a_second_checkout(client, 
         "PAYMENT_ACTION_REQUIRED",
         "SPEI",
     )
-    response = client.post(reverse("orkestapay:pay"), {"order": str(order.pk)})
+    response = client.post(reverse("orkestapay:pay"), {"order": str(order.pk)}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 409
-    assert "in progress" in response.content.decode()
+    assert "A payment for this order is in progress, for example a bank transfer" in response.content.decode()
+    assert "<form" not in response.content.decode()  # no "try again": that is what it must not invite
+    spanish = client.post(reverse("orkestapay:pay"), {"order": str(order.pk)}, HTTP_ACCEPT_LANGUAGE="es-MX")
+    assert "Hay un pago en curso para esta orden" in spanish.content.decode()
     assert fake_orkestapay.count_requests("POST", "/v1/checkouts") == 1
 
 

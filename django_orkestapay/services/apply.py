@@ -241,7 +241,7 @@ def _finish(
     """Derive the order's status from its ledger and apply it: reviews, the first payment's id, the transition
     and the signals (``stale_order_paid`` instead of ``order_paid`` for changed contents, ``order_paid_twice``
     once). Saves the order. Returns whether the status changed."""
-    derived = derive_status(order, payments, refunds, checkouts)
+    derived = derive_status(order, payments, refunds, checkouts, now=timezone.now())
     first_twice = not any(line.startswith(_PAID_TWICE) for line in order.review_reason.splitlines())
     new_reviews = {review.code for review in derived.reviews if flag_review(order, review.code, review.reason)}
     if derived.counted and not order.orkestapay_payment_id:

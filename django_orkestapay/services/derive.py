@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from ..models import (
@@ -135,15 +136,22 @@ def _money(payment: Payment, currency: str) -> str:
 
 
 def derive_status(
-    order: Order, payments: Sequence[Payment], refunds: Sequence[Refund], checkouts: Sequence[Checkout]
+    order: Order,
+    payments: Sequence[Payment],
+    refunds: Sequence[Refund],
+    checkouts: Sequence[Checkout],
+    *,
+    now: datetime | None = None,
 ) -> Derived:
-    """The order's status from its ledger and attempts (pure: the rows are passed in).
+    """The order's status from its ledger and attempts (pure: the rows, and the time, are passed in).
 
     received = completed payments in the order's currency, on attempts that are not disputed; refunded = succeeded
     refunds of those payments. Received >= total: PAID, PARTIALLY_REFUNDED or REFUNDED (more than the total, or
     several completed payments: review ``paid_twice``). Less than the total: PENDING (review ``partially_paid``),
-    or REFUNDED once all of it was refunded. Nothing: PENDING while a payment or an attempt is open or in progress;
-    CREATED when no attempt was registered; else what the most recent closed attempt says.
+    or REFUNDED once all of it was refunded. Nothing: PENDING while a payment is in progress or an attempt is
+    pending or open (an open one past its ``expires_at`` at ``now`` no longer counts: the expiry sweep reads it,
+    and money that still arrives on it lands all the same); CREATED when no attempt was registered; else what the
+    most recent closed attempt says.
     """
     currency = order.currency.upper()
     disputed = {checkout.pk for checkout in checkouts if is_disputed(checkout)}
@@ -177,17 +185,27 @@ def derive_status(
     elif received > 0:
         status = OrderStatus.PENDING  # partially paid: the rest is still owed
     else:
-        status = _status_without_money(payments, checkouts)
+        status = _status_without_money(payments, checkouts, now)
     return Derived(status, tuple(counted), received, refunded, tuple(reviews))
 
 
-def _status_without_money(payments: Sequence[Payment], checkouts: Sequence[Checkout]) -> str:
+def _is_live(checkout: Checkout, now: datetime | None) -> bool:
+    if checkout.status == CheckoutStatus.PENDING:
+        return True
+    if checkout.status != CheckoutStatus.OPEN:
+        return False
+    return now is None or checkout.expires_at is None or checkout.expires_at > now
+
+
+def _status_without_money(payments: Sequence[Payment], checkouts: Sequence[Checkout], now: datetime | None) -> str:
     if any(p.status in IN_PROGRESS_PAYMENTS for p in payments):
         return OrderStatus.PENDING
-    if any(c.status in (CheckoutStatus.OPEN, CheckoutStatus.PENDING) for c in checkouts):
+    if any(_is_live(c, now) for c in checkouts):
         return OrderStatus.PENDING
     closed = [c for c in checkouts if c.status != CheckoutStatus.FAILED and c.orkestapay_order_id]
     if not closed:
         return OrderStatus.CREATED
-    latest = max(closed, key=lambda c: c.created_at)
+    latest = max((c for c in closed if c.status != CheckoutStatus.OPEN), key=lambda c: c.created_at, default=None)
+    if latest is None:  # only attempts open past their expiry: the sweep will read and close them
+        return OrderStatus.PENDING
     return _ORDER_STATUS_FOR_ATTEMPT.get(CheckoutStatus(latest.status), OrderStatus.PENDING)

@@ -162,13 +162,24 @@ def current_fingerprint(shop_object: models.Model) -> str | None:
 def paid_order_for(shop_object: models.Model) -> Order | None:
     """The newest order that pays for ``shop_object`` as it is now: PAID or PARTIALLY_REFUNDED (not REFUNDED), with
     the content fingerprint of the object's current description. Money paid for contents that changed since does
-    not count (that order is flagged ``stale_contents`` and announced by ``stale_order_paid``)."""
+    not count (that order is flagged ``stale_contents`` and announced by ``stale_order_paid``). An object that
+    nothing describes (only linked to its orders) has no contents to compare: its newest paid order counts."""
+    if not _describable(shop_object):
+        return _paid_order(linked_orders(shop_object), None)
     fingerprint = current_fingerprint(shop_object)
     return None if fingerprint is None else _paid_order(linked_orders(shop_object), fingerprint)
 
 
-def _paid_order(linked: models.QuerySet[Order], fingerprint: str) -> Order | None:
-    return linked.filter(status__in=CURRENTLY_PAID, content_fingerprint=fingerprint).order_by("-created_at").first()
+def _paid_order(linked: models.QuerySet[Order], fingerprint: str | None) -> Order | None:
+    paid = linked.filter(status__in=CURRENTLY_PAID)
+    if fingerprint is not None:
+        paid = paid.filter(content_fingerprint=fingerprint)
+    return paid.order_by("-created_at").first()
+
+
+def _describable(shop_object: models.Model) -> bool:
+    """Whether anything describes ``shop_object``'s payment (the ADAPTER setting, or its own method)."""
+    return adapters.get_adapter() is not None or isinstance(shop_object, adapters.Payable)
 
 
 def order_for(shop_object: models.Model) -> Order:
@@ -200,12 +211,15 @@ def order_for(shop_object: models.Model) -> Order:
 
 def paid_contents_changed(order: Order) -> tuple[bool, str | None]:
     """Whether money for ``order`` pays for contents its shop object no longer has; and the object's current
-    fingerprint. An object that is gone or cannot be described counts as changed (``None``). Never raises: the
-    shop's adapter is called from a payment's confirmation, which must not fail because of it."""
+    fingerprint. An object that is gone or whose description fails counts as changed (``None``); one that nothing
+    describes (only linked) has no contents to compare. Never raises: the shop's adapter is called from a payment's
+    confirmation, which must not fail because of it."""
     if not order.content_type_id:
         return False, None
     try:
         shop_object = order.shop_object
+        if shop_object is not None and not _describable(shop_object):
+            return False, None
         current = None if shop_object is None else current_fingerprint(shop_object)
     except Exception:  # a broken adapter or a removed model must not lose the payment
         logger.exception("Order %s: its shop object could not be described", order.merchant_order_id)
