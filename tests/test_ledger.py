@@ -141,6 +141,21 @@ def test_a_refund_made_outside_the_shop_is_mirrored_once(orkestapay_settings, fa
     assert order.payments.get().refunded_amount == Decimal("300.00")
 
 
+def test_a_payment_read_on_its_own_is_applied_to_its_order(orkestapay_settings, fake_orkestapay):
+    order = make_paid_order(fake_orkestapay)
+    client = services.get_client()
+    client.refund_payment(order.orkestapay_payment_id, amount=Decimal("990"), description="x", idempotency_key="k")
+
+    result = services.apply_payment_read(client.get_remote_payment(order.orkestapay_payment_id))
+
+    assert result is not None
+    assert (result.changed, result.order.status) == (True, OrderStatus.REFUNDED)
+    assert order.refunds.get().origin == RefundOrigin.ORKESTAPAY
+    unknown = dataclasses.replace(client.get_remote_payment(order.orkestapay_payment_id), payment_id="pay_not_ours")
+    assert services.apply_payment_read(unknown) is None
+    assert Payment.objects.count() == 1
+
+
 def test_refunds_of_ours_in_flight_are_not_mirrored_and_a_pending_one_is_settled(orkestapay_settings, fake_orkestapay):
     order = make_paid_order(fake_orkestapay)
     payment = order.payments.get()

@@ -15,7 +15,7 @@ current settings). They import each other one way only: ``webhooks`` uses ``sync
 """
 
 from .api_client import get_client
-from .apply import SyncResult, refresh_order_status
+from .apply import SyncResult, apply_payment_read, refresh_order_status
 from .batch import BatchSummary
 from .checkouts import checkout_locale, is_trusted_checkout_url, start_checkout
 from .derive import Derived, derive_status, map_payment_status
@@ -39,6 +39,7 @@ __all__ = [
     "BatchSummary",
     "Derived",
     "SyncResult",
+    "apply_payment_read",
     "checkout_locale",
     "confirm_return",
     "create_order",

@@ -106,7 +106,7 @@ def apply_reads(
 
     ``close`` (a checkout id and CANCELED or EXPIRED) closes that attempt, but only when the read shows it still
     open: never while a payment on it is in progress or completed. ``extra``: payment objects from elsewhere (a
-    signed webhook body), applied before the API's own answers.
+    signed webhook body); they only fill in the details of payments the API names (see :func:`_answers`).
     """
     # No savepoint when nested (process_event): a failure here rolls the caller's whole transaction back anyway.
     with transaction.atomic(savepoint=False):
@@ -130,12 +130,35 @@ def apply_reads(
         refunds = list(order.refunds.all()) if had_money else []
         for merged in answers:
             for answer in merged.values():
-                row = known.get(answer.payment_id)
-                if row is not None and row.order_id == order.pk and row.status == PaymentStatus.COMPLETED:
-                    settle_refunds(row, answer, refunds)
-                    mirror_external_refunds(order, row, refunds)
+                _refunds_reported(order, known.get(answer.payment_id), answer, refunds)
         changed = _finish(order, payments, refunds, checkouts)
     return SyncResult(order=order, changed=changed, remote_status=remote_status, flagged=order.needs_review)
+
+
+def apply_payment_read(remote: RemotePayment) -> SyncResult | None:
+    """Apply one payment read on its own (``GET /v1/payments/{id}``, say a refund's read-back) to the order whose
+    ledger holds it, under that order's lock: the row updated, our refunds settled, refunds made elsewhere
+    mirrored, the order's status derived. ``None`` when no payment of ours has that id."""
+    rows = Payment.objects.filter(orkestapay_payment_id=remote.payment_id)
+    order_id = rows.values_list("order_id", flat=True).first()
+    if order_id is None:
+        return None
+    with transaction.atomic(savepoint=False):
+        order = Order.objects.select_for_update().get(pk=order_id)
+        known = load_payments(order, [remote.payment_id])
+        row = record_payment(order, remote, known=known)
+        refunds = list(order.refunds.all())
+        _refunds_reported(order, row, remote, refunds)
+        payments = [payment for payment in known.values() if payment.order_id == order.pk]
+        changed = _finish(order, payments, refunds, list(order.checkouts.all()))
+    return SyncResult(order=order, changed=changed, remote_status=remote.status, flagged=order.needs_review)
+
+
+def _refunds_reported(order: Order, row: Payment | None, answer: RemotePayment, refunds: list[Refund]) -> None:
+    """What a completed payment's answer says about refunds: ours settled, those made elsewhere mirrored."""
+    if row is not None and row.order_id == order.pk and row.status == PaymentStatus.COMPLETED:
+        settle_refunds(row, answer, refunds)
+        mirror_external_refunds(order, row, refunds)
 
 
 def refresh_order_status(order: Order) -> bool:
@@ -220,7 +243,7 @@ def _payment_from_order(
     ):
         payment_id = named
     else:
-        payment_id = f"{remote.order_id}:completed"
+        payment_id = f"{remote.order_id[:54]}:completed"  # fits the column (64)
     return RemotePayment(
         payment_id=payment_id,
         order_id=remote.order_id,
