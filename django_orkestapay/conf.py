@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     "CHECKOUT_LIFETIME": 60 * 60,
     # An open checkout is reused only while it has at least this many seconds left.
     "CHECKOUT_REUSE_MARGIN": 120,
+    # How long (seconds) orkestapay_sync keeps asking OrkestaPay about canceled, failed and expired orders, so a
+    # bank transfer that settles after the buyer gave up (its webhook lost) still lands. Default: 3 days.
+    "RECONCILE_WINDOW": 60 * 60 * 24 * 3,
     # Hosts a checkout_redirect_url may point at; None: DEFAULT_CHECKOUT_HOSTS plus BASE_URL's host.
     "CHECKOUT_HOSTS": None,
     # Webhook signing secrets (whsec_...), several during a rotation.

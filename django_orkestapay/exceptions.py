@@ -169,6 +169,12 @@ class OrderNotPayableError(OrkestaPayError):
     default_message = "This order cannot be paid"
 
 
+class PaymentInProgressError(OrderNotPayableError):
+    """A payment of the order has not finished (a bank transfer, cash, 3-D Secure): no new checkout meanwhile."""
+
+    default_message = "A payment for this order is in progress"
+
+
 class RefundNotAllowedError(OrkestaPayError):
     """The order cannot be refunded as asked (not paid, no payment id, or more than what is left to refund)."""
 

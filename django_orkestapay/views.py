@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import adapters, conf, services
-from .exceptions import OrderNotPayableError, OrkestaPayError
+from .exceptions import OrderNotPayableError, OrkestaPayError, PaymentInProgressError
 from .models import Checkout, Order, OrderStatus
 from .signing import (
     CANCELED,
@@ -42,9 +42,16 @@ _LINK_ERRORS = {
 
 
 def _error_page(
-    request: HttpRequest, *, title: str, message: str, status: int, order: Order | None = None, reload_url: str = ""
+    request: HttpRequest,
+    *,
+    title: str,
+    message: str,
+    status: int,
+    order: Order | None = None,
+    reload_url: str = "",
+    retry: bool = True,
 ) -> HttpResponse:
-    context = {"title": title, "message": message, "order": order, "reload_url": reload_url}
+    context = {"title": title, "message": message, "order": order, "reload_url": reload_url, "retry": retry}
     return render(request, "django_orkestapay/error.html", context, status=status)
 
 
@@ -82,6 +89,7 @@ def _refused_reference(request: HttpRequest, reason: str) -> HttpResponse:
 def pay(request: HttpRequest) -> HttpResponse:
     """Start (or reuse) the order's hosted checkout and send the buyer there (302)."""
     target: Order | uuid.UUID | None = None
+    retry = True
     try:
         target = _order_to_pay(request)  # a shop object's description is validated here
         if target is None:
@@ -91,6 +99,13 @@ def pay(request: HttpRequest) -> HttpResponse:
         return _refused_reference(request, exc.reason)
     except Order.DoesNotExist:
         return _error_page(request, title=_("Order not found"), message=_("We could not find this order."), status=404)
+    except PaymentInProgressError:
+        title = _("A payment is in progress")
+        message = _(
+            "A payment for this order is in progress, for example a bank transfer or a cash payment. "
+            "We will confirm it as soon as it arrives; please do not pay again."
+        )
+        status, retry = 409, False
     except OrderNotPayableError:
         title, message, status = _("Nothing to pay"), _("This order is already paid or can no longer be paid."), 409
     except ValidationError:
@@ -105,7 +120,7 @@ def pay(request: HttpRequest) -> HttpResponse:
     else:
         return HttpResponseRedirect(checkout.redirect_url)
     order = None if target is None else Order.objects.filter(pk=getattr(target, "pk", target)).first()
-    return _error_page(request, title=title, message=message, status=status, order=order)
+    return _error_page(request, title=title, message=message, status=status, order=order, retry=retry)
 
 
 def _destination(request: HttpRequest, setting: str, order_url: str, order: Order) -> str | None:

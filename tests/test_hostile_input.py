@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_orkestapay import services, signals
-from django_orkestapay.models import Checkout, EventStatus, Order, OrderStatus
+from django_orkestapay.models import Checkout, EventStatus, Order, OrderStatus, PaymentStatus, ReviewCode
 from django_orkestapay.services.webhooks import parse_webhook_payload
 from django_orkestapay.signing import CANCELED, COMPLETED, RETURN_PARAM, sign_return
 from django_orkestapay.testing import FakeOrkestaPay
@@ -660,7 +660,12 @@ def test_pay_for_a_paid_order_is_409_and_creates_nothing(
 # The API reports another amount, currency or reference
 # ---------------------------------------------------------------------------------------------------------------
 
-REVIEW_FIELDS = {"Order": {"needs_review", "review_reason", "remote_status", "last_synced_at", "updated_at"}}
+#: What a disagreeing answer may change: the order's review flag and sync fields, and the attempt (closed as what
+#: OrkestaPay reports, marked disputed so its payments never count). Its payment is recorded in the ledger.
+REVIEW_FIELDS = {
+    "Order": {"needs_review", "review_code", "review_reason", "remote_status", "last_synced_at", "updated_at"},
+    "Checkout": {"status", "error", "updated_at"},
+}
 
 
 class PaidRecorder:
@@ -714,20 +719,24 @@ def test_api_mismatch_is_flagged_for_review_and_never_paid(
         assert "django_orkestapay/return.html" in [template.name for template in response.templates]
         assert 'class="orkestapay-warning"' in response.content.decode()  # "we need to review this payment"
         assert 'data-testid="orkestapay-paid"' not in response.content.decode()
-        assert_db_unchanged(before, allowed=REVIEW_FIELDS)
+        assert_db_unchanged(before, allowed=REVIEW_FIELDS, added=["Payment"])
     else:
         response = post_webhook(client, purchase_event_body(order), message_id=f"msg_{uuid.uuid4().hex}")
         assert response.status_code == 200
-        assert_db_unchanged(before, allowed=REVIEW_FIELDS, added=["Event"])
+        assert_db_unchanged(before, allowed=REVIEW_FIELDS, added=["Event", "Payment"])
         (event,) = new_rows(before, "Event")
         assert (event["status"], event["order_id"]) == (EventStatus.PROCESSED, order.pk)
 
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
     assert order.paid_at is None
-    assert order.needs_review is True
+    assert order.orkestapay_payment_id == ""
+    assert (order.needs_review, order.review_code) == (True, ReviewCode.AMOUNT_MISMATCH)
     assert reason in order.review_reason
     assert paid_signal.orders == []
+    (payment,) = new_rows(before, "Payment")  # recorded, never counted as paying the order
+    assert (payment["status"], payment["order_id"]) == (PaymentStatus.COMPLETED, order.pk)
+    assert order.checkouts.get().error.startswith("OrkestaPay's order disagrees with ours")
 
 
 def test_quoted_return_value_round_trip_still_works(

@@ -18,10 +18,12 @@ from .results import (
     CheckoutResult,
     RefundResult,
     RemoteOrder,
+    RemotePayment,
     decode_json,
     encode_json,
     parse_checkout,
     parse_order,
+    parse_remote_payment,
 )
 from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
 from .tokens import AccessToken, token_cache_key
@@ -41,10 +43,12 @@ __all__ = [
     "OrkestaPayClient",
     "RefundResult",
     "RemoteOrder",
+    "RemotePayment",
     "TokenCache",
     "decode_json",
     "encode_json",
     "parse_checkout",
     "parse_order",
+    "parse_remote_payment",
     "token_cache_key",
 ]

@@ -27,8 +27,11 @@ from .results import (
     CheckoutResult,
     RefundResult,
     RemoteOrder,
+    RemotePayment,
     _parse_checkout,
     _parse_order,
+    _parse_payment,
+    _parse_payment_page,
     _parse_refund,
     _ShapeError,
     encode_json,
@@ -174,10 +177,20 @@ class OrkestaPayClient(ClientAttributes):
 
         return self._parse(parse, response, "GET", path)
 
+    def get_order_payments(self, order_id: str) -> list[RemotePayment]:
+        """An order's payments, typed (``GET /v1/orders/{order_id}/payments``), in the order the API lists them."""
+        path = f"/v1/orders/{_path_segment(order_id, 'order_id')}/payments"
+        return self._parse(_parse_payment_page, self._call("GET", path, retry=True), "GET", path)
+
     def get_payment(self, payment_id: str) -> dict[str, Any]:
         """Read a payment (``GET /v1/payments/{payment_id}``) as the raw JSON object."""
         path = f"/v1/payments/{_path_segment(payment_id, 'payment_id')}"
         return self._call("GET", path, retry=True).data
+
+    def get_remote_payment(self, payment_id: str) -> RemotePayment:
+        """Read a payment, typed (``GET /v1/payments/{payment_id}``)."""
+        path = f"/v1/payments/{_path_segment(payment_id, 'payment_id')}"
+        return self._parse(_parse_payment, self._call("GET", path, retry=True), "GET", path)
 
     def refund_payment(
         self, payment_id: str, *, amount: Decimal, description: str, idempotency_key: str

@@ -22,10 +22,12 @@ __all__ = [
     "CheckoutResult",
     "RefundResult",
     "RemoteOrder",
+    "RemotePayment",
     "decode_json",
     "encode_json",
     "parse_checkout",
     "parse_order",
+    "parse_remote_payment",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -49,8 +51,33 @@ class CheckoutResult:
 
 
 @dataclass(frozen=True)
+class RemotePayment:
+    """A payment as OrkestaPay reports it (``GET /v1/payments/{id}``, an order's payments, a webhook body).
+
+    ``amount`` is the captured amount, else the authorized one; ``refunded`` is ``amount.refunded`` (``None`` when
+    the answer does not say). A payment listed inside an order object may carry only its id and status: then it is
+    ``partial`` and its amounts are ``None``.
+    """
+
+    payment_id: str
+    order_id: str | None
+    status: str
+    amount: Decimal | None
+    refunded: Decimal | None
+    currency: str | None
+    method_type: str | None
+    transactions: tuple[dict[str, Any], ...]
+    raw: dict[str, Any]
+    partial: bool = False
+
+
+@dataclass(frozen=True)
 class RemoteOrder:
-    """An order as OrkestaPay reports it (``GET /v1/orders/{id}``)."""
+    """An order as OrkestaPay reports it (``GET /v1/orders/{id}``).
+
+    ``payments`` holds the ``payments[]`` items that are objects with an id and a status (often partial: see
+    :class:`RemotePayment`); ``payment_ids`` every payment id the order names, in order, once each.
+    """
 
     order_id: str
     merchant_order_id: str | None
@@ -61,6 +88,7 @@ class RemoteOrder:
     expires_at: datetime | None
     payment_ids: tuple[str, ...]
     raw: dict[str, Any]
+    payments: tuple[RemotePayment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -250,7 +278,69 @@ def _parse_order(data: dict[str, Any]) -> RemoteOrder:
         expires_at=_to_datetime(data.get("expires_at")),
         payment_ids=_payment_ids(data),
         raw=data,
+        payments=_embedded_payments(data),
     )
+
+
+def _embedded_payments(data: Mapping[str, Any]) -> tuple[RemotePayment, ...]:
+    """The order's ``payments[]`` objects that name an id and a status (others are only counted in payment_ids)."""
+    listed = data.get("payments")
+    if not isinstance(listed, list):
+        return ()
+    found: dict[str, RemotePayment] = {}
+    for item in listed:
+        if isinstance(item, dict) and _to_str(item.get("payment_id")) and isinstance(item.get("status"), str):
+            payment = _parse_payment(item)
+            found.setdefault(payment.payment_id, payment)
+    return tuple(found.values())
+
+
+def _parse_payment(data: dict[str, Any]) -> RemotePayment:
+    """A payment object; amounts must be numbers when present (an unusable one is a malformed answer)."""
+    payment_id = _require_str(data, "payment_id", "payment_id").strip()
+    status = data.get("status")
+    if not isinstance(status, str) or not status.strip():
+        raise _ShapeError(f"payment {payment_id}: status is missing")
+    amounts = data.get("amount")
+    amount = refunded = None
+    currency = data.get("currency")
+    if isinstance(amounts, dict):
+        captured = _to_decimal(amounts.get("captured"), "amount.captured", strict=True)
+        authorized = _to_decimal(amounts.get("authorized"), "amount.authorized", strict=True)
+        amount = captured if captured is not None else authorized
+        refunded = _to_decimal(amounts.get("refunded"), "amount.refunded", strict=True)
+        currency = amounts.get("currency") or currency
+    elif amounts is not None:
+        amount = _to_decimal(amounts, "amount", strict=True)
+    source = data.get("payment_source")
+    method = source.get("type") if isinstance(source, dict) else None
+    transactions = data.get("transactions")
+    return RemotePayment(
+        payment_id=payment_id,
+        order_id=_to_str(data.get("order_id")),
+        status=status.strip().upper(),
+        amount=amount,
+        refunded=refunded,
+        currency=currency.strip().upper() if isinstance(currency, str) and currency.strip() else None,
+        method_type=method.strip().upper() if isinstance(method, str) and method.strip() else None,
+        transactions=tuple(t for t in transactions if isinstance(t, dict)) if isinstance(transactions, list) else (),
+        raw=data,
+        partial="amount" not in data,
+    )
+
+
+def _parse_payment_page(data: dict[str, Any]) -> list[RemotePayment]:
+    content = data.get("content")
+    if not isinstance(content, list) or not all(isinstance(item, dict) for item in content):
+        raise _ShapeError("content is not a list of payments")
+    return [_parse_payment(item) for item in content]
+
+
+def parse_remote_payment(data: Any) -> RemotePayment:
+    """Parse a payment object from elsewhere (a webhook body); ``ValueError`` when it is not one."""
+    if not isinstance(data, dict):
+        raise ValueError("a payment is a JSON object")
+    return _parse_payment(data)
 
 
 def _parse_refund(data: dict[str, Any]) -> RefundResult:

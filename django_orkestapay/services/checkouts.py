@@ -13,17 +13,25 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from .. import conf, signals
 from ..client import CheckoutResult
-from ..exceptions import MalformedResponseError, OrderNotPayableError, OrkestaPayError, UnexpectedRedirectError
-from ..models import Checkout, CheckoutStatus, Order, OrderStatus
+from ..exceptions import (
+    MalformedResponseError,
+    OrderNotPayableError,
+    OrkestaPayError,
+    PaymentInProgressError,
+    UnexpectedRedirectError,
+)
+from ..models import Checkout, CheckoutStatus, Order, OrderStatus, Payment
 from ..signing import CANCELED, COMPLETED, RETURN_PARAM, sign_return
 from .api_client import _jsonable, get_client
+from .derive import IN_PROGRESS_PAYMENTS
 from .orders import validate_amounts
-from .transitions import _shop_object, transition_order
+from .transitions import send_on_commit, transition_order
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -132,8 +140,11 @@ def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[st
 
     The order row stays locked while OrkestaPay is asked, so two concurrent clicks make one checkout. A failure is
     recorded on a ``FAILED`` checkout row and on ``order.last_error`` and then raised; the order stays payable.
-    ``order`` may be the order's id: it is read once, locked. Raises ``Order.DoesNotExist``,
-    :class:`OrderNotPayableError`, ``ValidationError`` (amounts) or an :class:`OrkestaPayError`.
+    While a payment of the order is in progress (a bank transfer, cash, 3-D Secure) no checkout is offered
+    (:class:`PaymentInProgressError`): the buyer could otherwise pay twice. An open checkout near its expiry is
+    left open (the expiry sweep reads it first). ``order`` may be the order's id: it is read once, locked. Raises
+    ``Order.DoesNotExist``, :class:`OrderNotPayableError`, ``ValidationError`` (amounts) or an
+    :class:`OrkestaPayError`.
     """
     failure: OrkestaPayError | None = None
     with transaction.atomic():
@@ -143,15 +154,15 @@ def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[st
         validate_amounts(order)
         now = timezone.now()
         margin = float(conf.get("CHECKOUT_REUSE_MARGIN"))
-        # One query for both the reuse check and the attempt number (an order has a handful of checkouts).
-        checkouts = list(order.checkouts.order_by("-created_at"))
-        open_checkouts = [existing for existing in checkouts if existing.status == CheckoutStatus.OPEN]
-        for existing in open_checkouts:
+        # One query for the payment-in-progress check, the reuse check and the attempt number (an order has a
+        # handful of checkouts).
+        in_progress = Payment.objects.filter(checkout=OuterRef("pk"), status__in=IN_PROGRESS_PAYMENTS)
+        checkouts = list(order.checkouts.annotate(payment_in_progress=Exists(in_progress)).order_by("-created_at"))
+        if any(c.status == CheckoutStatus.PENDING or getattr(c, "payment_in_progress", False) for c in checkouts):
+            raise PaymentInProgressError(f"Order {order.merchant_order_id} has a payment in progress")
+        for existing in checkouts:
             if existing.is_reusable(now=now, margin_seconds=margin):
                 return existing
-            if existing.expires_at is not None and existing.expires_at <= now + timedelta(seconds=margin):
-                existing.status = CheckoutStatus.EXPIRED
-                existing.save(update_fields=["status", "updated_at"])
 
         # Failed attempts count too: a timeout may have left a checkout at OrkestaPay under the previous reference,
         # and whether OrkestaPay refuses a repeated merchant_order_id is unknown.
@@ -194,12 +205,7 @@ def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[st
             # transition_order saves the whole row, ids included; only a no-op transition needs its own save.
             if not transition_order(order, OrderStatus.PENDING, reason=f"checkout {result.checkout_id} created"):
                 order.save(update_fields=["orkestapay_order_id", "last_error", "updated_at"])
-            created = checkout
-            transaction.on_commit(
-                lambda: signals.checkout_created.send(
-                    sender=Order, order=order, shop_object=_shop_object(order), checkout=created
-                )
-            )
+            send_on_commit(signals.checkout_created, order, checkout=checkout)
             logger.info("Order %s: checkout %s created", order.merchant_order_id, result.checkout_id)
     if failure is not None:
         raise failure

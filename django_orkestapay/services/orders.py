@@ -4,6 +4,7 @@ amounts add up, and the orders that pay for a shop's own objects (:func:`order_f
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
@@ -14,9 +15,16 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from .. import adapters, conf
-from ..models import PAID_STATUSES, PAYABLE_STATUSES, Order
+from ..models import PAYABLE_STATUSES, Order, OrderStatus
+
+# One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
+# log filters keep working.
+logger = logging.getLogger("django_orkestapay.services")
 
 CENT = Decimal("0.01")
+
+#: Statuses in which an order counts as its shop object's payment (a refunded order no longer does).
+CURRENTLY_PAID = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
 
 
 def _money(value: Any, field: str) -> Decimal:
@@ -128,6 +136,7 @@ def create_order(
     if shop_object is not None:
         order.shop_object = shop_object
     validate_amounts(order)
+    order.content_fingerprint = order.compute_fingerprint()
     if not save:
         return order
     order.full_clean()
@@ -141,29 +150,56 @@ def linked_orders(shop_object: models.Model) -> models.QuerySet[Order]:
     return Order.objects.filter(content_type=content_type, object_id=str(shop_object.pk))
 
 
+def current_fingerprint(shop_object: models.Model) -> str | None:
+    """The content fingerprint of what ``shop_object`` asks to be paid now; ``None`` when its description does not
+    add up (``ValidationError``). A broken adapter setting still raises ``ImproperlyConfigured``."""
+    try:
+        return _describe(shop_object)[1].content_fingerprint
+    except ValidationError:
+        return None
+
+
 def paid_order_for(shop_object: models.Model) -> Order | None:
-    """The first paid order of ``shop_object``, if any."""
-    return linked_orders(shop_object).filter(status__in=PAID_STATUSES).order_by("created_at").first()
+    """The newest order that pays for ``shop_object`` as it is now: PAID or PARTIALLY_REFUNDED (not REFUNDED), with
+    the content fingerprint of the object's current description. Money paid for contents that changed since does
+    not count (that order is flagged ``stale_contents`` and announced by ``stale_order_paid``). An object that
+    nothing describes (only linked to its orders) has no contents to compare: its newest paid order counts."""
+    if not _describable(shop_object):
+        return _paid_order(linked_orders(shop_object), None)
+    fingerprint = current_fingerprint(shop_object)
+    return None if fingerprint is None else _paid_order(linked_orders(shop_object), fingerprint)
+
+
+def _paid_order(linked: models.QuerySet[Order], fingerprint: str | None) -> Order | None:
+    paid = linked.filter(status__in=CURRENTLY_PAID)
+    if fingerprint is not None:
+        paid = paid.filter(content_fingerprint=fingerprint)
+    return paid.order_by("-created_at").first()
+
+
+def _describable(shop_object: models.Model) -> bool:
+    """Whether anything describes ``shop_object``'s payment (the ADAPTER setting, or its own method)."""
+    return adapters.get_adapter() is not None or isinstance(shop_object, adapters.Payable)
 
 
 def order_for(shop_object: models.Model) -> Order:
-    """The order that pays for ``shop_object``: a paid one if it exists, an unpaid one whose amounts still match
-    the object's description (see :mod:`django_orkestapay.adapters`), or a new one.
+    """The order that pays for ``shop_object`` as it is now: a paid one for its current contents (see
+    :func:`paid_order_for`), an unpaid one with the same contents and customer, or a new one.
 
     The shop object's row is locked meanwhile, so two concurrent clicks make one order. When the object changed
     (say, a cart gained an item), a new order is created; the old one keeps its checkouts, so a payment that still
-    arrives on it is recorded, never lost.
+    arrives on it is recorded, never lost (and flagged, never taken for the new contents).
     """
     with transaction.atomic():
         type(shop_object)._default_manager.select_for_update().filter(pk=shop_object.pk).exists()
+        description, candidate = _describe(shop_object)
         linked = linked_orders(shop_object)
-        paid = paid_order_for(shop_object)
+        paid = _paid_order(linked, candidate.content_fingerprint)
         if paid is not None:
             return paid
-        description = adapters.describe_payment(shop_object)
-        candidate = _order_from_description(description, shop_object, merchant_order_id="ORD-CANDIDATE")
-        for existing in linked.filter(status__in=PAYABLE_STATUSES).order_by("-created_at"):
-            if _same_payment(existing, candidate):
+        payable = linked.filter(status__in=PAYABLE_STATUSES, content_fingerprint=candidate.content_fingerprint)
+        for existing in payable.order_by("-created_at"):
+            if _same_customer(existing, candidate):
                 return existing
         reference = description.merchant_order_id
         attempt = linked.count() + 1
@@ -171,6 +207,31 @@ def order_for(shop_object: models.Model) -> Order:
             reference = f"{description.merchant_order_id}-{attempt}"
             attempt += 1
         return _order_from_description(description, shop_object, merchant_order_id=reference, save=True)
+
+
+def paid_contents_changed(order: Order) -> tuple[bool, str | None]:
+    """Whether money for ``order`` pays for contents its shop object no longer has; and the object's current
+    fingerprint. An object that is gone or whose description fails counts as changed (``None``); one that nothing
+    describes (only linked) has no contents to compare. Never raises: the shop's adapter is called from a payment's
+    confirmation, which must not fail because of it."""
+    if not order.content_type_id:
+        return False, None
+    try:
+        shop_object = order.shop_object
+        if shop_object is not None and not _describable(shop_object):
+            return False, None
+        current = None if shop_object is None else current_fingerprint(shop_object)
+    except Exception:  # a broken adapter or a removed model must not lose the payment
+        logger.exception("Order %s: its shop object could not be described", order.merchant_order_id)
+        current = None
+    return current != (order.content_fingerprint or order.compute_fingerprint()), current
+
+
+def _describe(shop_object: models.Model) -> tuple[adapters.PaymentDescription, Order]:
+    """``shop_object``'s current description and an unsaved order made from it (``ValidationError`` when its
+    amounts do not add up)."""
+    description = adapters.describe_payment(shop_object)
+    return description, _order_from_description(description, shop_object, merchant_order_id="ORD-CANDIDATE")
 
 
 def _order_from_description(
@@ -197,20 +258,8 @@ def _order_from_description(
     )
 
 
-_COMPARED_FIELDS = (
-    "currency",
-    "country_code",
-    "subtotal_amount",
-    "discount_amount",
-    "shipping_amount",
-    "tax_amount",
-    "total_amount",
-    "customer_first_name",
-    "customer_last_name",
-    "customer_email",
-    "items",
-)
+_CUSTOMER_FIELDS = ("country_code", "customer_first_name", "customer_last_name", "customer_email")
 
 
-def _same_payment(existing: Order, candidate: Order) -> bool:
-    return all(getattr(existing, name) == getattr(candidate, name) for name in _COMPARED_FIELDS)
+def _same_customer(existing: Order, candidate: Order) -> bool:
+    return all(getattr(existing, name) == getattr(candidate, name) for name in _CUSTOMER_FIELDS)

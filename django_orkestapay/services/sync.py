@@ -1,32 +1,36 @@
-"""Confirming orders with OrkestaPay's API: how its statuses map to ours, applying what it reports (under row
-locks, paid only when amount, currency and reference match), the buyer's signed return, reconciliation of open
-orders, and the expiry of checkouts past their time."""
+"""Confirming orders with OrkestaPay's API: reading an attempt (its order and, when they matter, its payments),
+the buyer's signed return, reconciliation of orders whose outcome may still change (open ones, and canceled,
+failed or expired ones for ``RECONCILE_WINDOW``), and the expiry of checkouts past their time, which asks first.
+What was read is applied by :mod:`.apply`."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import models, transaction
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from .. import conf
 from ..client import RemoteOrder
-from ..exceptions import InvalidTransitionError, OrkestaPayError
-from ..models import PAID_STATUSES, Checkout, CheckoutStatus, Order, OrderStatus
+from ..exceptions import OrkestaPayError
+from ..models import PAID_STATUSES, Checkout, CheckoutStatus, Order, OrderStatus, Payment, PaymentStatus
 from ..signing import CANCELED, ReturnLink
 from .api_client import get_client
+from .apply import AttemptRead, SyncResult, apply_reads
 from .batch import BatchSummary, run_batch
-from .orders import CENT
-from .transitions import transition_order
+from .derive import map_payment_status
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
 logger = logging.getLogger("django_orkestapay.services")
 
-#: How OrkestaPay order statuses map to ours. Anything not listed (CREATED, PROCESSING_PAYMENT,
-#: PAYMENT_ACTION_REQUIRED, statuses we have never seen) counts as pending: never as paid.
+#: How OrkestaPay order statuses map to ours, for reading them (the order's status itself is derived from the
+#: ledger). Anything not listed (CREATED, PROCESSING_PAYMENT, PAYMENT_ACTION_REQUIRED, statuses we have never
+#: seen) counts as pending: never as paid.
 REMOTE_STATUS_MAP: dict[str, str] = {
     "COMPLETED": OrderStatus.PAID,
     "CANCELED": OrderStatus.CANCELED,
@@ -38,14 +42,12 @@ REMOTE_STATUS_MAP: dict[str, str] = {
     "REFUNDED": OrderStatus.REFUNDED,
 }
 
-_CHECKOUT_STATUS_FOR = {
-    OrderStatus.PAID: CheckoutStatus.COMPLETED,
-    OrderStatus.PARTIALLY_REFUNDED: CheckoutStatus.COMPLETED,
-    OrderStatus.REFUNDED: CheckoutStatus.COMPLETED,
-    OrderStatus.CANCELED: CheckoutStatus.CANCELED,
-    OrderStatus.EXPIRED: CheckoutStatus.EXPIRED,
-    OrderStatus.FAILED: CheckoutStatus.DECLINED,
-}
+#: OrkestaPay order statuses after which its payments need no listing, unless the order names a payment that may
+#: be money (a failed payment is not).
+_QUIET_REMOTE_STATUSES = frozenset({"CREATED", "CANCELED", "CANCELLED", "EXPIRED"})
+_NOT_MONEY = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELED})
+#: At most this many attempts of one order are read by one sync (newest first).
+MAX_ATTEMPTS_READ = 10
 
 
 def map_remote_status(remote_status: str) -> str:
@@ -53,87 +55,36 @@ def map_remote_status(remote_status: str) -> str:
     return REMOTE_STATUS_MAP.get(remote_status.upper(), OrderStatus.PENDING)
 
 
-def payment_mismatches(order: Order, checkout: Checkout, remote: RemoteOrder) -> list[str]:
-    """What in the API's order disagrees with ours (amount, currency, reference); empty when it all matches."""
-    problems = []
-    if remote.total_amount is None or remote.total_amount.quantize(CENT) != order.total_amount:
-        problems.append(f"amount: OrkestaPay {remote.total_amount}, ours {order.total_amount}")
-    if (remote.currency or "").upper() != order.currency.upper():
-        problems.append(f"currency: OrkestaPay {remote.currency}, ours {order.currency}")
-    expected_reference = checkout.merchant_reference or order.merchant_order_id
-    if remote.merchant_order_id != expected_reference:
-        problems.append(f"merchant_order_id: OrkestaPay {remote.merchant_order_id!r}, ours {expected_reference!r}")
-    if checkout.orkestapay_order_id and remote.order_id != checkout.orkestapay_order_id:
-        problems.append(f"order_id: OrkestaPay {remote.order_id!r}, ours {checkout.orkestapay_order_id!r}")
-    return problems
+def needs_payment_list(remote: RemoteOrder) -> bool:
+    """Whether the order's payments must be listed: it is past CREATED (paid, in progress, refunded...), or it
+    names a payment that is not known to have failed."""
+    if remote.status not in _QUIET_REMOTE_STATUSES:
+        return True
+    embedded = {payment.payment_id: payment for payment in remote.payments}
+    return any(
+        payment_id not in embedded or map_payment_status(embedded[payment_id].status) not in _NOT_MONEY
+        for payment_id in remote.payment_ids
+    )
 
 
-@dataclass(frozen=True)
-class SyncResult:
-    """What confirming an order with the API did."""
+def read_attempt(checkout: Checkout) -> AttemptRead:
+    """Read ``checkout``'s OrkestaPay order, and its payments when they matter (raises an
+    :class:`OrkestaPayError`)."""
+    client = get_client()
+    remote = client.get_order(checkout.orkestapay_order_id)
+    listed = client.get_order_payments(checkout.orkestapay_order_id) if needs_payment_list(remote) else []
+    return AttemptRead(checkout=checkout, remote=remote, listed=tuple(listed))
 
-    order: Order
-    changed: bool
-    remote_status: str
-    flagged: bool = False
 
-
-def apply_remote_order(checkout: Checkout, remote: RemoteOrder, *, canceled_by_buyer: bool = False) -> SyncResult:
-    """Apply what the API says about ``checkout``'s OrkestaPay order, under row locks, exactly once.
-
-    PAID is accepted only when amount, currency and reference match (otherwise the order is flagged for review and
-    keeps its status). A buyer's cancel return cancels an order the API still reports open. A report that would
-    move the order backwards (a late cancel after pay) is logged and ignored.
-    """
-    # No savepoint when nested (process_event): a failure here rolls the caller's whole transaction back anyway.
-    with transaction.atomic(savepoint=False):
-        order = Order.objects.select_for_update().get(pk=checkout.order_id)
-        checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
-        order.remote_status = remote.status[:40]
-        order.last_synced_at = timezone.now()
-        order.last_error = ""  # the API answered: an earlier "could not confirm" no longer describes the order
-        target = map_remote_status(remote.status)
-        flagged = False
-        if target in PAID_STATUSES:
-            problems = payment_mismatches(order, checkout, remote)
-            if problems:
-                flagged = True
-                order.needs_review = True
-                order.review_reason = "OrkestaPay reports the order paid but " + "; ".join(problems)
-                logger.error("Order %s flagged for review: %s", order.merchant_order_id, order.review_reason)
-                target = order.status
-            elif remote.payment_ids and len(remote.payment_ids[-1]) <= 64:
-                order.orkestapay_payment_id = remote.payment_ids[-1]
-        elif target == OrderStatus.PENDING and canceled_by_buyer:
-            target = OrderStatus.CANCELED
-        if target == OrderStatus.PENDING and checkout.status != CheckoutStatus.OPEN:
-            target = order.status  # a stale report about an attempt that is already over changes nothing
-        new_checkout_status = _CHECKOUT_STATUS_FOR.get(OrderStatus(target))
-        if new_checkout_status and checkout.status == CheckoutStatus.OPEN:
-            checkout.status = new_checkout_status
-            checkout.save(update_fields=["status", "updated_at"])
-        try:
-            changed = transition_order(order, target, reason=f"OrkestaPay reports {remote.status}")
-        except InvalidTransitionError as exc:
-            logger.warning("Ignored a stale report: %s", exc)
-            changed = False
-        if not changed:
-            order.save(
-                update_fields=[
-                    "remote_status",
-                    "last_synced_at",
-                    "last_error",
-                    "needs_review",
-                    "review_reason",
-                    "orkestapay_payment_id",
-                    "updated_at",
-                ]
-            )
-    return SyncResult(order=order, changed=changed, remote_status=remote.status, flagged=flagged)
+def _record_failure(order_id: uuid.UUID, exc: OrkestaPayError) -> None:
+    Order.objects.filter(pk=order_id).update(
+        last_error=f"{timezone.now():%Y-%m-%d %H:%M:%S} confirming status: {exc}", updated_at=timezone.now()
+    )
+    logger.error("Order %s: status could not be confirmed: %s", order_id, exc)
 
 
 def confirm_return(link: ReturnLink, *, reported_order_id: str | None = None) -> SyncResult:
-    """Handle a buyer's signed return: ask the API for the order's real status and apply it.
+    """Handle a buyer's signed return: ask the API for the attempt's real status and apply it.
 
     Raises ``Checkout.DoesNotExist`` when the link names no checkout of ours and an :class:`OrkestaPayError` when
     the API cannot be asked (the order is left unchanged; the buyer can reload).
@@ -150,31 +101,59 @@ def confirm_return(link: ReturnLink, *, reported_order_id: str | None = None) ->
 
 
 def sync_checkout(checkout: Checkout, *, canceled_by_buyer: bool = False) -> SyncResult:
-    """Read ``checkout``'s OrkestaPay order from the API and apply its status."""
+    """Read ``checkout``'s OrkestaPay order (and payments) and apply it. ``canceled_by_buyer`` (the cancel link)
+    closes this attempt, unless the read shows a payment on it in progress or completed; the order's status then
+    comes from all its attempts, so another open, pending or paid attempt keeps it pending or paid."""
+    return _sync_checkout(checkout, close_as=CheckoutStatus.CANCELED if canceled_by_buyer else None)
+
+
+def _sync_checkout(checkout: Checkout, *, close_as: str | None) -> SyncResult:
     if not checkout.orkestapay_order_id:
         return SyncResult(order=checkout.order, changed=False, remote_status="")
     try:
-        remote = get_client().get_order(checkout.orkestapay_order_id)
+        read = read_attempt(checkout)
     except OrkestaPayError as exc:
-        Order.objects.filter(pk=checkout.order_id).update(
-            last_error=f"{timezone.now():%Y-%m-%d %H:%M:%S} confirming status: {exc}", updated_at=timezone.now()
-        )
-        logger.error("Order %s: status could not be confirmed: %s", checkout.order_id, exc)
+        _record_failure(checkout.order_id, exc)
         raise
-    return apply_remote_order(checkout, remote, canceled_by_buyer=canceled_by_buyer)
+    close = (checkout.pk, close_as) if close_as else None
+    return apply_reads(checkout.order_id, [read], close=close)
 
 
 def sync_order(order: Order) -> SyncResult:
-    """Confirm ``order`` with the API through its most recent registered checkout."""
-    checkout = (
+    """Confirm ``order`` with the API through every attempt whose outcome may still change (newest first, at most
+    :data:`MAX_ATTEMPTS_READ`): open and pending ones; for an unpaid order, closed ones too (late money on an
+    attempt closed here); for a paid one, those with completed payments (to see refunds made elsewhere).
+
+    What could be read is applied; then the first failure, if any, is recorded on the order and raised.
+    """
+    completed = Payment.objects.filter(checkout=OuterRef("pk"), status=PaymentStatus.COMPLETED)
+    attempts = (
         order.checkouts.exclude(orkestapay_order_id="")
         .exclude(status=CheckoutStatus.FAILED)
-        .order_by("-created_at")
-        .first()
+        .annotate(has_money=Exists(completed))
+        .order_by("-created_at")[:MAX_ATTEMPTS_READ]
     )
-    if checkout is None:
-        return SyncResult(order=order, changed=False, remote_status="")
-    return sync_checkout(checkout)
+    paid = order.status in PAID_STATUSES
+    wanted = [
+        checkout
+        for checkout in attempts
+        if not paid
+        or checkout.status in (CheckoutStatus.OPEN, CheckoutStatus.PENDING)
+        or getattr(checkout, "has_money", False)
+    ]
+    reads, failure = [], None
+    for checkout in wanted:
+        try:
+            reads.append(read_attempt(checkout))
+        except OrkestaPayError as exc:
+            failure = failure or exc
+    result = SyncResult(order=order, changed=False, remote_status="")
+    if reads:
+        result = apply_reads(order.pk, reads)
+    if failure is not None:  # what was read is applied; the order still says what could not be read
+        _record_failure(order.pk, failure)
+        raise failure
+    return result
 
 
 def sync_orders(orders: Iterable[Order]) -> BatchSummary:
@@ -183,9 +162,16 @@ def sync_orders(orders: Iterable[Order]) -> BatchSummary:
 
 
 def orders_to_reconcile(*, older_than: timedelta = timedelta(0)) -> models.QuerySet[Order]:
-    """Orders whose outcome we may not know yet: created or pending, with a registered checkout."""
+    """Orders whose outcome we may not know yet, with a registered checkout: created or pending ones, and canceled,
+    failed or expired ones whose status changed within ``RECONCILE_WINDOW`` (a bank transfer that settles after
+    the buyer gave up, its webhook lost, still lands)."""
+    cutoff = timezone.now() - timedelta(seconds=float(conf.get("RECONCILE_WINDOW")))
+    closed = [OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.EXPIRED]
+    recently_closed = Q(status__in=closed) & (
+        Q(status_changed_at__gte=cutoff) | Q(status_changed_at__isnull=True, updated_at__gte=cutoff)
+    )
     return (
-        Order.objects.filter(status__in=[OrderStatus.CREATED, OrderStatus.PENDING])
+        Order.objects.filter(Q(status__in=[OrderStatus.CREATED, OrderStatus.PENDING]) | recently_closed)
         .filter(created_at__lte=timezone.now() - older_than)
         .exclude(orkestapay_order_id="")
         .order_by("created_at")
@@ -193,26 +179,17 @@ def orders_to_reconcile(*, older_than: timedelta = timedelta(0)) -> models.Query
 
 
 def expire_checkouts() -> BatchSummary:
-    """Close open checkouts past their ``expires_at``: ask the API first (a late payment still counts), then mark
-    the checkout expired, and the order too when it has no other open checkout."""
+    """Close open checkouts past their ``expires_at``, each after reading it from the API: one that turns out paid
+    or with a payment in progress (a SPEI transfer) is left to that; the others are marked expired, and the order's
+    status is derived again (expired when no other attempt is open, pending or paid)."""
     summary = BatchSummary()
     now = timezone.now()
     for checkout in Checkout.objects.filter(status=CheckoutStatus.OPEN, expires_at__lte=now).select_related("order"):
         try:
-            result = sync_checkout(checkout)
+            result = _sync_checkout(checkout, close_as=CheckoutStatus.EXPIRED)
         except OrkestaPayError:
             summary.failed += 1
             continue
         summary.succeeded += 1
-        changed = result.changed
-        with transaction.atomic():
-            order = Order.objects.select_for_update().get(pk=checkout.order_id)
-            locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
-            if locked.status == CheckoutStatus.OPEN:
-                locked.status = CheckoutStatus.EXPIRED
-                locked.save(update_fields=["status", "updated_at"])
-                still_open = order.checkouts.filter(status=CheckoutStatus.OPEN).exists()
-                if order.status == OrderStatus.PENDING and not still_open:
-                    changed = transition_order(order, OrderStatus.EXPIRED, reason="checkout expired") or changed
-        summary.changed += int(changed)
+        summary.changed += int(result.changed)
     return summary

@@ -1,5 +1,6 @@
 """The order state machine: the allowed moves between statuses, :func:`transition_order` (the one function that
-changes an order's status, on a locked row) and the signals it sends once the transaction commits."""
+changes an order's status, on a locked row), the review flag (:func:`flag_review`) and the signals, sent once the
+transaction commits and robustly (:func:`send_on_commit`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .. import signals
@@ -45,11 +47,12 @@ def can_transition(old: str, new: str) -> bool:
     return old == new or new in ALLOWED_TRANSITIONS.get(old, frozenset())
 
 
-def transition_order(order: Order, new_status: str, *, reason: str = "") -> bool:
+def transition_order(order: Order, new_status: str, *, reason: str = "", paid_signal: bool = True) -> bool:
     """Move a *locked* order to ``new_status`` and save it; send signals on commit.
 
     Must run inside ``transaction.atomic()`` on an order fetched with ``select_for_update()``. Returns ``False`` for
     a no-op (already there) and raises :class:`InvalidTransitionError` for a move the state machine refuses.
+    ``paid_signal=False`` leaves ``order_paid`` out (money for stale contents: the caller sends ``stale_order_paid``).
     """
     old_status = order.status
     if old_status == new_status:
@@ -57,20 +60,55 @@ def transition_order(order: Order, new_status: str, *, reason: str = "") -> bool
     if not can_transition(old_status, new_status):
         raise InvalidTransitionError(f"Order {order.merchant_order_id}: {old_status} -> {new_status} is not allowed")
     order.status = new_status
+    order.status_changed_at = timezone.now()
     if new_status == OrderStatus.PAID and order.paid_at is None:
-        order.paid_at = timezone.now()
+        order.paid_at = order.status_changed_at
     order.save()
     logger.info("Order %s: %s -> %s (%s)", order.merchant_order_id, old_status, new_status, reason or "no reason")
-    _send_on_commit(signals.order_status_changed, order, old_status=old_status, new_status=new_status)
+    send_on_commit(
+        signals.order_status_changed,
+        order,
+        old_status=old_status,
+        new_status=new_status,
+        needs_review=order.needs_review,
+    )
     status_signal = _STATUS_SIGNALS.get(OrderStatus(new_status))
-    if status_signal is not None:
-        _send_on_commit(status_signal, order)
+    if status_signal is not None and (paid_signal or status_signal is not signals.order_paid):
+        send_on_commit(status_signal, order)
     return True
 
 
-def _send_on_commit(signal: Any, order: Order, **kwargs: Any) -> None:
+def flag_review(order: Order, code: str, reason: str) -> bool:
+    """Flag ``order`` for review with ``reason`` (one line) unless that reason is already recorded.
+
+    Never clears a flag; reasons accumulate one per line and ``review_code`` names the newest. Changes the order in
+    memory only (the caller saves it). Returns whether the reason is new.
+    """
+    reason = " ".join(reason.split())
+    lines = order.review_reason.splitlines()
+    if reason in lines:
+        return False
+    order.needs_review = True
+    order.review_code = code
+    order.review_reason = "\n".join([*lines, reason])
+    logger.error("Order %s flagged for review (%s): %s", order.merchant_order_id, code, reason)
+    return True
+
+
+def send_on_commit(signal: Signal, order: Order, **kwargs: Any) -> None:
+    """Send ``signal`` for ``order`` once the transaction commits, robustly: a receiver's exception is logged with
+    the order's reference and never propagates (to the buyer's page, the webhook or the other receivers)."""
+
     def send() -> None:
-        signal.send(sender=Order, order=order, shop_object=_shop_object(order), **kwargs)
+        responses = signal.send_robust(sender=Order, order=order, shop_object=_shop_object(order), **kwargs)
+        for receiver, response in responses:
+            if isinstance(response, Exception):
+                logger.error(
+                    "Order %s: signal receiver %s raised",
+                    order.merchant_order_id,
+                    getattr(receiver, "__qualname__", repr(receiver)),
+                    exc_info=(type(response), response, response.__traceback__),
+                )
 
     transaction.on_commit(send)
 

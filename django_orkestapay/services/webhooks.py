@@ -1,6 +1,7 @@
 """Webhook deliveries, once the view has verified their signature: parsing the envelope, storing each delivery as
-an :class:`~django_orkestapay.models.Event` (rejected ones too), processing it once by re-reading the order from
-the API, and reprocessing failed events. The HTTP side is :mod:`django_orkestapay.webhooks`."""
+an :class:`~django_orkestapay.models.Event` (rejected ones too), processing it once by re-reading the attempt from
+the API (the signed payment object in the body is recorded too) through the same code path as returns and sync,
+and reprocessing failed events. The HTTP side is :mod:`django_orkestapay.webhooks`."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ..client import RemotePayment, parse_remote_payment
 from ..models import Checkout, Event, EventStatus, Order
-from .api_client import get_client
+from .apply import apply_reads
 from .batch import BatchSummary
-from .sync import apply_remote_order
+from .sync import read_attempt
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -59,6 +61,7 @@ class WebhookPayload:
     order_id: str | None
     merchant_order_id: str | None
     payment_id: str | None
+    payment: RemotePayment | None = None
 
 
 def _first_str(mapping: Mapping[str, Any], *keys: str) -> str | None:
@@ -87,7 +90,19 @@ def parse_webhook_payload(payload: Any) -> WebhookPayload:
         order_id=_first_str(payment, "order_id", "orderId"),
         merchant_order_id=_first_str(payment, "merchant_order_id", "merchantOrderId"),
         payment_id=_first_str(payment, "payment_id", "paymentId"),
+        payment=_payment_object(payment),
     )
+
+
+def _payment_object(data: dict[str, Any]) -> RemotePayment | None:
+    """The body's payment object when it is a complete one (an id, a status and amounts); else ``None``. It is
+    signed, so it is recorded in the ledger, before the API's own (fresher) answer."""
+    if "amount" not in data:
+        return None
+    try:
+        return parse_remote_payment(data)
+    except ValueError:  # not a payment object we can read: the API re-read still decides
+        return None
 
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -192,9 +207,9 @@ def _finish_event(event: Event, status: str, *, error: str = "", order: Order | 
 
 
 def process_event(event: Event) -> str:
-    """Apply one stored event: re-read its order from the API and apply the status, marking the event processed in
-    the same transaction. Returns ``processed``, ``ignored`` or ``duplicate``; raises (event left ``FAILED``) when
-    the API or the processing failed."""
+    """Apply one stored event: re-read its attempt from the API (any attempt of ours, open or closed: late money
+    lands) and apply it, marking the event processed in the same transaction. Returns ``processed``, ``ignored``
+    or ``duplicate``; raises (event left ``FAILED``) when the API or the processing failed."""
     parsed = parse_webhook_payload(event.payload)
     event.event_type = parsed.event_type
     event.orkestapay_order_id = (parsed.order_id or "")[:64]  # the field's length
@@ -206,12 +221,12 @@ def process_event(event: Event) -> str:
         _finish_event(event, EventStatus.IGNORED, error="no order of ours matches this event")
         return "ignored"
     try:
-        remote = get_client().get_order(checkout.orkestapay_order_id)
+        read = read_attempt(checkout)
         with transaction.atomic():
             locked = Event.objects.select_for_update().get(pk=event.pk)
             if locked.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
                 return "duplicate"
-            apply_remote_order(checkout, remote)
+            apply_reads(checkout.order_id, [read], extra=[parsed.payment] if parsed.payment else [])
             locked.event_type = event.event_type
             locked.orkestapay_order_id = event.orkestapay_order_id
             _finish_event(locked, EventStatus.PROCESSED, order=checkout.order)

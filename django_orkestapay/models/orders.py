@@ -1,13 +1,16 @@
-"""Orders and checkouts as the shop's database records them. No HTTP here: see :mod:`django_orkestapay.services`."""
+"""Orders and their checkouts (attempts): what the shop asks the buyer to pay, frozen once offered."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -42,6 +45,7 @@ class CheckoutStatus(models.TextChoices):
     """One attempt at the hosted checkout."""
 
     OPEN = "open", _("Open")
+    PENDING = "pending", _("Payment in progress")  # a payment on it has not finished (SPEI, cash, 3-D Secure)
     COMPLETED = "completed", _("Completed")
     CANCELED = "canceled", _("Canceled")
     EXPIRED = "expired", _("Expired")
@@ -49,8 +53,80 @@ class CheckoutStatus(models.TextChoices):
     FAILED = "failed", _("Could not be created")
 
 
+class ReviewCode(models.TextChoices):
+    """Why an order needs a person to look at it (``Order.needs_review``)."""
+
+    AMOUNT_MISMATCH = "amount_mismatch", _("Paid amount, currency or reference differs")
+    PAID_TWICE = "paid_twice", _("Paid more than once")
+    PARTIALLY_PAID = "partially_paid", _("Paid less than the total")
+    STALE_CONTENTS = "stale_contents", _("Paid for contents that changed")
+    MALFORMED_ANSWER = "malformed_answer", _("OrkestaPay's answer could not be used")
+    REFUND_UNKNOWN = "refund_unknown", _("Refund outcome to check")
+
+
+def content_fingerprint(
+    *,
+    currency: str,
+    items: Any,
+    subtotal_amount: Any,
+    discount_amount: Any,
+    shipping_amount: Any,
+    tax_amount: Any,
+    total_amount: Any,
+) -> str:
+    """A stable hash of what an order asks the buyer to pay: its lines (in any order), amounts and currency.
+
+    Two orders (or an order and a shop object's current description) with the same fingerprint ask for the same
+    money for the same things; customer details, references and descriptions do not count.
+    """
+
+    def amount(value: Any) -> str:
+        return str(Decimal(str(value)).quantize(Decimal("0.01")))
+
+    lines = sorted(
+        [str(item.get("product_id", "")), str(item.get("name", "")), int(item["quantity"]), amount(item["unit_price"])]
+        for item in items
+    )
+    canonical = {
+        "currency": str(currency).upper(),
+        "lines": lines,
+        "amounts": [amount(v) for v in (subtotal_amount, discount_amount, shipping_amount, tax_amount, total_amount)],
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+#: The fields that say what an order asks the buyer to pay. They cannot change once a checkout exists
+#: (:class:`FrozenOrderError` from :meth:`Order.save`).
+FROZEN_ORDER_FIELDS = (
+    "merchant_order_id",
+    "currency",
+    "country_code",
+    "subtotal_amount",
+    "discount_amount",
+    "shipping_amount",
+    "tax_amount",
+    "total_amount",
+    "customer_first_name",
+    "customer_last_name",
+    "customer_email",
+    "merchant_customer_id",
+    "items",
+    "content_type_id",
+    "object_id",
+    "content_fingerprint",
+)
+
+
+class FrozenOrderError(ValidationError):
+    """An order's items, amounts, currency or customer were changed after a checkout was offered for it."""
+
+
 class Order(models.Model):
-    """A shop order to be paid through OrkestaPay. Amounts are Decimal in major units (pesos, not centavos)."""
+    """A shop order to be paid through OrkestaPay. Amounts are Decimal in major units (pesos, not centavos).
+
+    Once a checkout exists the fields in :data:`FROZEN_ORDER_FIELDS` are frozen: :meth:`save` refuses to change
+    them (``QuerySet.update()`` bypasses this guard, as it bypasses every ``save()``). A changed cart gets a new order.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     merchant_order_id = models.CharField(_("merchant order id"), max_length=64, unique=True)
@@ -76,9 +152,20 @@ class Order(models.Model):
     orkestapay_order_id = models.CharField(_("OrkestaPay order id"), max_length=64, blank=True, db_index=True)
     orkestapay_payment_id = models.CharField(_("OrkestaPay payment id"), max_length=64, blank=True, db_index=True)
     needs_review = models.BooleanField(_("needs review"), default=False, db_index=True)
+    review_code = models.CharField(
+        _("review kind"), max_length=24, choices=ReviewCode.choices, blank=True, db_index=True
+    )
     review_reason = models.TextField(_("review reason"), blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True, db_index=True)
+    content_fingerprint = models.CharField(
+        _("content fingerprint"),
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text=_("A hash of the items, amounts and currency: what this order asks the buyer to pay."),
+    )
     last_synced_at = models.DateTimeField(_("last synced with OrkestaPay"), null=True, blank=True)
     success_url = models.CharField(
         _("success page"),
@@ -96,6 +183,7 @@ class Order(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     object_id = models.CharField(max_length=64, blank=True)
     shop_object = GenericForeignKey("content_type", "object_id")
+    _frozen_snapshot: dict[str, Any]
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -105,9 +193,39 @@ class Order(models.Model):
         verbose_name_plural = _("orders")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["content_type", "object_id"])]
+        permissions = [("refund_order", _("Can refund orders through OrkestaPay"))]
 
     def __str__(self) -> str:
         return f"{self.merchant_order_id} ({self.total_amount} {self.currency}, {self.get_status_display()})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, refusing to change what the buyer is asked to pay once a checkout exists for this order."""
+        changed = self.frozen_changes() if not self._state.adding else []
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            changed = [name for name in changed if name in update_fields or name.removesuffix("_id") in update_fields]
+        if changed and Checkout.objects.filter(order_id=self.pk).exists():
+            raise FrozenOrderError(
+                _("Order %(reference)s was offered to the buyer; %(fields)s can no longer change.")
+                % {"reference": self.merchant_order_id, "fields": ", ".join(changed)}
+            )
+        super().save(*args, **kwargs)
+        self._frozen_snapshot = self._frozen_values()
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any, *args: Any, **kwargs: Any) -> Order:
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
+        instance._frozen_snapshot = instance._frozen_values()
+        return instance
+
+    def _frozen_values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in FROZEN_ORDER_FIELDS if name in self.__dict__}
+
+    def frozen_changes(self) -> list[str]:
+        """The frozen fields whose value differs from what was loaded from the database."""
+        snapshot: dict[str, Any] = getattr(self, "_frozen_snapshot", {})
+        current = self._frozen_values()
+        return [name for name, value in snapshot.items() if name in current and current[name] != value]
 
     @property
     def is_paid(self) -> bool:
@@ -118,6 +236,18 @@ class Order(models.Model):
     def is_payable(self) -> bool:
         """Whether the buyer may (re)start a checkout."""
         return self.status in PAYABLE_STATUSES
+
+    def compute_fingerprint(self) -> str:
+        """The :func:`content_fingerprint` of this order's current items, amounts and currency."""
+        return content_fingerprint(
+            currency=self.currency,
+            items=self.items,
+            subtotal_amount=self.subtotal_amount,
+            discount_amount=self.discount_amount,
+            shipping_amount=self.shipping_amount,
+            tax_amount=self.tax_amount,
+            total_amount=self.total_amount,
+        )
 
     @property
     def customer_name(self) -> str:
@@ -166,89 +296,3 @@ class Checkout(models.Model):
         if self.expires_at is None:
             return True
         return bool((self.expires_at - now).total_seconds() > margin_seconds)
-
-
-class EventStatus(models.TextChoices):
-    """What happened to one webhook delivery."""
-
-    RECEIVED = "received", _("Received")
-    PROCESSED = "processed", _("Processed")
-    IGNORED = "ignored", _("Ignored")
-    FAILED = "failed", _("Failed (will be retried)")
-    REJECTED = "rejected", _("Rejected")
-
-
-class Event(models.Model):
-    """One webhook delivery from OrkestaPay, stored before anything acts on it.
-
-    ``message_id`` (the ``svix-id``) is unique for verified deliveries, so a retry or a duplicate is recognised.
-    Rejected deliveries (bad signature, malformed body) keep the id they claimed in ``claimed_message_id`` and leave
-    ``message_id`` empty: a forger cannot occupy the id of a real event.
-    """
-
-    message_id = models.CharField(_("message id"), max_length=255, unique=True, null=True, blank=True)
-    claimed_message_id = models.CharField(_("claimed message id"), max_length=255, blank=True)
-    event_type = models.CharField(_("event type"), max_length=64, blank=True, db_index=True)
-    status = models.CharField(
-        _("status"), max_length=16, choices=EventStatus.choices, default=EventStatus.RECEIVED, db_index=True
-    )
-    verified = models.BooleanField(_("signature verified"), default=False)
-    raw_body = models.TextField(_("raw body"), blank=True)
-    headers = models.JSONField(_("headers"), default=dict, blank=True)
-    payload = models.JSONField(_("payload"), null=True, blank=True)
-    orkestapay_order_id = models.CharField(_("OrkestaPay order id"), max_length=64, blank=True, db_index=True)
-    order = models.ForeignKey(
-        Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="events", verbose_name=_("order")
-    )
-    error = models.TextField(_("error"), blank=True)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
-    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("webhook event")
-        verbose_name_plural = _("webhook events")
-        ordering = ["-received_at"]
-
-    def __str__(self) -> str:
-        return f"{self.event_type or 'event'} {self.message_id or self.claimed_message_id or self.pk}"
-
-
-class RefundStatus(models.TextChoices):
-    """Where one refund request stands."""
-
-    REQUESTED = "requested", _("Requested")
-    SUCCEEDED = "succeeded", _("Succeeded")
-    FAILED = "failed", _("Failed")
-
-
-class Refund(models.Model):
-    """One refund asked of OrkestaPay, recorded before the request is sent.
-
-    ``idempotency_key`` is sent as the ``Idempotency-Key`` header, so retrying this record can never refund twice.
-    """
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
-    payment_id = models.CharField(_("OrkestaPay payment id"), max_length=64)
-    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)])
-    description = models.CharField(_("description"), max_length=250, blank=True)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
-    status = models.CharField(
-        _("status"), max_length=16, choices=RefundStatus.choices, default=RefundStatus.REQUESTED, db_index=True
-    )
-    transaction_id = models.CharField(_("OrkestaPay transaction id"), max_length=64, blank=True)
-    remote_status = models.CharField(_("OrkestaPay status"), max_length=40, blank=True)
-    requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
-    error = models.TextField(_("error"), blank=True)
-    raw_response = models.JSONField(_("raw response"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("refund")
-        verbose_name_plural = _("refunds")
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.amount} ({self.get_status_display()})"

@@ -1,0 +1,41 @@
+"""What the shop's database records: orders and checkouts, the payment ledger and refunds, webhook events.
+
+No HTTP here: see :mod:`django_orkestapay.services`.
+"""
+
+from .events import Event, EventStatus
+from .ledger import Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus
+from .orders import (
+    FROZEN_ORDER_FIELDS,
+    MONEY,
+    PAID_STATUSES,
+    PAYABLE_STATUSES,
+    Checkout,
+    CheckoutStatus,
+    FrozenOrderError,
+    Order,
+    OrderStatus,
+    ReviewCode,
+    content_fingerprint,
+)
+
+__all__ = [
+    "FROZEN_ORDER_FIELDS",
+    "MONEY",
+    "PAID_STATUSES",
+    "PAYABLE_STATUSES",
+    "Checkout",
+    "CheckoutStatus",
+    "Event",
+    "EventStatus",
+    "FrozenOrderError",
+    "Order",
+    "OrderStatus",
+    "Payment",
+    "PaymentStatus",
+    "Refund",
+    "RefundOrigin",
+    "RefundStatus",
+    "ReviewCode",
+    "content_fingerprint",
+]

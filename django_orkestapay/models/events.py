@@ -1,0 +1,55 @@
+"""Webhook deliveries as they arrived, stored before anything acts on them."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .orders import Order
+
+
+class EventStatus(models.TextChoices):
+    """What happened to one webhook delivery."""
+
+    RECEIVED = "received", _("Received")
+    PROCESSED = "processed", _("Processed")
+    IGNORED = "ignored", _("Ignored")
+    FAILED = "failed", _("Failed (will be retried)")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Event(models.Model):
+    """One webhook delivery from OrkestaPay, stored before anything acts on it.
+
+    ``message_id`` (the ``svix-id``) is unique for verified deliveries, so a retry or a duplicate is recognised.
+    Rejected deliveries (bad signature, malformed body) keep the id they claimed in ``claimed_message_id`` and leave
+    ``message_id`` empty: a forger cannot occupy the id of a real event.
+    """
+
+    message_id = models.CharField(_("message id"), max_length=255, unique=True, null=True, blank=True)
+    claimed_message_id = models.CharField(_("claimed message id"), max_length=255, blank=True)
+    event_type = models.CharField(_("event type"), max_length=64, blank=True, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=EventStatus.choices, default=EventStatus.RECEIVED, db_index=True
+    )
+    verified = models.BooleanField(_("signature verified"), default=False)
+    raw_body = models.TextField(_("raw body"), blank=True)
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
+    payload = models.JSONField(_("payload"), null=True, blank=True)
+    orkestapay_order_id = models.CharField(_("OrkestaPay order id"), max_length=64, blank=True, db_index=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="events", verbose_name=_("order")
+    )
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type or 'event'} {self.message_id or self.claimed_message_id or self.pk}"

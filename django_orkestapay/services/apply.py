@@ -1,0 +1,309 @@
+"""Applying what OrkestaPay reports about an order's attempts, in one transaction under the order's row lock:
+every payment recorded in the ledger, each attempt closed or reopened from what was read, our refunds settled and
+refunds made outside the shop mirrored, and the order's status derived from the ledger and applied with its
+reviews and signals. Returns, reconciliation, expiry and webhooks all come through :func:`apply_reads`; code that
+changed the ledger otherwise (refunds) calls :func:`refresh_order_status`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import signals
+from ..client import RemoteOrder, RemotePayment
+from ..exceptions import InvalidTransitionError
+from ..models import (
+    PAID_STATUSES,
+    Checkout,
+    CheckoutStatus,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+    ReviewCode,
+)
+from .derive import (
+    CENT,
+    DISPUTED_PREFIX,
+    REMOTE_PAID,
+    Derived,
+    checkout_status,
+    derive_status,
+    is_disputed,
+    map_payment_status,
+)
+from .ledger import load_payments, mirror_external_refunds, record_payment, settle_refunds
+from .orders import paid_contents_changed
+from .transitions import flag_review, send_on_commit, transition_order
+
+# One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
+# log filters keep working.
+logger = logging.getLogger("django_orkestapay.services")
+
+_PAID_TWICE = "paid twice"
+_ORDER_FIELDS = [
+    "remote_status",
+    "last_synced_at",
+    "last_error",
+    "needs_review",
+    "review_code",
+    "review_reason",
+    "orkestapay_payment_id",
+    "updated_at",
+]
+
+
+@dataclass(frozen=True)
+class AttemptRead:
+    """What the API said about one attempt: its OrkestaPay order and, when they were listed, its payments."""
+
+    checkout: Checkout
+    remote: RemoteOrder
+    listed: tuple[RemotePayment, ...] = ()
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What confirming an order with the API did: whether its status changed, OrkestaPay's status of the attempt
+    read, and whether the order needs a person's review."""
+
+    order: Order
+    changed: bool
+    remote_status: str
+    flagged: bool = False
+
+
+def payment_mismatches(order: Order, checkout: Checkout, remote: RemoteOrder) -> list[str]:
+    """What in the API's order disagrees with ours (amount, currency, reference); empty when it all matches."""
+    problems = []
+    if remote.total_amount is None or remote.total_amount.quantize(CENT) != order.total_amount:
+        problems.append(f"amount: OrkestaPay {remote.total_amount}, ours {order.total_amount}")
+    if (remote.currency or "").upper() != order.currency.upper():
+        problems.append(f"currency: OrkestaPay {remote.currency}, ours {order.currency}")
+    expected_reference = checkout.merchant_reference or order.merchant_order_id
+    if remote.merchant_order_id != expected_reference:
+        problems.append(f"merchant_order_id: OrkestaPay {remote.merchant_order_id!r}, ours {expected_reference!r}")
+    if checkout.orkestapay_order_id and remote.order_id != checkout.orkestapay_order_id:
+        problems.append(f"order_id: OrkestaPay {remote.order_id!r}, ours {checkout.orkestapay_order_id!r}")
+    return problems
+
+
+def apply_reads(
+    order_id: uuid.UUID,
+    reads: Sequence[AttemptRead],
+    *,
+    close: tuple[uuid.UUID, str] | None = None,
+    extra: Sequence[RemotePayment] = (),
+) -> SyncResult:
+    """Apply API reads of some of an order's attempts, exactly once, under the order's row lock.
+
+    ``close`` (a checkout id and CANCELED or EXPIRED) closes that attempt, but only when the read shows it still
+    open: never while a payment on it is in progress or completed. ``extra``: payment objects from elsewhere (a
+    signed webhook body); they only fill in the details of payments the API names (see :func:`_answers`).
+    """
+    # No savepoint when nested (process_event): a failure here rolls the caller's whole transaction back anyway.
+    with transaction.atomic(savepoint=False):
+        order = Order.objects.select_for_update().get(pk=order_id)
+        checkouts = list(order.checkouts.all())
+        by_pk = {checkout.pk: checkout for checkout in checkouts}
+        answers = [_answers(read, extra) for read in reads]
+        known = load_payments(order, {payment_id for merged in answers for payment_id in merged})
+        # Only a payment completed before this read can have refunds: otherwise they need no query.
+        had_money = any(p.order_id == order.pk and p.status == PaymentStatus.COMPLETED for p in known.values())
+        order.last_synced_at = timezone.now()
+        order.last_error = ""  # the API answered: an earlier "could not confirm" no longer describes the order
+        remote_status = ""
+        for read, merged in zip(reads, answers, strict=True):
+            checkout = by_pk[read.checkout.pk]
+            remote_status = remote_status or read.remote.status
+            if read.remote.order_id == order.orkestapay_order_id:
+                order.remote_status = read.remote.status[:40]
+            _apply_read(order, checkout, read, merged, known, close)
+        payments = [payment for payment in known.values() if payment.order_id == order.pk]
+        refunds = list(order.refunds.all()) if had_money else []
+        for merged in answers:
+            for answer in merged.values():
+                _refunds_reported(order, known.get(answer.payment_id), answer, refunds)
+        changed = _finish(order, payments, refunds, checkouts)
+    return SyncResult(order=order, changed=changed, remote_status=remote_status, flagged=order.needs_review)
+
+
+def apply_payment_read(remote: RemotePayment) -> SyncResult | None:
+    """Apply one payment read on its own (``GET /v1/payments/{id}``, say a refund's read-back) to the order whose
+    ledger holds it, under that order's lock: the row updated, our refunds settled, refunds made elsewhere
+    mirrored, the order's status derived. ``None`` when no payment of ours has that id."""
+    rows = Payment.objects.filter(orkestapay_payment_id=remote.payment_id)
+    order_id = rows.values_list("order_id", flat=True).first()
+    if order_id is None:
+        return None
+    with transaction.atomic(savepoint=False):
+        order = Order.objects.select_for_update().get(pk=order_id)
+        known = load_payments(order, [remote.payment_id])
+        row = record_payment(order, remote, known=known)
+        refunds = list(order.refunds.all())
+        _refunds_reported(order, row, remote, refunds)
+        payments = [payment for payment in known.values() if payment.order_id == order.pk]
+        changed = _finish(order, payments, refunds, list(order.checkouts.all()))
+    return SyncResult(order=order, changed=changed, remote_status=remote.status, flagged=order.needs_review)
+
+
+def _refunds_reported(order: Order, row: Payment | None, answer: RemotePayment, refunds: list[Refund]) -> None:
+    """What a completed payment's answer says about refunds: ours settled, those made elsewhere mirrored."""
+    if row is not None and row.order_id == order.pk and row.status == PaymentStatus.COMPLETED:
+        settle_refunds(row, answer, refunds)
+        mirror_external_refunds(order, row, refunds)
+
+
+def refresh_order_status(order: Order) -> bool:
+    """Derive a *locked* order's status from its ledger and apply it (inside the caller's transaction): for code
+    that changed payments or refunds itself. Returns whether the status changed."""
+    payments = list(order.payments.all())
+    return _finish(order, payments, list(order.refunds.all()), list(order.checkouts.all()))
+
+
+def _answers(read: AttemptRead, extra: Sequence[RemotePayment]) -> dict[str, RemotePayment]:
+    """The payments a read reports, by id: the order's embedded objects, then the payments list (the API's full,
+    current answer). The API decides which payments exist and their status: a payment object from elsewhere (a
+    signed webhook body) only fills in the details (amounts, method, transactions) of a payment the API names
+    without them."""
+    merged = {answer.payment_id: answer for answer in (*read.remote.payments, *read.listed)}
+    for answer in extra:
+        named = merged.get(answer.payment_id)
+        if named is not None and named.partial and not answer.partial:
+            merged[answer.payment_id] = replace(answer, status=named.status)
+    return merged
+
+
+def _apply_read(
+    order: Order,
+    checkout: Checkout,
+    read: AttemptRead,
+    merged: dict[str, RemotePayment],
+    known: dict[str, Payment],
+    close: tuple[uuid.UUID, str] | None,
+) -> None:
+    remote = read.remote
+    money = remote.status in REMOTE_PAID or any(
+        map_payment_status(answer.status) == PaymentStatus.COMPLETED for answer in merged.values()
+    )
+    problems = payment_mismatches(order, checkout, remote) if money else []
+    fields = []
+    if problems:
+        flag_review(order, ReviewCode.AMOUNT_MISMATCH, "OrkestaPay reports the order paid but " + "; ".join(problems))
+        if not is_disputed(checkout):
+            checkout.error = DISPUTED_PREFIX + "; ".join(problems)
+            fields.append("error")
+    for answer in merged.values():
+        record_payment(order, answer, checkout=checkout, known=known)
+    on_attempt = [payment for payment in known.values() if payment.checkout_id == checkout.pk]
+    if remote.status in REMOTE_PAID and not problems and not any(_is_money(p) for p in on_attempt):
+        fallback = record_payment(order, _payment_from_order(remote, merged, known), checkout=checkout, known=known)
+        on_attempt += [fallback] if fallback is not None and fallback not in on_attempt else []
+    status = checkout_status(checkout.status, remote.status, on_attempt)
+    if close is not None and close[0] == checkout.pk and status == CheckoutStatus.OPEN:
+        status = close[1]
+    if status != checkout.status:
+        logger.info("Checkout %s: %s -> %s", checkout, checkout.status, status)
+        checkout.status = status
+        fields.append("status")
+    if fields:
+        checkout.save(update_fields=[*fields, "updated_at"])
+
+
+def _is_money(payment: Payment) -> bool:
+    return payment.status == PaymentStatus.COMPLETED and payment.amount > 0
+
+
+def _payment_from_order(
+    remote: RemoteOrder, merged: dict[str, RemotePayment], known: dict[str, Payment]
+) -> RemotePayment:
+    """OrkestaPay says this attempt's order is paid (and it matches ours), but nothing it returned is a completed
+    payment with an amount (a payments list that lags, or a shape we do not know). So the shop is never told
+    "unpaid" when OrkestaPay says paid, record one completed payment from the order itself: under the id of a
+    payment it reports completed, else under its ``payment_id`` unless that payment is known to have failed, else
+    under ``"<order_id>:completed"`` (a later read of the real payment fills in the details; if it arrives under
+    another id, the order is flagged ``paid_twice`` for a person to look at, never silently merged)."""
+    completed = [pid for pid, answer in merged.items() if map_payment_status(answer.status) == PaymentStatus.COMPLETED]
+    named = remote.raw.get("payment_id")
+    closed = (PaymentStatus.FAILED, PaymentStatus.CANCELED)
+    if completed:
+        payment_id = completed[0]
+    elif (
+        isinstance(named, str)
+        and named
+        and (named not in merged or map_payment_status(merged[named].status) not in closed)
+        and (named not in known or known[named].status not in closed)
+    ):
+        payment_id = named
+    else:
+        payment_id = f"{remote.order_id[:54]}:completed"  # fits the column (64)
+    return RemotePayment(
+        payment_id=payment_id,
+        order_id=remote.order_id,
+        status="COMPLETED",
+        amount=remote.total_amount,
+        refunded=None,
+        currency=remote.currency,
+        method_type=None,
+        transactions=(),
+        raw=remote.raw,
+        partial=True,
+    )
+
+
+def _finish(
+    order: Order, payments: Sequence[Payment], refunds: Sequence[Refund], checkouts: Sequence[Checkout]
+) -> bool:
+    """Derive the order's status from its ledger and apply it: reviews, the first payment's id, the transition
+    and the signals (``stale_order_paid`` instead of ``order_paid`` for changed contents, ``order_paid_twice``
+    once). Saves the order. Returns whether the status changed."""
+    derived = derive_status(order, payments, refunds, checkouts, now=timezone.now())
+    first_twice = not any(line.startswith(_PAID_TWICE) for line in order.review_reason.splitlines())
+    new_reviews = {review.code for review in derived.reviews if flag_review(order, review.code, review.reason)}
+    if derived.counted and not order.orkestapay_payment_id:
+        order.orkestapay_payment_id = derived.counted[0].orkestapay_payment_id
+    changed = _transition(order, derived)
+    if not changed:
+        order.save(update_fields=_ORDER_FIELDS)
+    if ReviewCode.PAID_TWICE in new_reviews and first_twice:
+        send_on_commit(signals.order_paid_twice, order, payments=derived.counted)
+    return changed
+
+
+def _transition(order: Order, derived: Derived) -> bool:
+    reason = f"{derived.received} of {order.total_amount} {order.currency} received, {derived.refunded} refunded"
+    steps = [derived.status]
+    if derived.status == OrderStatus.PARTIALLY_REFUNDED and order.status not in PAID_STATUSES:
+        steps = [OrderStatus.PAID, derived.status]  # paid, then partly refunded, before we heard of either
+    changed = False
+    for step in steps:
+        stale, fingerprint = False, None
+        if step == OrderStatus.PAID and order.status not in PAID_STATUSES:
+            stale, fingerprint = paid_contents_changed(order)
+            if stale:
+                flag_review(order, ReviewCode.STALE_CONTENTS, _stale_reason(order, fingerprint))
+        try:
+            moved = transition_order(order, step, reason=reason, paid_signal=not stale)
+        except InvalidTransitionError as exc:
+            logger.warning("Ignored a status the ledger gives: %s (%s)", exc, reason)
+            break
+        changed = changed or moved
+        if moved and stale:
+            send_on_commit(signals.stale_order_paid, order, current_fingerprint=fingerprint)
+    return changed
+
+
+def _stale_reason(order: Order, fingerprint: str | None) -> str:
+    if fingerprint is None:
+        return "paid, but its shop object can no longer be described (deleted, or its description fails)"
+    return (
+        f"paid for contents that changed: the order's fingerprint {order.content_fingerprint[:12]}, "
+        f"the shop object's now {fingerprint[:12]}"
+    )

@@ -1,0 +1,195 @@
+"""The payment ledger: one :class:`~django_orkestapay.models.Payment` row per OrkestaPay payment, upserted from
+every API read and every webhook under the order's row lock (:func:`record_payment`); and the refunds a payment's
+answer tells us about: ours settled from its transactions (:func:`settle_refunds`), and those made outside the
+shop (in OrkestaPay's portal) mirrored (:func:`mirror_external_refunds`).
+
+Nothing here moves a payment to another order, turns a completed payment back into a pending or failed one, or
+lowers what OrkestaPay reports as refunded. No HTTP: the callers read the API first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, MutableSequence
+from decimal import Decimal
+
+from django.db.models import Q
+from django.utils import timezone
+
+from ..client import RemotePayment
+from ..models import Checkout, Order, Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus, ReviewCode
+from .api_client import _jsonable
+from .derive import CENT, PAYMENT_STATUS_RANK, map_payment_status
+from .transitions import flag_review
+
+# One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
+# log filters keep working.
+logger = logging.getLogger("django_orkestapay.services")
+
+#: How a REFUND transaction's status settles one of our pending refunds; anything else leaves it pending.
+REFUND_TRANSACTION_OUTCOMES = {
+    "SUCCESS": RefundStatus.SUCCEEDED,
+    "SUCCEEDED": RefundStatus.SUCCEEDED,
+    "COMPLETED": RefundStatus.SUCCEEDED,
+    "FAILED": RefundStatus.FAILED,
+    "DECLINED": RefundStatus.FAILED,
+    "REJECTED": RefundStatus.FAILED,
+}
+_ID_LENGTH = 64  # Payment.orkestapay_payment_id and orkestapay_order_id
+
+
+def load_payments(order: Order, payment_ids: Iterable[str] = ()) -> dict[str, Payment]:
+    """In one query: ``order``'s payments and any row holding one of ``payment_ids`` (which may belong to another
+    order: :func:`record_payment` then refuses to move it), keyed by OrkestaPay payment id."""
+    rows = Payment.objects.filter(Q(order_id=order.pk) | Q(orkestapay_payment_id__in=list(payment_ids)))
+    return {row.orkestapay_payment_id: row for row in rows}
+
+
+def record_payment(
+    order: Order,
+    remote: RemotePayment,
+    *,
+    checkout: Checkout | None = None,
+    known: dict[str, Payment] | None = None,
+) -> Payment | None:
+    """Create or update the ledger row of ``remote`` for the *locked* ``order``; return it (``None`` if refused).
+
+    ``known`` is what :func:`load_payments` returned (updated in place; without it the row is looked up). Only what
+    changed is saved. A payment id that belongs to another order, or does not fit our column, is not recorded: the
+    order is flagged ``malformed_answer`` (in memory; the caller saves the order).
+    """
+    payment_id = remote.payment_id
+    if len(payment_id) > _ID_LENGTH:
+        flag_review(order, ReviewCode.MALFORMED_ANSWER, f"payment id {payment_id[:80]!r}... is too long to record")
+        return None
+    if known is None:
+        known = load_payments(order, [payment_id])
+    row = known.get(payment_id)
+    if row is not None and row.order_id != order.pk:
+        flag_review(
+            order,
+            ReviewCode.MALFORMED_ANSWER,
+            f"OrkestaPay lists payment {payment_id} under this order, but it belongs to another order ({row.order_id})",
+        )
+        return None
+    if row is None:
+        row = Payment(order=order, orkestapay_payment_id=payment_id)
+        _merge(row, remote, checkout)
+        row.save(force_insert=True)
+        known[payment_id] = row
+        logger.info("Order %s: payment %s recorded (%s)", order.merchant_order_id, payment_id, row.status)
+        return row
+    changed = _merge(row, remote, checkout)
+    if changed:
+        row.save(update_fields=[*changed, "updated_at"])
+    return row
+
+
+def _merge(row: Payment, remote: RemotePayment, checkout: Checkout | None) -> list[str]:
+    """Apply what ``remote`` says to ``row`` in memory, by the ledger's rules; return the changed fields."""
+    updates: dict[str, object] = {}
+    status = map_payment_status(remote.status)
+    accepted = _may_move(row, status)
+    if accepted:
+        if status != row.status or row._state.adding:
+            updates["status"] = status
+        if remote.status[:40] != row.remote_status:
+            updates["remote_status"] = remote.status[:40]
+        if status == PaymentStatus.COMPLETED and row.completed_at is None:
+            updates["completed_at"] = timezone.now()
+        if remote.amount is not None and (row._state.adding or Decimal(row.amount) != remote.amount):
+            updates["amount"] = remote.amount.quantize(CENT)
+    else:  # an older or odd answer (a late webhook, a glitch): the ledger keeps what it knows
+        logger.warning(
+            "Payment %s: ignored OrkestaPay's %s, it is %s", row.orkestapay_payment_id, remote.status[:40], row.status
+        )
+    if remote.refunded is not None and remote.refunded > Decimal(row.refunded_amount):
+        updates["refunded_amount"] = remote.refunded.quantize(CENT)
+    if remote.currency and remote.currency[:3] != row.currency:
+        updates["currency"] = remote.currency[:3]
+    if remote.method_type and remote.method_type[:32] != row.method_type:
+        updates["method_type"] = remote.method_type[:32]
+    raw = _jsonable(remote.raw)
+    if (not remote.partial or row.raw is None) and raw != row.raw:
+        updates["raw"] = raw
+    if row.checkout_id is None and checkout is not None:
+        updates["checkout"] = checkout
+    order_id = remote.order_id or (checkout.orkestapay_order_id if checkout is not None else "")
+    if not row.orkestapay_order_id and order_id and len(order_id) <= _ID_LENGTH:
+        updates["orkestapay_order_id"] = order_id
+    for name, value in updates.items():
+        setattr(row, name, value)
+    return list(updates)
+
+
+def _may_move(row: Payment, status: str) -> bool:
+    """Statuses only move up the ladder (completed is its top: a completed payment stays completed)."""
+    return row._state.adding or PAYMENT_STATUS_RANK[status] >= PAYMENT_STATUS_RANK[row.status]
+
+
+def settle_refunds(payment: Payment, remote: RemotePayment, refunds: Iterable[Refund]) -> list[Refund]:
+    """Settle our REQUESTED or PENDING refunds of ``payment`` whose transaction ``remote`` lists with a final
+    status (SUCCESS: succeeded; FAILED, DECLINED, REJECTED: failed). Return the refunds that changed."""
+    outcomes = {}
+    for transaction in remote.transactions:
+        transaction_id, status = transaction.get("transaction_id"), transaction.get("status")
+        if isinstance(transaction_id, str) and transaction_id and isinstance(status, str):
+            outcomes[transaction_id] = (status.strip().upper(), REFUND_TRANSACTION_OUTCOMES.get(status.strip().upper()))
+    settled = []
+    for refund in refunds:
+        in_flight = refund.status in (RefundStatus.REQUESTED, RefundStatus.PENDING)
+        if refund.payment_id != payment.pk or not in_flight or not refund.transaction_id:
+            continue
+        remote_status, outcome = (
+            outcomes.get(refund.transaction_id, ("", None)) if refund.transaction_id else ("", None)
+        )
+        if outcome is None:
+            continue
+        refund.status, refund.remote_status = outcome, remote_status[:40]
+        refund.save(update_fields=["status", "remote_status", "updated_at"])
+        logger.info("Refund %s of payment %s settled: %s", refund.pk, payment.orkestapay_payment_id, outcome)
+        settled.append(refund)
+    return settled
+
+
+def mirror_external_refunds(order: Order, payment: Payment, refunds: MutableSequence[Refund]) -> Refund | None:
+    """Record, as a succeeded ``origin=orkestapay`` refund, what OrkestaPay reports refunded of ``payment`` beyond
+    what our refunds account for (succeeded, and in flight: requested or pending). Appends it to ``refunds``.
+
+    Where OrkestaPay reports no refunded amount, nothing can be mirrored.
+    """
+    accounted = sum(
+        (
+            Decimal(r.amount)
+            for r in refunds
+            if r.payment_id == payment.pk
+            and r.status in (RefundStatus.SUCCEEDED, RefundStatus.REQUESTED, RefundStatus.PENDING)
+        ),
+        start=Decimal("0.00"),
+    )
+    reported = Decimal(payment.refunded_amount).quantize(CENT)
+    excess = reported - accounted
+    if excess <= 0:
+        return None
+    key = f"mirror:{payment.orkestapay_payment_id}:{reported}"
+    if len(key) > 64:
+        key = "mirror:" + hashlib.sha256(key.encode()).hexdigest()[:57]
+    if any(r.idempotency_key == key for r in refunds):
+        logger.warning("Payment %s: refund %s already mirrored", payment.orkestapay_payment_id, key)
+        return None
+    mirrored = Refund.objects.create(
+        order=order,
+        payment=payment,
+        orkestapay_payment_id=payment.orkestapay_payment_id,
+        amount=excess,
+        description="Refund made outside this shop, reported by OrkestaPay",
+        idempotency_key=key,
+        origin=RefundOrigin.ORKESTAPAY,
+        status=RefundStatus.SUCCEEDED,
+        remote_status=payment.remote_status,
+        requested_by="OrkestaPay",
+    )
+    refunds.append(mirrored)
+    logger.info("Order %s: mirrored a refund of %s made outside the shop", order.merchant_order_id, excess)
+    return mirrored
