@@ -7,6 +7,7 @@ import uuid
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -51,6 +52,7 @@ def _order_to_pay(request: HttpRequest) -> Order | uuid.UUID | None:
         return None
 
 
+@transaction.non_atomic_requests  # the service layer owns its transactions (a Checkout row survives a failed call)
 @require_POST
 @never_cache
 def pay(request: HttpRequest) -> HttpResponse:
@@ -145,6 +147,7 @@ def _handle_return(request: HttpRequest, side: str) -> HttpResponse:
     return response
 
 
+@transaction.non_atomic_requests
 @require_GET
 @never_cache
 def completed(request: HttpRequest) -> HttpResponse:
@@ -152,6 +155,7 @@ def completed(request: HttpRequest) -> HttpResponse:
     return _handle_return(request, COMPLETED)
 
 
+@transaction.non_atomic_requests
 @require_GET
 @never_cache
 def canceled(request: HttpRequest) -> HttpResponse:
