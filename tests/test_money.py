@@ -201,7 +201,7 @@ def test_other_operator_amounts_are_refused_with_a_translated_message(language: 
 def test_the_refusal_speaks_spanish() -> None:
     with translation.override("es"), pytest.raises(ValidationError) as caught:
         services.parse_localized_amount("1,000")
-    assert caught.value.messages == ['Escriba un importe como 1.000,00 ("1,000" no lo es).']
+    assert caught.value.messages == ['Escribe un monto como 1.000,00 ("1,000" no lo es).']
 
 
 @pytest.mark.parametrize(("language", "shown"), [("en", "889.50"), ("es", "889,50")])
