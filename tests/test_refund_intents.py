@@ -39,12 +39,18 @@ PAYMENTS = reverse("admin:orkestapay_payment_changelist")
 REFUNDS = reverse("admin:orkestapay_refund_changelist")
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """The messages asserted below are the English ones (the project's default language is Spanish)."""
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def staff_client(client):
     client.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "pw"))
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-    yield client
-    translation.deactivate()  # the locale middleware leaves the request's language active on this thread
+    return client
 
 
 @pytest.fixture
