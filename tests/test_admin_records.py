@@ -165,3 +165,15 @@ def test_amounts_are_read_in_spanish(client, paid):
     done = client.post(ORDERS, {**form, "amount": "100,00"}, follow=True)
     assert messages_of(done)[-1] == "1 con éxito, 0 con error."
     assert Refund.objects.filter(amount=Decimal("100.00")).count() == 1
+
+
+def test_a_payment_that_did_not_complete_is_left_out(client, paid, fake_orkestapay):
+    staff(client, superuser=True)
+    completed = Payment.objects.get(order=paid)
+    declined = Payment.objects.create(order=paid, orkestapay_payment_id="pay_declined", status="failed", amount=990)
+    url = reverse("admin:orkestapay_payment_changelist")
+    response = run_action(client, url, "refund", [completed.pk, declined.pk], amount="5")
+    texts = messages_of(response)
+    assert "1 selected row has nothing to refund and was left out." in texts
+    assert texts[-1] == "1 succeeded, 0 failed."
+    assert list(Refund.objects.filter(amount=5).values_list("payment", flat=True)) == [completed.pk]

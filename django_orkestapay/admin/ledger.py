@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .. import services
-from ..models import Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus
+from ..models import Payment, Refund, RefundOrigin, RefundStatus
 from .common import RecordAdmin, confirm_or_run, pretty_json
 from .orders import has_refund_permission
 from .refunding import refund_action
@@ -49,7 +49,7 @@ class PaymentAdmin(RecordAdmin):
 
     @admin.action(description=gettext_lazy("Refund"), permissions=["refund"])
     def refund(self, request: HttpRequest, queryset: QuerySet[Payment]) -> TemplateResponse | None:
-        payments = list(queryset.filter(status=PaymentStatus.COMPLETED).select_related("order"))
+        payments = list(queryset.select_related("order"))  # one not completed has nothing left: it is left out
         return refund_action(self, request, payments, left_of=services.refundable_amount_of, refund_one=_refund)
 
 
