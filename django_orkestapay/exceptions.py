@@ -179,3 +179,14 @@ class RefundNotAllowedError(OrkestaPayError):
     """The order cannot be refunded as asked (not paid, no payment id, or more than what is left to refund)."""
 
     default_message = "This refund is not allowed"
+
+
+class RefundAlreadySentError(RefundNotAllowedError):
+    """This refund confirmation was submitted before (a double submit, a resubmit): its refund exists and nothing new
+    was sent. ``refund`` is that existing refund (a :class:`~django_orkestapay.models.Refund`)."""
+
+    default_message = "This refund was already sent"
+
+    def __init__(self, message: str | None = None, *, refund: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.refund = refund

@@ -7,6 +7,7 @@ import uuid
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -84,6 +85,7 @@ def _refused_reference(request: HttpRequest, reason: str) -> HttpResponse:
     return _error_page(request, title=_("Invalid payment button"), message=message, status=400)
 
 
+@transaction.non_atomic_requests  # the service layer owns its transactions (a Checkout row survives a failed call)
 @require_POST
 @never_cache
 def pay(request: HttpRequest) -> HttpResponse:
@@ -189,6 +191,7 @@ def _handle_return(request: HttpRequest, side: str) -> HttpResponse:
     return response
 
 
+@transaction.non_atomic_requests
 @require_GET
 @never_cache
 def completed(request: HttpRequest) -> HttpResponse:
@@ -196,6 +199,7 @@ def completed(request: HttpRequest) -> HttpResponse:
     return _handle_return(request, COMPLETED)
 
 
+@transaction.non_atomic_requests
 @require_GET
 @never_cache
 def canceled(request: HttpRequest) -> HttpResponse:

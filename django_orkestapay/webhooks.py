@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -17,6 +18,7 @@ logger = logging.getLogger("django_orkestapay.webhooks")
 MAX_BODY_BYTES = 256 * 1024
 
 
+@transaction.non_atomic_requests  # the stored Event survives a failed processing, even with ATOMIC_REQUESTS
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest) -> HttpResponse:

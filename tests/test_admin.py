@@ -1,5 +1,6 @@
 """The admin as an operator uses it: lists, filters, search, read-only payloads, links, and confirmed actions."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from django_orkestapay import services
 from django_orkestapay.exceptions import APIConnectionError
-from django_orkestapay.models import Checkout, Event, EventStatus, Order, OrderStatus, Refund, RefundStatus
+from django_orkestapay.models import Checkout, Event, EventStatus, Order, OrderStatus, Payment, Refund, RefundStatus
 from tests.conftest import make_order, make_paid_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,13 +36,22 @@ def paid_order(fake, merchant_order_id: str = "PAID-1") -> Order:
     return make_paid_order(fake, merchant_order_id=merchant_order_id)
 
 
+INTENT = re.compile(r'name="intent" value="([^"]+)"')
+
+
+def confirmation_intent(page) -> dict[str, str]:
+    """The one-time refund intent a confirmation page carries (none for other actions)."""
+    found = INTENT.search(page.content.decode())
+    return {"intent": found.group(1)} if found else {}
+
+
 def run_action(staff_client, changelist: str, action: str, pks, **extra):
     """Press an admin action: the first POST must answer with the confirmation page, the second runs it."""
     data = {"action": action, "_selected_action": [str(pk) for pk in pks], **extra}
     first = staff_client.post(changelist, data)
     assert first.status_code == 200
     assert b'data-testid="orkestapay-confirm"' in first.content
-    return staff_client.post(changelist, {**data, "confirm": "yes"}, follow=True)
+    return staff_client.post(changelist, {**data, **confirmation_intent(first), "confirm": "yes"}, follow=True)
 
 
 def messages_of(response) -> list[str]:
@@ -97,7 +107,7 @@ def changelist_queries(staff_client, url: str) -> int:
     return len(captured.captured_queries)
 
 
-@pytest.mark.parametrize("model", ["order", "checkout", "event", "refund"])
+@pytest.mark.parametrize("model", ["order", "checkout", "payment", "event", "refund"])
 def test_changelist_query_count_does_not_grow_with_rows(staff_client, orkestapay_settings, fake_orkestapay, model):
     url = reverse(f"admin:orkestapay_{model}_changelist")
 
@@ -106,7 +116,16 @@ def test_changelist_query_count_does_not_grow_with_rows(staff_client, orkestapay
             order = make_order(merchant_order_id=f"{prefix}-{index}")
             Checkout.objects.create(order=order, completed_url="https://s/c", canceled_url="https://s/x")
             Event.objects.create(message_id=f"msg_{prefix}_{index}", order=order, verified=True)
-            Refund.objects.create(order=order, payment_id="pay_x", amount=1, idempotency_key=f"{prefix}{index}")
+            payment = Payment.objects.create(
+                order=order, orkestapay_payment_id=f"pay_{prefix}_{index}", amount=990, status="completed"
+            )
+            Refund.objects.create(
+                order=order,
+                payment=payment,
+                orkestapay_payment_id=payment.orkestapay_payment_id,
+                amount=1,
+                idempotency_key=f"{prefix}{index}",
+            )
 
     add(3, "few")
     staff_client.get(url)  # warm caches (content types, session)
@@ -124,7 +143,7 @@ def test_order_page_links_to_checkouts_events_and_refunds_and_shows_items_read_o
     page = response.content.decode()
     checkout = order.checkouts.get()
     assert checkout.orkestapay_checkout_id in page
-    for model in ("checkout", "event", "refund"):
+    for model in ("checkout", "payment", "event", "refund"):
         assert f"{reverse(f'admin:orkestapay_{model}_changelist')}?order__id__exact={order.pk}" in page
     assert "Pantalla TCL 40" in page
     assert 'name="items"' not in page  # shown, not editable
@@ -187,7 +206,7 @@ def test_refund_action_refunds_what_is_left_and_skips_unpaid(staff_client, orkes
 
     response = run_action(staff_client, ORDERS, "refund", [first.pk, second.pk, unpaid.pk])
     texts = messages_of(response)
-    assert texts.count("1 order is not paid and was left out.") == 1
+    assert texts.count("1 selected row has nothing to refund and was left out.") == 1
     assert texts[-1] == "2 succeeded, 0 failed."
     for order in (first, second):
         order.refresh_from_db()
@@ -208,10 +227,14 @@ def test_refund_action_for_one_order_takes_a_partial_amount(staff_client, orkest
     too_much = run_action(staff_client, ORDERS, "refund", [order.pk], amount="900")
     assert "889.50 can be refunded" in " ".join(messages_of(too_much))
     assert messages_of(too_much)[-1].startswith("0 succeeded, 1 failed.")
-    for garbage in ("-5", "1.001", "abc", "NaN"):
+    for garbage in ("-5", "1.001", "abc", "NaN", "1.000,00"):
         response = run_action(staff_client, ORDERS, "refund", [order.pk], amount=garbage)
         assert response.status_code == 200
-        assert messages_of(response)[-1].startswith("0 succeeded, 1 failed.")
+        page = response.content.decode()  # the confirmation again, the error beside the amount
+        assert 'data-testid="orkestapay-amount-error"' in page
+        assert f'value="{garbage}"' in page
+        assert "Enter an amount such as 1,000.00" in page
+        assert "ConversionSyntax" not in page
     assert order.refunds.count() == 1
 
 

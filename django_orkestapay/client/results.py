@@ -169,6 +169,21 @@ def _to_decimal(value: Any, name: str, *, strict: bool) -> Decimal | None:
     return result
 
 
+#: Amounts in an answer must fit the shop's money columns (14 digits, 2 of them decimals): below this, not negative.
+AMOUNT_LIMIT = Decimal(10) ** 12
+
+
+def _to_amount(value: Any, name: str, *, strict: bool) -> Decimal | None:
+    """:func:`_to_decimal` for money: an amount outside what the money columns hold (negative, ``>= 10**12``, more
+    than 2 decimal places) is as unusable as a non-number (:class:`_ShapeError` when ``strict``, else ``None``)."""
+    result = _to_decimal(value, name, strict=strict)
+    if result is None or (0 <= result < AMOUNT_LIMIT and result == result.quantize(Decimal("0.01"))):
+        return result
+    if strict:
+        raise _ShapeError(f"{name} is out of range: {value}")
+    return None
+
+
 def _to_datetime(value: Any) -> datetime | None:
     """Parse an epoch-milliseconds string or number (or, tolerantly, an ISO 8601 string) into an aware UTC datetime."""
     if value is None or isinstance(value, bool):
@@ -273,8 +288,8 @@ def _parse_order(data: dict[str, Any]) -> RemoteOrder:
         merchant_order_id=_to_str(data.get("merchant_order_id")),
         status=status.strip().upper(),
         currency=currency if isinstance(currency, str) and currency else None,
-        total_amount=_to_decimal(data.get("total_amount"), "total_amount", strict=True),
-        subtotal_amount=_to_decimal(data.get("subtotal_amount"), "subtotal_amount", strict=True),
+        total_amount=_to_amount(data.get("total_amount"), "total_amount", strict=True),
+        subtotal_amount=_to_amount(data.get("subtotal_amount"), "subtotal_amount", strict=True),
         expires_at=_to_datetime(data.get("expires_at")),
         payment_ids=_payment_ids(data),
         raw=data,
@@ -355,7 +370,7 @@ def _parse_refund(data: dict[str, Any]) -> RefundResult:
     return RefundResult(
         transaction_id=_to_str(data.get("transaction_id")),
         status=status.strip().upper(),
-        amount=_to_decimal(data.get("amount"), "amount", strict=False),
+        amount=_to_amount(data.get("amount"), "amount", strict=False),
         message=message,
         raw=data,
     )

@@ -5,13 +5,14 @@ goes through :func:`transition_order`, under a row lock, and sends its signals o
 
 This module is the layer's public face: import ``django_orkestapay.services`` and use the names in ``__all__``.
 Each capability lives in a module of its own: ``orders`` (orders, amounts, shop-object orders and their content
-fingerprints), ``checkouts`` (start_checkout, the request body, return URLs, trusted redirects), ``transitions``
-(the state machine, the review flag, robust signals on commit), ``derive`` (an order's status from its ledger,
-pure), ``ledger`` (the Payment rows, refunds mirrored and settled), ``apply`` (what the API reports, applied under
-the order's lock), ``sync`` (reading attempts: returns, reconciliation, expiry), ``webhooks`` (receive, reject,
-parse, process), ``refunds``, ``batch`` (bulk actions and their summary) and ``api_client`` (the client for the
-current settings). They import each other one way only: ``webhooks`` uses ``sync`` and ``apply``; ``sync`` uses
-``apply``; ``apply`` uses ``ledger``, ``derive``, ``orders`` and ``transitions``; none of them imports this face.
+fingerprints), ``money`` (amount and quantity validation), ``checkouts`` (start_checkout, the request body, return
+URLs, trusted redirects), ``transitions`` (the state machine, the review flag, robust signals on commit), ``derive``
+(an order's status from its ledger, pure), ``ledger`` (the Payment rows, refunds mirrored and settled), ``apply``
+(what the API reports, applied under the order's lock), ``sync`` (reading attempts: returns, reconciliation,
+expiry), ``webhooks`` (receive, reject, parse, process), ``refunds`` (with ``refund_sending``, the call and its
+outcomes, and ``refund_intents``, exactly once per confirmation page), ``batch`` (bulk actions and their summary)
+and ``api_client`` (the client for the current settings). They import each other one way only (the architecture
+test keeps it so); none of them imports this face.
 """
 
 from .api_client import get_client
@@ -20,8 +21,20 @@ from .batch import BatchSummary
 from .checkouts import checkout_locale, is_trusted_checkout_url, start_checkout
 from .derive import Derived, derive_status, map_payment_status
 from .ledger import record_payment
+from .money import format_amount_for_input, parse_localized_amount, validate_amount, validate_quantity
 from .orders import create_order, current_fingerprint, linked_orders, order_for, paid_order_for
-from .refunds import refund_order, refund_orders, refundable_amount, retry_refund, retry_refunds
+from .refund_intents import RefundIntent, load_refund_intent, new_refund_intent
+from .refunds import (
+    reconcile_refunds,
+    refund_order,
+    refund_orders,
+    refund_payment,
+    refundable_amount,
+    refundable_amount_of,
+    refunds_to_reconcile,
+    retry_refund,
+    retry_refunds,
+)
 from .sync import (
     confirm_return,
     expire_checkouts,
@@ -38,6 +51,7 @@ __all__ = [
     "HANDLED_EVENT_TYPES",
     "BatchSummary",
     "Derived",
+    "RefundIntent",
     "SyncResult",
     "apply_payment_read",
     "checkout_locale",
@@ -47,20 +61,28 @@ __all__ = [
     "derive_status",
     "expire_checkouts",
     "flag_review",
+    "format_amount_for_input",
     "get_client",
     "is_trusted_checkout_url",
     "linked_orders",
+    "load_refund_intent",
     "map_payment_status",
     "map_remote_status",
+    "new_refund_intent",
     "order_for",
     "orders_to_reconcile",
     "paid_order_for",
+    "parse_localized_amount",
     "receive_webhook",
+    "reconcile_refunds",
     "record_payment",
     "refresh_order_status",
     "refund_order",
     "refund_orders",
+    "refund_payment",
     "refundable_amount",
+    "refundable_amount_of",
+    "refunds_to_reconcile",
     "reject_webhook",
     "reprocess_events",
     "retry_refund",
@@ -70,4 +92,6 @@ __all__ = [
     "sync_order",
     "sync_orders",
     "transition_order",
+    "validate_amount",
+    "validate_quantity",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -16,6 +16,7 @@ from django.db import models, transaction
 
 from .. import adapters, conf
 from ..models import PAYABLE_STATUSES, Order, OrderStatus
+from .money import check_fits, validate_amount, validate_quantity
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -27,16 +28,8 @@ CENT = Decimal("0.01")
 CURRENTLY_PAID = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
 
 
-def _money(value: Any, field: str) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError) as exc:
-        raise ValidationError({field: f"{value!r} is not an amount."}) from exc
-    if not amount.is_finite() or amount < 0:
-        raise ValidationError({field: f"{value!r} is not a non-negative amount."})
-    if amount != amount.quantize(CENT):
-        raise ValidationError({field: f"{value!r} has more than 2 decimal places."})
-    return amount.quantize(CENT)
+#: An amount, validated and bounded (finite, not negative, fits the column, the currency's places): see ``money``.
+_money = validate_amount
 
 
 def _normalize_items(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -46,8 +39,9 @@ def _normalize_items(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     for index, item in enumerate(items):
         try:
             name = str(item["name"]).strip()
-            quantity = int(item.get("quantity", 1))
+            quantity = validate_quantity(item.get("quantity", 1), f"items[{index}].quantity")
             unit_price = _money(item["unit_price"], f"items[{index}].unit_price")
+            check_fits(unit_price * quantity, f"items[{index}]")
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError({"items": f"Line item {index} needs a name, a quantity and a unit_price."}) from exc
         if not name or quantity < 1:
@@ -71,6 +65,9 @@ def validate_amounts(order: Order) -> None:
         (Decimal(str(item["unit_price"])) * int(item["quantity"]) for item in order.items), start=Decimal("0")
     )
     errors = {}
+    for name in ("subtotal_amount", "discount_amount", "shipping_amount", "tax_amount", "total_amount"):
+        check_fits(getattr(order, name), name)
+    check_fits(items_sum, "items")
     if items_sum.quantize(CENT) != order.subtotal_amount:
         errors["subtotal_amount"] = f"Line items add up to {items_sum}, not {order.subtotal_amount}."
     if compute_total(order) != order.total_amount:

@@ -1,134 +1,246 @@
-"""Refunds: what is left to refund, a refund recorded (committed, with its idempotency key) before OrkestaPay is
-called, its outcome applied to the order's status, and the resending of refunds whose outcome is unknown."""
+"""Refunds: what is left to refund of each completed payment, a refund recorded (committed, keyed once per
+operator intent) before OrkestaPay is called, and the reconciliation of refunds whose outcome is not known yet.
+
+A refund belongs to a completed :class:`~django_orkestapay.models.Payment`, never to whatever payment id came last.
+What is left of a payment is its amount minus what is taken: our refunds that succeeded or are still in flight
+(requested, pending), mirrored refunds made in OrkestaPay's portal, or OrkestaPay's own refunded amount when that
+is more. Sending and the outcomes live in :mod:`.refund_sending`, the intents in :mod:`.refund_intents`.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Iterable
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from ..exceptions import (
-    APIConnectionError,
-    InvalidTransitionError,
-    MalformedResponseError,
-    OrkestaPayError,
-    RefundNotAllowedError,
-    ServerError,
-)
-from ..models import Order, OrderStatus, Refund, RefundStatus
-from .api_client import _jsonable, get_client
+from ..exceptions import RefundAlreadySentError, RefundNotAllowedError
+from ..models import PAID_STATUSES, Order, Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus
 from .batch import BatchSummary, run_batch
-from .orders import CENT, _money
-from .transitions import transition_order
+from .money import validate_amount
+from .refund_intents import RefundIntent
+from .refund_sending import own_transaction, send_refund, settle_pending
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
 logger = logging.getLogger("django_orkestapay.services")
 
+ZERO = Decimal("0.00")
+#: A refund still REQUESTED this long after its last send is not in flight any more: reconcile_refunds() resends it.
+RESEND_AFTER = timedelta(minutes=5)
+
+
+def completed_payments(order: Order) -> list[Payment]:
+    """The order's completed payments (one query), oldest first.
+
+    BRIDGE until issue 11A's ledger records every payment: a paid order confirmed before the ledger existed has its
+    confirmed payment id on ``order.orkestapay_payment_id`` and no Payment row; one is made here from the order (its
+    total, currency and paid time), so the refund belongs to that payment. The integrator removes this branch.
+    """
+    payments = list(order.payments.filter(status=PaymentStatus.COMPLETED).order_by("created_at"))
+    if payments or order.status not in PAID_STATUSES or not order.orkestapay_payment_id:
+        return payments
+    payment, _created = Payment.objects.get_or_create(
+        orkestapay_payment_id=order.orkestapay_payment_id,
+        defaults={
+            "order": order,
+            "orkestapay_order_id": order.orkestapay_order_id,
+            "status": PaymentStatus.COMPLETED,
+            "remote_status": "COMPLETED",
+            "amount": order.total_amount,
+            "currency": order.currency,
+            "completed_at": order.paid_at,
+        },
+    )
+    return [payment] if payment.order_id == order.pk and payment.status == PaymentStatus.COMPLETED else []
+
+
+def _left_of(payments: list[Payment]) -> dict[Any, Decimal]:
+    """What is left to refund of each payment (one query): its amount minus what is taken, never negative."""
+    taken = dict(
+        Refund.objects.filter(payment__in=[payment.pk for payment in payments])
+        .exclude(status=RefundStatus.FAILED)
+        .values("payment")
+        .annotate(total=models.Sum("amount"))
+        .values_list("payment", "total")
+    )
+    return {
+        payment.pk: max(payment.amount - max(taken.get(payment.pk) or ZERO, payment.refunded_amount), ZERO)
+        for payment in payments
+    }
+
+
+def refundable_amount_of(payment: Payment) -> Decimal:
+    """What is left to refund of one payment (zero unless it completed)."""
+    if payment.status != PaymentStatus.COMPLETED:
+        return ZERO
+    return _left_of([payment])[payment.pk]
+
 
 def refundable_amount(order: Order) -> Decimal:
-    """What is left to refund: the total minus refunds that succeeded or are still in flight."""
-    if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
-        return Decimal("0.00")
-    taken = order.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=models.Sum("amount"))["total"]
-    return max(order.total_amount - (taken or Decimal("0")), Decimal("0.00")).quantize(CENT)
+    """What is left to refund of an order: the sum over its completed payments in its currency."""
+    payments = [p for p in completed_payments(order) if p.currency.upper() in ("", order.currency.upper())]
+    return sum(_left_of(payments).values(), start=ZERO) if payments else ZERO
 
 
 def refund_order(
-    order: Order, *, amount: Decimal | None = None, description: str = "", requested_by: str = ""
+    order: Order,
+    *,
+    amount: Decimal | None = None,
+    payment: Payment | None = None,
+    description: str = "",
+    requested_by: str = "",
+    intent: RefundIntent | None = None,
 ) -> Refund:
-    """Refund ``amount`` (default: everything left) of a paid order through OrkestaPay.
+    """Refund ``amount`` (default: everything left) of the order's completed payment through OrkestaPay.
 
-    The :class:`Refund` row is committed, under the order's row lock, *before* the API is called, so two concurrent
-    requests cannot refund more than was paid and the idempotency key survives a crash. The API call carries that
-    key; a failure marks the refund FAILED (its amount becomes refundable again) and is raised. A success moves the
-    order to PARTIALLY_REFUNDED or REFUNDED. Raises :class:`RefundNotAllowedError` or an :class:`OrkestaPayError`.
+    With no ``payment``, the order's only completed payment with something left is refunded; when several have
+    something left, this refuses (refund a payment with :func:`refund_payment`). The :class:`Refund` is committed
+    under the order's row lock before the call, in a transaction of its own (so this refuses to run inside another
+    transaction). ``intent`` (from the confirmation page) makes a repeat of the same page find its refund
+    (:class:`RefundAlreadySentError`) and a page shown before another refund is refused. Returns the refund
+    SUCCEEDED or PENDING; raises :class:`RefundNotAllowedError` or an :class:`OrkestaPayError` otherwise.
     """
-    with transaction.atomic():
+    if payment is not None:
+        if payment.order_id != order.pk:
+            raise RefundNotAllowedError(f"Payment {payment.orkestapay_payment_id} is not a payment of this order")
+        return refund_payment(payment, amount=amount, description=description, requested_by=requested_by, intent=intent)
+    with own_transaction():
         order = Order.objects.select_for_update().get(pk=order.pk)
-        if not order.orkestapay_payment_id:
-            raise RefundNotAllowedError(f"Order {order.merchant_order_id} has no OrkestaPay payment to refund")
-        available = refundable_amount(order)
-        wanted = available if amount is None else _money(amount, "amount")
-        if wanted <= 0 or wanted > available:
+        payments = completed_payments(order)
+        if intent is not None:
+            _check_intent(intent, order, payments, current_version=order.refunds.count())
+        left = _left_of(payments)
+        candidates = [p for p in payments if left[p.pk] > 0]
+        if len(candidates) > 1:
             raise RefundNotAllowedError(
-                f"Order {order.merchant_order_id}: {wanted} {order.currency} asked, {available} can be refunded"
+                _("Order %(reference)s has several payments with money left: refund a payment.")
+                % {"reference": order.merchant_order_id}
             )
-        refund = Refund.objects.create(
-            order=order,
-            payment_id=order.orkestapay_payment_id,
-            amount=wanted,
-            description=(description or f"Refund of order {order.merchant_order_id}")[:250],
-            idempotency_key=uuid.uuid4().hex,
-            requested_by=requested_by[:150],
+        if not candidates:
+            raise RefundNotAllowedError(
+                _("Order %(reference)s has no payment left to refund.") % {"reference": order.merchant_order_id}
+            )
+        refund = _record(order, candidates[0], left[candidates[0].pk], amount, description, requested_by, intent)
+    return send_refund(refund)
+
+
+def refund_payment(
+    payment: Payment,
+    *,
+    amount: Decimal | None = None,
+    description: str = "",
+    requested_by: str = "",
+    intent: RefundIntent | None = None,
+) -> Refund:
+    """Refund ``amount`` (default: everything left) of one completed payment; see :func:`refund_order`."""
+    with own_transaction():
+        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        payment = Payment.objects.get(pk=payment.pk)
+        if intent is not None:
+            _check_intent(intent, payment, [payment], current_version=payment.refunds.count())
+        left = refundable_amount_of(payment)
+        if left <= 0:
+            raise RefundNotAllowedError(
+                _("Payment %(payment)s has nothing left to refund.") % {"payment": payment.orkestapay_payment_id}
+            )
+        refund = _record(order, payment, left, amount, description, requested_by, intent)
+    return send_refund(refund)
+
+
+def _check_intent(
+    intent: RefundIntent, target: Order | Payment, payments: list[Payment], *, current_version: int
+) -> None:
+    """A repeat of the same page finds its refund; a page shown before the target changed is refused."""
+    keys = [intent.idempotency_key(payment.orkestapay_payment_id) for payment in payments]
+    existing = Refund.objects.filter(idempotency_key__in=keys).first() if keys else None
+    if existing is not None:
+        raise RefundAlreadySentError(
+            _("Already sent: this confirmation made refund %(refund)s (%(status)s); nothing new was sent.")
+            % {"refund": existing.amount, "status": existing.get_status_display()},
+            refund=existing,
         )
-    return _send_refund(refund)
+    if intent.version_of(target) != current_version:
+        if isinstance(target, Order):
+            text = _("Order %(name)s changed since this page was shown; review it again.")
+            raise RefundNotAllowedError(text % {"name": target.merchant_order_id})
+        text = _("Payment %(name)s changed since this page was shown; review it again.")
+        raise RefundNotAllowedError(text % {"name": target.orkestapay_payment_id})
 
 
-def _send_refund(refund: Refund) -> Refund:
+def _record(
+    order: Order,
+    payment: Payment,
+    left: Decimal,
+    amount: Decimal | None,
+    description: str,
+    requested_by: str,
+    intent: RefundIntent | None,
+) -> Refund:
+    wanted = left if amount is None else validate_amount(amount, "amount", currency=payment.currency or order.currency)
+    if wanted <= 0 or wanted > left:
+        raise RefundNotAllowedError(
+            _("Order %(reference)s: %(asked)s %(currency)s asked, %(left)s can be refunded")
+            % {"reference": order.merchant_order_id, "asked": wanted, "currency": order.currency, "left": left}
+        )
+    key = uuid.uuid4().hex if intent is None else intent.idempotency_key(payment.orkestapay_payment_id)
     try:
-        result = get_client().refund_payment(
-            refund.payment_id,
-            amount=refund.amount,
-            description=refund.description,
-            idempotency_key=refund.idempotency_key,
-        )
-        if not result.succeeded:
-            raise RefundNotAllowedError(
-                f"OrkestaPay answered {result.status}: {result.message or 'no message'}", response_body=result.raw
-            )
-    except OrkestaPayError as exc:
-        # A timeout, a dropped connection, a 5xx or an unreadable answer leaves the outcome unknown: the refund
-        # stays REQUESTED (its amount stays reserved) and retry_refund() resends it with the same idempotency key.
-        outcome_unknown = isinstance(exc, APIConnectionError | ServerError | MalformedResponseError)
         with transaction.atomic():
-            Refund.objects.filter(pk=refund.pk).update(
-                status=RefundStatus.REQUESTED if outcome_unknown else RefundStatus.FAILED,
-                error=str(exc),
-                raw_response=_jsonable(exc.response_body) if isinstance(exc.response_body, dict) else None,
-                updated_at=timezone.now(),
+            return Refund.objects.create(
+                order=order,
+                payment=payment,
+                orkestapay_payment_id=payment.orkestapay_payment_id,
+                amount=wanted,
+                description=(description or f"Refund of order {order.merchant_order_id}")[:250],
+                idempotency_key=key,
+                origin=RefundOrigin.SHOP,
+                requested_by=requested_by[:150],
             )
-            Order.objects.filter(pk=refund.order_id).update(
-                last_error=f"{timezone.now():%Y-%m-%d %H:%M:%S} refunding {refund.amount}: {exc}",
-                updated_at=timezone.now(),
-            )
-        logger.error("Order %s: refund of %s failed: %s", refund.order_id, refund.amount, exc)
-        raise
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=refund.order_id)
-        refund.status = RefundStatus.SUCCEEDED
-        refund.transaction_id = result.transaction_id or ""
-        refund.remote_status = result.status
-        refund.raw_response = _jsonable(result.raw)
-        refund.save(update_fields=["status", "transaction_id", "remote_status", "raw_response", "updated_at"])
-        refunded = order.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(total=models.Sum("amount"))["total"]
-        target = OrderStatus.REFUNDED if refunded >= order.total_amount else OrderStatus.PARTIALLY_REFUNDED
-        try:
-            transition_order(order, target, reason=f"refund {refund.transaction_id or refund.pk} of {refund.amount}")
-        except InvalidTransitionError as exc:  # already fully refunded by a webhook that arrived first
-            logger.warning("Refund recorded without a status change: %s", exc)
-        order.last_error = ""
-        order.save(update_fields=["last_error", "updated_at"])
-    logger.info("Order %s: refunded %s %s", order.merchant_order_id, refund.amount, order.currency)
-    return refund
+    except IntegrityError as exc:  # the same page, submitted twice at the same moment
+        existing = Refund.objects.get(idempotency_key=key)
+        raise RefundAlreadySentError(_("Already sent; nothing new was sent."), refund=existing) from exc
 
 
 def retry_refund(refund: Refund) -> Refund:
-    """Resend a refund whose outcome is unknown (still REQUESTED), with its original idempotency key."""
-    if refund.status != RefundStatus.REQUESTED:
-        raise RefundNotAllowedError(f"Refund {refund.pk} is {refund.status}; only a requested refund is resent")
-    return _send_refund(refund)
+    """Settle a refund whose outcome is not known: resend a REQUESTED one with its own idempotency key; read a
+    PENDING one back from OrkestaPay (or resend it, when it has no transaction id to look for)."""
+    refund = Refund.objects.get(pk=refund.pk)
+    if refund.status == RefundStatus.PENDING and refund.transaction_id:
+        return settle_pending(refund)
+    if refund.status not in (RefundStatus.REQUESTED, RefundStatus.PENDING):
+        raise RefundNotAllowedError(f"Refund {refund.pk} is {refund.status}; only an unsettled refund is resent")
+    return send_refund(refund)
 
 
 def retry_refunds(refunds: Iterable[Refund]) -> BatchSummary:
-    """Resend several refunds whose outcome is unknown; failures are recorded and counted."""
-    return run_batch(refunds, lambda refund: bool(retry_refund(refund)))
+    """:func:`retry_refund` for several refunds; failures are recorded and counted, ``changed`` counts settled ones."""
+    return run_batch(refunds, lambda refund: retry_refund(refund).status != refund.status)
+
+
+def refunds_to_reconcile(*, resend_after: timedelta = RESEND_AFTER) -> models.QuerySet[Refund]:
+    """Our refunds whose outcome is not known: PENDING ones, and REQUESTED ones not sent for ``resend_after`` (a
+    more recent one may still be in flight)."""
+    quiet_since = timezone.now() - resend_after
+    return (
+        Refund.objects.filter(origin=RefundOrigin.SHOP)
+        .filter(
+            models.Q(status=RefundStatus.PENDING) | models.Q(status=RefundStatus.REQUESTED, updated_at__lte=quiet_since)
+        )
+        .order_by("created_at")
+    )
+
+
+def reconcile_refunds(refunds: Iterable[Refund] | None = None) -> BatchSummary:
+    """Resend or read back every refund whose outcome is not known (``orkestapay_sync`` calls this)."""
+    return retry_refunds(refunds_to_reconcile() if refunds is None else refunds)
 
 
 def refund_orders(orders: Iterable[Order], *, requested_by: str = "") -> BatchSummary:
-    """Refund what is left of each order (the admin's bulk action); failures are recorded and counted."""
+    """Refund what is left of each order; failures are recorded and counted."""
     return run_batch(orders, lambda order: bool(refund_order(order, requested_by=requested_by)))

@@ -16,6 +16,8 @@ POST      /_fake/webhooks/endpoints             ``{url, secret?, events?}`` -> `
 POST      /_fake/webhooks/config                ``{mode?, delay?, retry_time_factor?, payload_version?, tamper?}``
 POST      /_fake/webhooks/{msg_id}/resend       deliver a message again
 POST      /_fake/payments/{id}/settle           settle a pending (SPEI) payment
+POST      /_fake/payments/{id}/portal_refund    ``{amount}``: a refund made in OrkestaPay's portal
+POST      /_fake/refunds/{transaction_id}/settle  ``{succeed?}`` (default true): finish a pending refund
 POST      /_fake/checkouts/{id}/expire          expire a checkout now
 POST      /_fake/orders/{id}/status             ``{status}``: back door, bypasses the state machine
 POST      /_fake/tokens/expire                  expire every issued token
@@ -141,6 +143,20 @@ def _settle(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
     return core.state.payment_view(match["id"])
 
 
+def _portal_refund(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    amount = _body(request).get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, int | Decimal):
+        raise ValueError("amount (a JSON number) is required")
+    return core.state.refund_from_portal(match["id"], amount)
+
+
+def _settle_refund(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
+    succeed = _body(request).get("succeed", True)
+    if not isinstance(succeed, bool):
+        raise ValueError("succeed must be true or false")
+    return core.state.settle_refund(match["id"], succeed=succeed)
+
+
 def _expire(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
     core.state.expire_checkout(match["id"])
     return core.state.checkout_view(match["id"])
@@ -182,6 +198,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Action]] = [
     ("POST", re.compile(r"^/_fake/webhooks/config/?$"), _config),
     ("POST", re.compile(r"^/_fake/webhooks/(?P<id>msg_[0-9a-f]+)/resend/?$"), _resend),
     ("POST", re.compile(r"^/_fake/payments/(?P<id>[^/]+)/settle/?$"), _settle),
+    ("POST", re.compile(r"^/_fake/payments/(?P<id>[^/]+)/portal_refund/?$"), _portal_refund),
+    ("POST", re.compile(r"^/_fake/refunds/(?P<id>[^/]+)/settle/?$"), _settle_refund),
     ("POST", re.compile(r"^/_fake/checkouts/(?P<id>[^/]+)/expire/?$"), _expire),
     ("POST", re.compile(r"^/_fake/orders/(?P<id>[^/]+)/status/?$"), _order_status),
     ("POST", re.compile(r"^/_fake/tokens/expire/?$"), _expire_tokens),

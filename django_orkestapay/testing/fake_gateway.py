@@ -55,6 +55,7 @@ class FakeOrkestaPay(RemoteControl):
     emit_cancel_events = Setting[bool]()
     refunds_enabled = Setting[bool]()
     decline_refunds = Setting[bool]()
+    refund_outcome = Setting[str]()
     allowed_currencies = Setting[tuple[str, ...]]()
     accept_numeric_strings = Setting[bool]()
     error_language = Setting[str]()
@@ -96,6 +97,7 @@ class FakeOrkestaPay(RemoteControl):
         emit_cancel_events: bool = True,
         refunds_enabled: bool = True,
         decline_refunds: bool = False,
+        refund_outcome: str = "success",
         allowed_currencies: Iterable[str] = DEFAULT_CURRENCIES,
         accept_numeric_strings: bool = False,
         error_language: str = "es",
@@ -139,7 +141,7 @@ class FakeOrkestaPay(RemoteControl):
             webhook_payload_version=webhook_payload_version,
             emit_cancel_events=emit_cancel_events,
             refunds_enabled=refunds_enabled,
-            decline_refunds=decline_refunds,
+            refund_outcome="declined" if decline_refunds else refund_outcome,
             allowed_currencies=normalize_currencies(allowed_currencies),
             accept_numeric_strings=accept_numeric_strings,
             error_language=error_language,

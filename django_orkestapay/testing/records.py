@@ -70,7 +70,7 @@ class Settings(Protocol):
     decline_marks_order_failed: bool
     emit_cancel_events: bool
     refunds_enabled: bool
-    decline_refunds: bool
+    refund_outcome: str
 
     def page_base_url(self) -> str: ...
 

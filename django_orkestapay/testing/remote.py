@@ -92,6 +92,16 @@ class RemoteControl:
         """The pending payment is paid: payment and order COMPLETED, ``payment.purchase`` sent."""
         self.state.settle(payment_id)
 
+    def settle_refund(self, transaction_id: str, *, succeed: bool = True) -> dict[str, Any]:
+        """A refund answered PENDING (``refund_outcome = "pending"``) finishes: SUCCESS (the payment's refunded
+        amount grows) or FAILED; ``payment.refund`` is sent either way. Returns the REFUND transaction."""
+        return self.state.settle_refund(transaction_id, succeed=succeed)
+
+    def refund_from_portal(self, payment_id: str, amount: Any) -> dict[str, Any]:
+        """An operator refunds ``amount`` in OrkestaPay's portal, not through the shop: no idempotency key, it
+        succeeds and ``payment.refund`` is sent. Returns the REFUND transaction."""
+        return self.state.refund_from_portal(payment_id, amount)
+
     def expire_tokens(self) -> None:
         """Expire every issued access token."""
         self.state.expire_tokens()

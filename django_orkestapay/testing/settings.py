@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
 from .recording import RecordedRequest
+from .refunds import REFUND_OUTCOMES
 from .variants import check_variant
 from .webhooks import PAYLOAD_VERSIONS, WebhookDispatcher
 
@@ -29,7 +30,7 @@ RESETTABLE = (
     "webhook_payload_version",
     "emit_cancel_events",
     "refunds_enabled",
-    "decline_refunds",
+    "refund_outcome",
     "allowed_currencies",
     "accept_numeric_strings",
     "error_language",
@@ -81,7 +82,7 @@ class FakeSettings:
         webhook_payload_version: str,
         emit_cancel_events: bool,
         refunds_enabled: bool,
-        decline_refunds: bool,
+        refund_outcome: str,
         allowed_currencies: tuple[str, ...],
         accept_numeric_strings: bool,
         error_language: str,
@@ -120,7 +121,7 @@ class FakeSettings:
         self.webhook_payload_version = webhook_payload_version
         self.emit_cancel_events = emit_cancel_events
         self.refunds_enabled = refunds_enabled
-        self.decline_refunds = decline_refunds
+        self.refund_outcome = refund_outcome
         self.allowed_currencies = allowed_currencies
         self.accept_numeric_strings = accept_numeric_strings
         self.error_language = error_language
@@ -172,6 +173,28 @@ class FakeSettings:
     def token_issuer(self) -> str:
         """The ``iss`` claim of issued tokens."""
         return f"{self.base_url}/auth/realms/orkestapay"
+
+    # refund answers ------------------------------------------------------------------------------------------
+
+    @property
+    def refund_outcome(self) -> str:
+        """How ``POST /v1/payments/{id}/refund`` answers: success | pending | declined."""
+        return self._refund_outcome
+
+    @refund_outcome.setter
+    def refund_outcome(self, value: str) -> None:
+        if value not in REFUND_OUTCOMES:
+            raise ValueError(f"unknown refund outcome {value!r}; expected one of {', '.join(REFUND_OUTCOMES)}")
+        self._refund_outcome = value
+
+    @property
+    def decline_refunds(self) -> bool:
+        """The older switch for ``refund_outcome == "declined"`` (setting it False means "success")."""
+        return self.refund_outcome == "declined"
+
+    @decline_refunds.setter
+    def decline_refunds(self, value: bool) -> None:
+        self.refund_outcome = "declined" if value else "success"
 
     # webhook settings (delegated to the dispatcher) ----------------------------------------------------------
 

@@ -185,3 +185,11 @@ class GatewayState(Store):
     def refund(self, payment_id: str, amount: Any, description: str | None) -> dict[str, Any]:
         """Refund part or all of a paid payment; return the REFUND transaction (RefundError for a 400)."""
         return self.refund_desk.refund(payment_id, amount, description)
+
+    def refund_from_portal(self, payment_id: str, amount: Any) -> dict[str, Any]:
+        """A refund made in OrkestaPay's portal: no idempotency key, succeeds, publishes ``payment.refund``."""
+        return self.refund_desk.refund_from_portal(payment_id, amount)
+
+    def settle_refund(self, transaction_id: str, *, succeed: bool = True) -> dict[str, Any]:
+        """A PENDING refund finishes (SUCCESS or FAILED) and ``payment.refund`` is published."""
+        return self.refund_desk.settle_refund(transaction_id, succeed=succeed)

@@ -1,4 +1,5 @@
-"""POST /v1/payments/{id}/refund: balance, statuses, Idempotency-Key replay and conflict, merchant settings."""
+"""POST /v1/payments/{id}/refund: balance, statuses, Idempotency-Key replay, conflict and expiry, merchant settings;
+refunds answered pending and settled later, refunds made in the portal."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from django_orkestapay.testing import FakeOrkestaPay
+from django_orkestapay.testing.records import FakeGatewayError, RefundError
 
-from .helpers import ApiClient, FakeClock, seed_body
+from .helpers import ApiClient, FakeClock, WebhookReceiver, seed_body, session
 
 
 def _paid(fake: FakeOrkestaPay, api: ApiClient, **order: Any) -> tuple[str, str]:
@@ -162,3 +164,116 @@ def test_declined_refund(make_fake: Any) -> None:
     assert response.json()["status"] == "FAILED"
     assert response.json()["provider"]["message"]
     assert api.get(f"/v1/payments/{payment_id}").json()["status"] == "COMPLETED"
+
+
+def _refund_events(receiver: WebhookReceiver, count: int) -> list[dict[str, Any]]:
+    receiver.wait_for(count)
+    return [p for p in receiver.payloads() if p["type_event"] == "payment.refund"]
+
+
+def test_a_pending_refund_reserves_its_amount_until_it_settles(
+    fake: FakeOrkestaPay, api: ApiClient, receiver: WebhookReceiver
+) -> None:
+    fake.add_webhook_endpoint(receiver.url)
+    order_id, payment_id = _paid(fake, api)
+    fake.refund_outcome = "pending"
+
+    answer = _refund(api, payment_id, {"amount": 900}, key="slow").json()
+    over = _refund(api, payment_id, {"amount": 91})  # 900 pending + 91 > 990
+    pending_view = api.get(f"/v1/payments/{payment_id}").json()
+    settled = fake.settle_refund(answer["transaction_id"])
+    events = _refund_events(receiver, 2)
+
+    assert (answer["status"], answer["type"]) == ("PENDING", "REFUND")
+    assert over.status_code == 400
+    assert pending_view["status"] == "COMPLETED"
+    assert "refunded" not in pending_view["amount"]
+    assert settled["status"] == "SUCCESS"
+    payment = api.get(f"/v1/payments/{payment_id}").json()
+    assert (payment["status"], payment["amount"]["refunded"]) == ("PARTIALLY_REFUNDED", 900)
+    assert [t["status"] for t in payment["transactions"] if t["type"] == "REFUND"] == ["SUCCESS"]
+    assert api.get(f"/v1/orders/{order_id}").json()["status"] == "PARTIALLY_REFUNDED"
+    assert [e["data"]["payment"]["amount"]["refunded"] for e in events] == [900]
+    with pytest.raises(FakeGatewayError):  # settled already
+        fake.settle_refund(answer["transaction_id"])
+
+
+def test_a_pending_refund_can_fail_and_frees_its_amount(fake: FakeOrkestaPay, api: ApiClient) -> None:
+    _, payment_id = _paid(fake, api)
+    fake.refund_outcome = "pending"
+    answer = _refund(api, payment_id, {"amount": 990}).json()
+
+    failed = fake.settle_refund(answer["transaction_id"], succeed=False)
+    fake.refund_outcome = "success"
+    again = _refund(api, payment_id, {"amount": 990})
+
+    assert (failed["status"], failed["code"]) == ("FAILED", "DECLINED")
+    assert again.status_code == 200
+    assert api.get(f"/v1/payments/{payment_id}").json()["amount"]["refunded"] == 990
+
+
+def test_a_portal_refund_needs_no_key_and_is_published(make_fake: Any, receiver: WebhookReceiver) -> None:
+    fake = make_fake(refunds_enabled=False)  # the e-commerce setting does not govern the portal
+    fake.add_webhook_endpoint(receiver.url)
+    api = ApiClient(fake)
+    _, payment_id = _paid(fake, api)
+
+    transaction = fake.refund_from_portal(payment_id, 100)
+    events = _refund_events(receiver, 2)
+
+    assert transaction["status"] == "SUCCESS"
+    assert fake.count_requests("POST", prefix="/v1/payments/") == 0
+    assert fake.get_payment(payment_id)["amount"]["refunded"] == 100
+    assert [e["data"]["payment"]["amount"]["refunded"] for e in events] == [100]
+    with pytest.raises(RefundError):
+        fake.refund_from_portal(payment_id, 891)
+
+
+def test_refund_control_routes(fake: FakeOrkestaPay, api: ApiClient) -> None:
+    _, payment_id = _paid(fake, api)
+    http = session()
+    portal = http.post(f"{fake.base_url}/_fake/payments/{payment_id}/portal_refund", json={"amount": 10}, timeout=5)
+    no_amount = http.post(f"{fake.base_url}/_fake/payments/{payment_id}/portal_refund", json={}, timeout=5)
+    fake.refund_outcome = "pending"
+    pending = _refund(api, payment_id, {"amount": 20}).json()
+    declined = http.post(
+        f"{fake.base_url}/_fake/refunds/{pending['transaction_id']}/settle", json={"succeed": False}, timeout=5
+    )
+    unknown = http.post(f"{fake.base_url}/_fake/refunds/ctx_nope/settle", timeout=5)
+
+    assert portal.status_code == 200
+    assert portal.json()["status"] == "SUCCESS"
+    assert no_amount.status_code == 400
+    assert declined.status_code == 200
+    assert declined.json()["status"] == "FAILED"
+    assert unknown.status_code == 404
+    assert fake.get_payment(payment_id)["amount"]["refunded"] == 10
+
+
+def test_refund_outcome_is_checked_and_reset(fake: FakeOrkestaPay) -> None:
+    fake.refund_outcome = "declined"
+    assert fake.decline_refunds
+    fake.decline_refunds = False
+    assert fake.refund_outcome == "success"
+    fake.refund_outcome = "pending"
+    with pytest.raises(ValueError, match="unknown refund outcome"):
+        fake.refund_outcome = "maybe"
+    fake.reset()
+    assert fake.refund_outcome == "success"
+
+
+def test_an_expired_key_is_processed_again(make_fake: Any) -> None:
+    clock = FakeClock()
+    fake = make_fake(clock=clock, idempotency_ttl=60, token_lifetime=10**6)
+    api = ApiClient(fake)
+    _, payment_id = _paid(fake, api)
+
+    first = _refund(api, payment_id, {"amount": 100}, key="same")
+    replay = _refund(api, payment_id, {"amount": 100}, key="same")
+    clock.advance(61)
+    after_expiry = _refund(api, payment_id, {"amount": 100}, key="same")
+
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert after_expiry.headers.get("Idempotent-Replayed") is None
+    assert after_expiry.json()["transaction_id"] != first.json()["transaction_id"]
+    assert api.get(f"/v1/payments/{payment_id}").json()["amount"]["refunded"] == 200

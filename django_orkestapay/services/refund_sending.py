@@ -1,0 +1,227 @@
+"""Sending a recorded refund to OrkestaPay and applying what comes back, so that only an explicit refusal frees the
+amount: the outcome of each answer, the read-back of a payment when an answer is not enough, and the order's
+refund status afterwards.
+
+Outcomes: SUCCESS (or SUCCEEDED, COMPLETED) succeeds; FAILED, DECLINED, REJECTED or ERROR fails; anything else
+(PENDING, PROCESSING, a status never seen) is PENDING, its amount still reserved. A timeout, a dropped connection, a
+5xx, a 429, a 401/403, a 409 or an unreadable answer leaves the refund as it was (reserved) with the error noted. A
+400, 404 or 422 fails it, unless the request may have reached OrkestaPay before under the same key (a resend, or a
+first send the client retried): then the payment is read back first, and money that already left settles it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from decimal import Decimal
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..client import OrkestaPayClient
+from ..exceptions import (
+    InvalidRequestError,
+    InvalidTransitionError,
+    NotFoundError,
+    OrkestaPayError,
+    RefundNotAllowedError,
+)
+from ..models import Order, OrderStatus, Payment, Refund, RefundStatus
+from .api_client import _jsonable, get_client
+from .money import AMOUNT_LIMIT
+from .transitions import transition_order
+
+# One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
+# log filters keep working.
+logger = logging.getLogger("django_orkestapay.services")
+
+SUCCEEDED_STATUSES = frozenset({"SUCCESS", "SUCCEEDED", "COMPLETED"})
+REFUSED_STATUSES = frozenset({"FAILED", "DECLINED", "REJECTED", "ERROR"})
+
+
+def refund_outcome(remote_status: str) -> RefundStatus:
+    """What an OrkestaPay refund (or REFUND transaction) status means for our refund: unknown means pending."""
+    status = remote_status.strip().upper()
+    if status in SUCCEEDED_STATUSES:
+        return RefundStatus.SUCCEEDED
+    if status in REFUSED_STATUSES:
+        return RefundStatus.FAILED
+    return RefundStatus.PENDING
+
+
+@contextmanager
+def own_transaction() -> Iterator[None]:
+    """A transaction that commits when the block ends, even if the caller holds one: refunds are recorded before the
+    call and the call runs outside any transaction, or not at all (:class:`RefundNotAllowedError`)."""
+    stack = ExitStack()
+    try:
+        stack.enter_context(transaction.atomic(durable=True))
+    except RuntimeError as exc:  # nested in ATOMIC_REQUESTS or in the caller's transaction.atomic()
+        raise RefundNotAllowedError(
+            _(
+                "Refunds must run outside any database transaction, so the refund is recorded (committed) before "
+                "OrkestaPay is called. Mark the view with @transaction.non_atomic_requests (ATOMIC_REQUESTS is on) "
+                "or call this outside transaction.atomic()."
+            )
+        ) from exc
+    with stack:
+        yield
+
+
+def send_refund(refund: Refund) -> Refund:
+    """Send (or resend) a recorded refund with its idempotency key and apply the answer.
+
+    Returns the refund SUCCEEDED or PENDING; raises :class:`RefundNotAllowedError` (or the API's 4xx) when OrkestaPay
+    refused it (FAILED), and the :class:`OrkestaPayError` when the outcome is unknown (the refund keeps its status).
+    """
+    with own_transaction():
+        Refund.objects.filter(pk=refund.pk).update(attempts=models.F("attempts") + 1, updated_at=timezone.now())
+    refund.refresh_from_db()
+    client = get_client()
+    try:
+        result = client.refund_payment(
+            refund.orkestapay_payment_id,
+            amount=refund.amount,
+            description=refund.description,
+            idempotency_key=refund.idempotency_key,
+        )
+    except OrkestaPayError as exc:
+        explicit = isinstance(exc, InvalidRequestError | NotFoundError) and exc.status_code != 409
+        if not explicit:
+            _note_error(refund, exc)
+            raise
+        if refund.attempts > 1 or client.max_retries > 0:  # this key may have reached OrkestaPay before
+            found = _read_back_or_note(refund, client)
+            if found is None and refund.status == RefundStatus.PENDING:
+                found = RefundStatus.PENDING  # OrkestaPay took it: only the refusal of its transaction fails it
+            if found in (RefundStatus.SUCCEEDED, RefundStatus.PENDING):
+                return settle_refund(refund, found, error="" if found == RefundStatus.SUCCEEDED else str(exc))
+        settle_refund(refund, RefundStatus.FAILED, error=str(exc), raw=exc.response_body)
+        raise
+    outcome = refund_outcome(result.status)
+    settle_refund(
+        refund,
+        outcome,
+        transaction_id=result.transaction_id,
+        remote_status=result.status,
+        raw=result.raw,
+        error=(result.message or "") if outcome == RefundStatus.FAILED else "",
+    )
+    if outcome == RefundStatus.FAILED:
+        raise RefundNotAllowedError(
+            f"OrkestaPay answered {result.status}: {result.message or 'no message'}", response_body=result.raw
+        )
+    return refund
+
+
+def settle_pending(refund: Refund) -> Refund:
+    """Read a PENDING refund's payment back and settle the refund when its REFUND transaction has finished."""
+    client = get_client()
+    found = _read_back_or_note(refund, client)
+    if found is not None and found != refund.status:
+        settle_refund(refund, found)
+    return refund
+
+
+def _read_back_or_note(refund: Refund, client: OrkestaPayClient) -> RefundStatus | None:
+    try:
+        return read_back(refund, client)
+    except OrkestaPayError as exc:
+        _note_error(refund, exc)
+        raise
+
+
+def read_back(refund: Refund, client: OrkestaPayClient) -> RefundStatus | None:
+    """What OrkestaPay's payment (``GET /v1/payments/{id}``) says of ``refund``: the status of the REFUND transaction
+    with its ``transaction_id``, else SUCCEEDED when the payment's refunded amount covers this refund on top of the
+    refunds of this payment that already succeeded, else ``None`` (no evidence either way)."""
+    raw = client.get_payment(refund.orkestapay_payment_id)
+    transactions = raw.get("transactions")
+    for item in transactions if isinstance(transactions, list) else []:
+        if isinstance(item, dict) and refund.transaction_id and item.get("transaction_id") == refund.transaction_id:
+            return refund_outcome(str(item.get("status") or ""))
+    amounts = raw.get("amount")
+    refunded = _bounded_amount(amounts.get("refunded") if isinstance(amounts, dict) else None)
+    if refunded is None:
+        return None
+    Payment.objects.filter(pk=refund.payment_id, refunded_amount__lt=refunded).update(
+        refunded_amount=refunded, updated_at=timezone.now()
+    )
+    others = (
+        Refund.objects.filter(payment_id=refund.payment_id, status=RefundStatus.SUCCEEDED)
+        .exclude(pk=refund.pk)
+        .aggregate(total=models.Sum("amount"))["total"]
+    )
+    return RefundStatus.SUCCEEDED if refunded >= (others or 0) + refund.amount else None
+
+
+def _bounded_amount(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return amount if amount.is_finite() and 0 <= amount < AMOUNT_LIMIT else None
+
+
+def settle_refund(
+    refund: Refund,
+    status: RefundStatus,
+    *,
+    transaction_id: str | None = None,
+    remote_status: str | None = None,
+    raw: Any = None,
+    error: str = "",
+) -> Refund:
+    """Record ``status`` on the refund under its order's row lock, and what it means for the order."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=refund.order_id)
+        refund.status = status
+        refund.transaction_id = (transaction_id or refund.transaction_id)[:64]
+        refund.remote_status = (remote_status or refund.remote_status)[:40]
+        if isinstance(raw, dict):
+            refund.raw_response = _jsonable(raw)
+        refund.error = error
+        refund.save(update_fields=["status", "transaction_id", "remote_status", "raw_response", "error", "updated_at"])
+        if status == RefundStatus.FAILED:
+            _note_on_order(order, refund, error)
+        elif status == RefundStatus.SUCCEEDED:
+            _refresh_refund_status(order, refund)
+    logger.info("Order %s: refund of %s is %s", order.merchant_order_id, refund.amount, status)
+    return refund
+
+
+def _note_error(refund: Refund, exc: OrkestaPayError) -> None:
+    """An outcome we do not know: keep the refund's status (its amount stays reserved), note the error."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=refund.order_id)
+        refund.error = str(exc)
+        if isinstance(exc.response_body, dict):
+            refund.raw_response = _jsonable(exc.response_body)
+        refund.save(update_fields=["error", "raw_response", "updated_at"])
+        _note_on_order(order, refund, str(exc))
+
+
+def _note_on_order(order: Order, refund: Refund, error: str) -> None:
+    order.last_error = f"{timezone.now():%Y-%m-%d %H:%M:%S} refunding {refund.amount}: {error}"
+    order.save(update_fields=["last_error", "updated_at"])
+    logger.error("Order %s: refund of %s: %s", order.merchant_order_id, refund.amount, error)
+
+
+def _refresh_refund_status(order: Order, refund: Refund) -> None:
+    """The order's refund status from its succeeded refunds against its total, on the locked order.
+
+    BRIDGE: the integrator replaces this with issue 11A's derivation of the order's status from the ledger.
+    """
+    refunded = order.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(total=models.Sum("amount"))["total"]
+    target = OrderStatus.REFUNDED if (refunded or 0) >= order.total_amount else OrderStatus.PARTIALLY_REFUNDED
+    try:
+        transition_order(order, target, reason=f"refund {refund.transaction_id or refund.pk} of {refund.amount}")
+    except InvalidTransitionError as exc:  # already fully refunded (a webhook arrived first), or not paid at all
+        logger.warning("Refund recorded without a status change: %s", exc)
+    order.last_error = ""
+    order.save(update_fields=["last_error", "updated_at"])
