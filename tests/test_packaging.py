@@ -34,7 +34,7 @@ DIST_NAME = f"django_orkestapay-{django_orkestapay.__version__}"
 REQUIRED_FILES = (
     "py.typed",
     "apps.py",
-    "checks.py",
+    "checks/__init__.py",
     "migrations/__init__.py",
     "migrations/0001_initial.py",
     "templates/django_orkestapay/base.html",
