@@ -27,9 +27,16 @@ NOW = timezone.now()
 ORDER = Order(merchant_order_id="T-1", currency="MXN", total_amount=Decimal("990.00"))
 
 
-def attempt(status: str = CheckoutStatus.OPEN, *, minutes: int = 0, error: str = "", ork: str = "ord_x") -> Checkout:
+def attempt(
+    status: str = CheckoutStatus.OPEN, *, minutes: int = 0, error: str = "", ork: str = "ord_x", disputed: bool = False
+) -> Checkout:
     return Checkout(
-        order=ORDER, status=status, created_at=NOW + timedelta(minutes=minutes), error=error, orkestapay_order_id=ork
+        order=ORDER,
+        status=status,
+        created_at=NOW + timedelta(minutes=minutes),
+        error=error,
+        orkestapay_order_id=ork,
+        disputed=disputed,
     )
 
 
@@ -144,7 +151,9 @@ def test_a_payment_in_another_currency_does_not_count_and_is_flagged():
 
 
 def test_payments_on_a_disputed_attempt_do_not_count():
-    disputed = attempt(CheckoutStatus.COMPLETED, error=DISPUTED_PREFIX + "amount: OrkestaPay 1.00, ours 990.00")
+    disputed = attempt(
+        CheckoutStatus.COMPLETED, disputed=True, error=DISPUTED_PREFIX + "amount: OrkestaPay 1.00, ours 990.00"
+    )
     derived = derive_status(ORDER, [pay(disputed)], [], [disputed])
     assert derived.status == OrderStatus.PENDING
     assert derived.received == Decimal("0")
@@ -152,7 +161,7 @@ def test_payments_on_a_disputed_attempt_do_not_count():
 
 
 def test_refunds_of_payments_that_do_not_count_are_not_counted_either():
-    disputed = attempt(CheckoutStatus.COMPLETED, error=DISPUTED_PREFIX + "currency")
+    disputed = attempt(CheckoutStatus.COMPLETED, disputed=True, error=DISPUTED_PREFIX + "currency")
     good = attempt(CheckoutStatus.COMPLETED, minutes=5)
     refunded_elsewhere = pay(disputed, pid="pay_disputed")
     derived = derive_status(

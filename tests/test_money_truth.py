@@ -30,7 +30,7 @@ from django_orkestapay.models import (
     PaymentStatus,
     ReviewCode,
 )
-from tests.conftest import hosted_page_post, make_order
+from tests.conftest import hosted_page_post, make_order, pay_form
 from tests.ledger_helpers import come_back, signal_log, start
 from tests.shop.models import Cart
 
@@ -244,11 +244,11 @@ def test_a_transfer_in_progress_is_pending_and_blocks_a_second_checkout(client, 
         "PAYMENT_ACTION_REQUIRED",
         "SPEI",
     )
-    response = client.post(reverse("orkestapay:pay"), {"order": str(order.pk)}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(reverse("orkestapay:pay"), pay_form(order), HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 409
     assert "A payment for this order is in progress, for example a bank transfer" in response.content.decode()
     assert "<form" not in response.content.decode()  # no "try again": that is what it must not invite
-    spanish = client.post(reverse("orkestapay:pay"), {"order": str(order.pk)}, HTTP_ACCEPT_LANGUAGE="es-MX")
+    spanish = client.post(reverse("orkestapay:pay"), pay_form(order), HTTP_ACCEPT_LANGUAGE="es-MX")
     assert "Hay un pago en curso para esta orden" in spanish.content.decode()
     assert fake_orkestapay.count_requests("POST", "/v1/checkouts") == 1
 

@@ -320,13 +320,13 @@ def _parse_payment(data: dict[str, Any]) -> RemotePayment:
     amount = refunded = None
     currency = data.get("currency")
     if isinstance(amounts, dict):
-        captured = _to_decimal(amounts.get("captured"), "amount.captured", strict=True)
-        authorized = _to_decimal(amounts.get("authorized"), "amount.authorized", strict=True)
+        captured = _to_amount(amounts.get("captured"), "amount.captured", strict=True)
+        authorized = _to_amount(amounts.get("authorized"), "amount.authorized", strict=True)
         amount = captured if captured is not None else authorized
-        refunded = _to_decimal(amounts.get("refunded"), "amount.refunded", strict=True)
+        refunded = _to_amount(amounts.get("refunded"), "amount.refunded", strict=True)
         currency = amounts.get("currency") or currency
     elif amounts is not None:
-        amount = _to_decimal(amounts, "amount", strict=True)
+        amount = _to_amount(amounts, "amount", strict=True)
     source = data.get("payment_source")
     method = source.get("type") if isinstance(source, dict) else None
     transactions = data.get("transactions")

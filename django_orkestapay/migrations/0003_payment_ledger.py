@@ -274,5 +274,16 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
+        migrations.AddField(
+            model_name="checkout",
+            name="disputed",
+            field=models.BooleanField(
+                default=False,
+                help_text="OrkestaPay's order for this attempt disagrees with ours (amount, currency or reference): "
+                "its payments are recorded but never count as paying the order. Set once, never cleared "
+                "automatically.",
+                verbose_name="disputed",
+            ),
+        ),
         migrations.RunPython(build_ledger, migrations.RunPython.noop),
     ]

@@ -278,6 +278,14 @@ class Checkout(models.Model):
     )
     raw_response = models.JSONField(_("raw response"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    disputed = models.BooleanField(
+        _("disputed"),
+        default=False,
+        help_text=_(
+            "OrkestaPay's order for this attempt disagrees with ours (amount, currency or reference): its payments "
+            "are recorded but never count as paying the order. Set once, never cleared automatically."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -36,7 +36,6 @@ from .derive import (
     Derived,
     checkout_status,
     derive_status,
-    is_disputed,
     map_payment_status,
 )
 from .ledger import load_payments, mirror_external_refunds, record_payment, settle_refunds
@@ -197,9 +196,10 @@ def _apply_read(
     fields = []
     if problems:
         flag_review(order, ReviewCode.AMOUNT_MISMATCH, "OrkestaPay reports the order paid but " + "; ".join(problems))
-        if not is_disputed(checkout):
+        if not checkout.disputed:
+            checkout.disputed = True
             checkout.error = DISPUTED_PREFIX + "; ".join(problems)
-            fields.append("error")
+            fields += ["disputed", "error"]
     for answer in merged.values():
         record_payment(order, answer, checkout=checkout, known=known)
     on_attempt = [payment for payment in known.values() if payment.checkout_id == checkout.pk]

@@ -75,8 +75,7 @@ _ORDER_STATUS_FOR_ATTEMPT = {
     CheckoutStatus.COMPLETED: OrderStatus.PENDING,  # completed, yet no payment counts (a disputed attempt): review
 }
 
-#: ``Checkout.error`` of an attempt whose OrkestaPay order disagrees with ours (amount, currency, reference): its
-#: payments are recorded but never count as paying the order. Set once, never cleared automatically.
+#: The start of ``Checkout.error`` on an attempt found disputed (``Checkout.disputed``), for the admin to read.
 DISPUTED_PREFIX = "OrkestaPay's order disagrees with ours: "
 
 
@@ -87,7 +86,7 @@ def map_payment_status(remote_status: str) -> str:
 
 def is_disputed(checkout: Checkout) -> bool:
     """Whether ``checkout``'s OrkestaPay order was found to disagree with our order."""
-    return checkout.status != CheckoutStatus.FAILED and checkout.error.startswith(DISPUTED_PREFIX)
+    return checkout.disputed and checkout.status != CheckoutStatus.FAILED
 
 
 def checkout_status(current: str, remote_status: str, payments: Iterable[Payment]) -> str:

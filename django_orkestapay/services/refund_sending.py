@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from decimal import Decimal
 from typing import Any
 
 from django.db import models, transaction
@@ -24,15 +23,13 @@ from django.utils.translation import gettext as _
 from ..client import OrkestaPayClient
 from ..exceptions import (
     InvalidRequestError,
-    InvalidTransitionError,
     NotFoundError,
     OrkestaPayError,
     RefundNotAllowedError,
 )
-from ..models import Order, OrderStatus, Payment, Refund, RefundStatus
+from ..models import Order, Refund, RefundStatus
 from .api_client import _jsonable, get_client
-from .money import AMOUNT_LIMIT
-from .transitions import transition_order
+from .apply import apply_payment_read, refresh_order_status
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -135,37 +132,23 @@ def _read_back_or_note(refund: Refund, client: OrkestaPayClient) -> RefundStatus
 
 
 def read_back(refund: Refund, client: OrkestaPayClient) -> RefundStatus | None:
-    """What OrkestaPay's payment (``GET /v1/payments/{id}``) says of ``refund``: the status of the REFUND transaction
-    with its ``transaction_id``, else SUCCEEDED when the payment's refunded amount covers this refund on top of the
-    refunds of this payment that already succeeded, else ``None`` (no evidence either way)."""
-    raw = client.get_payment(refund.orkestapay_payment_id)
-    transactions = raw.get("transactions")
-    for item in transactions if isinstance(transactions, list) else []:
-        if isinstance(item, dict) and refund.transaction_id and item.get("transaction_id") == refund.transaction_id:
+    """What OrkestaPay's payment (``GET /v1/payments/{id}``) says of ``refund``, after applying that read to the
+    ledger (the payment row, refunds settled by transaction id, refunds made elsewhere mirrored): the status of the
+    REFUND transaction with our ``transaction_id``, else SUCCEEDED when the payment's refunded amount covers this
+    refund on top of the refunds of this payment that already succeeded, else ``None`` (no evidence either way)."""
+    remote = client.get_remote_payment(refund.orkestapay_payment_id)
+    apply_payment_read(remote)
+    for item in remote.transactions:
+        if refund.transaction_id and item.get("transaction_id") == refund.transaction_id:
             return refund_outcome(str(item.get("status") or ""))
-    amounts = raw.get("amount")
-    refunded = _bounded_amount(amounts.get("refunded") if isinstance(amounts, dict) else None)
-    if refunded is None:
+    if remote.refunded is None:
         return None
-    Payment.objects.filter(pk=refund.payment_id, refunded_amount__lt=refunded).update(
-        refunded_amount=refunded, updated_at=timezone.now()
-    )
     others = (
         Refund.objects.filter(payment_id=refund.payment_id, status=RefundStatus.SUCCEEDED)
         .exclude(pk=refund.pk)
         .aggregate(total=models.Sum("amount"))["total"]
     )
-    return RefundStatus.SUCCEEDED if refunded >= (others or 0) + refund.amount else None
-
-
-def _bounded_amount(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except ArithmeticError:
-        return None
-    return amount if amount.is_finite() and 0 <= amount < AMOUNT_LIMIT else None
+    return RefundStatus.SUCCEEDED if remote.refunded >= (others or 0) + refund.amount else None
 
 
 def settle_refund(
@@ -213,15 +196,7 @@ def _note_on_order(order: Order, refund: Refund, error: str) -> None:
 
 
 def _refresh_refund_status(order: Order, refund: Refund) -> None:
-    """The order's refund status from its succeeded refunds against its total, on the locked order.
-
-    BRIDGE: the integrator replaces this with issue 11A's derivation of the order's status from the ledger.
-    """
-    refunded = order.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(total=models.Sum("amount"))["total"]
-    target = OrderStatus.REFUNDED if (refunded or 0) >= order.total_amount else OrderStatus.PARTIALLY_REFUNDED
-    try:
-        transition_order(order, target, reason=f"refund {refund.transaction_id or refund.pk} of {refund.amount}")
-    except InvalidTransitionError as exc:  # already fully refunded (a webhook arrived first), or not paid at all
-        logger.warning("Refund recorded without a status change: %s", exc)
+    """The locked order's status derived again from its ledger, now that ``refund`` succeeded."""
+    refresh_order_status(order)
     order.last_error = ""
     order.save(update_fields=["last_error", "updated_at"])

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..exceptions import RefundAlreadySentError, RefundNotAllowedError
-from ..models import PAID_STATUSES, Order, Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus
+from ..models import Order, Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus
 from .batch import BatchSummary, run_batch
 from .money import validate_amount
 from .refund_intents import RefundIntent
@@ -37,28 +37,8 @@ RESEND_AFTER = timedelta(minutes=5)
 
 
 def completed_payments(order: Order) -> list[Payment]:
-    """The order's completed payments (one query), oldest first.
-
-    BRIDGE until issue 11A's ledger records every payment: a paid order confirmed before the ledger existed has its
-    confirmed payment id on ``order.orkestapay_payment_id`` and no Payment row; one is made here from the order (its
-    total, currency and paid time), so the refund belongs to that payment. The integrator removes this branch.
-    """
-    payments = list(order.payments.filter(status=PaymentStatus.COMPLETED).order_by("created_at"))
-    if payments or order.status not in PAID_STATUSES or not order.orkestapay_payment_id:
-        return payments
-    payment, _created = Payment.objects.get_or_create(
-        orkestapay_payment_id=order.orkestapay_payment_id,
-        defaults={
-            "order": order,
-            "orkestapay_order_id": order.orkestapay_order_id,
-            "status": PaymentStatus.COMPLETED,
-            "remote_status": "COMPLETED",
-            "amount": order.total_amount,
-            "currency": order.currency,
-            "completed_at": order.paid_at,
-        },
-    )
-    return [payment] if payment.order_id == order.pk and payment.status == PaymentStatus.COMPLETED else []
+    """The order's completed payments from its ledger (one query), oldest first: what can be refunded."""
+    return list(order.payments.filter(status=PaymentStatus.COMPLETED).order_by("created_at"))
 
 
 def _left_of(payments: list[Payment]) -> dict[Any, Decimal]:
