@@ -664,7 +664,7 @@ def test_pay_for_a_paid_order_is_409_and_creates_nothing(
 #: OrkestaPay reports, marked disputed so its payments never count). Its payment is recorded in the ledger.
 REVIEW_FIELDS = {
     "Order": {"needs_review", "review_code", "review_reason", "remote_status", "last_synced_at", "updated_at"},
-    "Checkout": {"status", "error", "updated_at"},
+    "Checkout": {"status", "error", "disputed", "updated_at"},
 }
 
 
@@ -736,7 +736,9 @@ def test_api_mismatch_is_flagged_for_review_and_never_paid(
     assert paid_signal.orders == []
     (payment,) = new_rows(before, "Payment")  # recorded, never counted as paying the order
     assert (payment["status"], payment["order_id"]) == (PaymentStatus.COMPLETED, order.pk)
-    assert order.checkouts.get().error.startswith("OrkestaPay's order disagrees with ours")
+    disputed = order.checkouts.get()
+    assert disputed.disputed
+    assert disputed.error.startswith("OrkestaPay's order disagrees with ours")
 
 
 def test_quoted_return_value_round_trip_still_works(
