@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import redis
+from django.conf import settings
 
 from django_orkestapay.client import AUTH_PATH
 from django_orkestapay.testing import FakeOrkestaPay, RecordedRequest
@@ -160,6 +161,7 @@ def run(
         "BENCH_REDIS_URL": redis_url,
         "BENCH_CACHE_PREFIX": prefix,
         "BENCH_TOKEN_LOCK_TIMEOUT": "" if single_flight else "0",
+        "BENCH_SECRET_KEY": settings.SECRET_KEY,  # the pay references signed here must verify there
     }
     orders = [make_order(index) for index in range(checkouts)]
     tokens_before = fake.count_requests("POST", AUTH_PATH)

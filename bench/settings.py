@@ -10,12 +10,13 @@ environment by the bench driver (``python -m bench``), which also hands them to 
 ``BENCH_CACHE_PREFIX``   the Redis cache's key prefix (a new one is a cold cache); it also names each worker's Redis
                          connection ``<prefix>-<pid>``, so the fleet run can see which workers reached the cache
 ``BENCH_TOKEN_LOCK_TIMEOUT``  ``ORKESTAPAY["TOKEN_LOCK_TIMEOUT"]`` when set (``0``: no fetch lock)
+``BENCH_SECRET_KEY``     the ``SECRET_KEY`` when set: the driver's own, so the pay references it signs are valid here
 """
 
 import os
 from urllib.parse import unquote, urlsplit
 
-SECRET_KEY = "bench-only-not-a-secret"  # noqa: S105 - a loopback benchmark's throwaway key
+SECRET_KEY = os.environ.get("BENCH_SECRET_KEY") or "bench-only-not-a-secret"  # a loopback benchmark's throwaway key
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 USE_TZ = True
