@@ -81,6 +81,23 @@ DEFAULTS: dict[str, Any] = {
     # Webhook signing secrets (whsec_...), several during a rotation.
     "WEBHOOK_SECRETS": [],
     "WEBHOOK_TOLERANCE": 300,
+    # Background work (Django's Tasks framework): the TASKS alias and queue the app's tasks are enqueued on.
+    "TASK_BACKEND": "default",
+    "TASK_QUEUE": "default",
+    # How the webhook endpoint processes a verified delivery: "inline" (in the request, answering 5xx when it
+    # fails), "queue" (store it, enqueue a task, answer 202), or "auto": inline when TASK_BACKEND is Django's
+    # ImmediateBackend (no worker), queued otherwise.
+    "WEBHOOK_PROCESSING": "auto",
+    # Seconds a verified event may stay unprocessed (its task never ran, or failed) before the reprocess sweep
+    # takes it up; events older than RECONCILE_WINDOW are left to the admin and orkestapay_reprocess_events.
+    "EVENT_REPROCESS_AFTER": 300,
+    # Seconds between runs of each periodic sweep (manage.py orkestapay_schedule); None or 0 turns one off.
+    "SCHEDULE": {
+        "reprocess_events": 300,
+        "expire_checkouts": 900,
+        "reconcile_refunds": 900,
+        "sync_orders": 1800,
+    },
 }
 
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import conf, services
+from . import conf, services, tasks
 from .exceptions import WebhookVerificationError
 from .webhook_verification import WebhookVerifier
 
@@ -25,8 +25,9 @@ def webhook(request: HttpRequest) -> HttpResponse:
     """Receive one OrkestaPay delivery.
 
     400: bad signature, stale timestamp or malformed body (stored as rejected; OrkestaPay will not fix it by
-    retrying). 200: processed, ignored or a duplicate. 500: processing failed; the event is stored and OrkestaPay
-    retries (or ``manage.py orkestapay_reprocess_events`` does).
+    retrying). 200: processed, ignored or a duplicate. 202: stored and queued for a task (``WEBHOOK_PROCESSING``,
+    see :func:`.tasks.processes_webhooks_inline`). 500: processing failed; the event is stored and OrkestaPay
+    retries (or the reprocess sweep, or ``manage.py orkestapay_reprocess_events``, does).
     """
     configured = conf.get("WEBHOOK_SECRETS") or []
     if isinstance(configured, str):  # a bare string would be split into characters (system check orkestapay.E006)
@@ -57,7 +58,13 @@ def webhook(request: HttpRequest) -> HttpResponse:
         services.reject_webhook(body=body, headers=headers, reason=f"signature: {exc.message}")
         return JsonResponse({"error": "invalid signature"}, status=400)
     try:
-        _event, outcome = services.receive_webhook(message_id=verified.message_id, body=body, headers=headers)
+        if tasks.processes_webhooks_inline():
+            _event, outcome = services.receive_webhook(message_id=verified.message_id, body=body, headers=headers)
+        else:  # stored (committed), then processed by a task; the reprocess sweep covers a lost task
+            event, outcome = services.store_webhook(message_id=verified.message_id, body=body, headers=headers)
+            if outcome == "stored":
+                tasks.enqueue_on_commit(tasks.process_webhook_event, event.pk)
+                return JsonResponse({"status": "queued"}, status=202)
     except Exception:  # noqa: BLE001 - recorded on the event; OrkestaPay retries on 5xx
         return JsonResponse({"error": "processing failed; retry later"}, status=500)
     if outcome == "rejected":

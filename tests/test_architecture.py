@@ -4,10 +4,11 @@ The layers (README, "Architecture"), highest first; a module may import its own 
 
 ==========  ==================================================================================================
 edges       ``views``, ``webhooks`` (the view), ``urls``, ``admin``, ``templatetags``, ``management``, ``apps``,
-            ``checks``, ``migrations``
+            ``checks``, ``migrations``, ``tasks`` (the background tasks, over services)
 services    ``services`` (its modules import each other one way only); beside it, the tool ``probe``
 core        ``client``, ``models``, ``adapters``, ``signing``, ``webhook_verification``
-base        ``conf``, ``exceptions``, ``signals``, the package's ``__init__`` (the version)
+base        ``conf``, ``exceptions``, ``signals``, the package's ``__init__`` (the version), ``tasks_compat``
+            (Django's Tasks framework or its backport, behind one import)
 ==========  ==================================================================================================
 
 and beside them ``testing`` (the fake gateway), standard library only. On top of the layers: the client stays free
@@ -39,12 +40,12 @@ PACKAGE = "django_orkestapay"
 
 #: Each room (a top-level module or subpackage of the package) and its layer; higher layers have higher ranks.
 LAYERS: dict[str, tuple[int, str]] = {
-    **dict.fromkeys(("__init__", "conf", "exceptions", "signals"), (0, "base")),
+    **dict.fromkeys(("__init__", "conf", "exceptions", "signals", "tasks_compat"), (0, "base")),
     **dict.fromkeys(("client", "models", "adapters", "signing", "webhook_verification"), (1, "core")),
     "services": (2, "services"),
     "probe": (2, "tools"),
     **dict.fromkeys(
-        ("views", "webhooks", "urls", "admin", "templatetags", "management", "apps", "checks", "migrations"),
+        ("views", "webhooks", "urls", "admin", "templatetags", "management", "apps", "checks", "migrations", "tasks"),
         (3, "edges"),
     ),
 }

@@ -9,7 +9,8 @@ fingerprints), ``money`` (amount and quantity validation), ``checkouts`` (start_
 URLs, trusted redirects), ``transitions`` (the state machine, the review flag, robust signals on commit), ``derive``
 (an order's status from its ledger, pure), ``ledger`` (the Payment rows, refunds mirrored and settled), ``apply``
 (what the API reports, applied under the order's lock), ``sync`` (reading attempts: returns, reconciliation,
-expiry), ``webhooks`` (receive, reject, parse, process), ``refunds`` (with ``refund_sending``, the call and its
+expiry), ``webhooks`` (receive, store, reject, parse, process), ``reprocessing`` (one stored event by id, the
+reprocess sweep), ``refunds`` (with ``refund_sending``, the call and its
 outcomes, and ``refund_intents``, exactly once per confirmation page), ``batch`` (bulk actions and their summary)
 and ``api_client`` (the client for the current settings). They import each other one way only (the architecture
 test keeps it so); none of them imports this face.
@@ -35,6 +36,7 @@ from .refunds import (
     retry_refund,
     retry_refunds,
 )
+from .reprocessing import events_to_reprocess, process_stored_event, reprocess_stale_events
 from .sync import (
     confirm_return,
     expire_checkouts,
@@ -45,7 +47,7 @@ from .sync import (
     sync_orders,
 )
 from .transitions import flag_review, transition_order
-from .webhooks import HANDLED_EVENT_TYPES, receive_webhook, reject_webhook, reprocess_events
+from .webhooks import HANDLED_EVENT_TYPES, receive_webhook, reject_webhook, reprocess_events, store_webhook
 
 __all__ = [
     "HANDLED_EVENT_TYPES",
@@ -59,6 +61,7 @@ __all__ = [
     "create_order",
     "current_fingerprint",
     "derive_status",
+    "events_to_reprocess",
     "expire_checkouts",
     "flag_review",
     "format_amount_for_input",
@@ -73,6 +76,7 @@ __all__ = [
     "orders_to_reconcile",
     "paid_order_for",
     "parse_localized_amount",
+    "process_stored_event",
     "receive_webhook",
     "reconcile_refunds",
     "record_payment",
@@ -85,9 +89,11 @@ __all__ = [
     "refunds_to_reconcile",
     "reject_webhook",
     "reprocess_events",
+    "reprocess_stale_events",
     "retry_refund",
     "retry_refunds",
     "start_checkout",
+    "store_webhook",
     "sync_checkout",
     "sync_order",
     "sync_orders",

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from ..client import RemotePayment, parse_remote_payment
-from ..models import Checkout, Event, EventStatus, Order
+from ..models import Checkout, Event, EventStatus
 from .apply import apply_reads
 from .batch import BatchSummary
 from .sync import read_attempt
@@ -51,6 +53,8 @@ KEPT_WEBHOOK_HEADERS = (
 )
 
 MAX_STORED_BODY = 64 * 1024
+#: An event in one of these is settled: nothing processes it again.
+_SETTLED = (EventStatus.PROCESSED, EventStatus.IGNORED)
 
 
 @dataclass(frozen=True)
@@ -165,76 +169,96 @@ def _contains_nul(value: Any) -> bool:
     return False
 
 
-def receive_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str]) -> tuple[Event, str]:
-    """Store a *verified* delivery and process it once. Returns the event and one of ``processed``,
-    ``duplicate``, ``ignored`` or ``rejected`` (malformed body). Raises when processing failed: the event is then
-    ``FAILED`` and reprocessable, and the caller answers 5xx so OrkestaPay retries.
-    """
+def store_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str]) -> tuple[Event, str]:
+    """Store a *verified* delivery durably (committed when this returns), without processing it. Returns the event
+    and one of ``stored`` (new, or stored before and not processed yet: process it), ``duplicate`` (processed or
+    ignored already) or ``rejected`` (malformed body, stored as rejected)."""
     try:
         payload = json.loads(body.decode("utf-8"), parse_constant=_refuse_json_constant)
-        parse_webhook_payload(payload)
+        parsed = parse_webhook_payload(payload)
         if _contains_nul(payload):  # a "\u0000" escape: PostgreSQL's jsonb cannot store it
             raise ValueError("the body contains a NUL character")
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         return reject_webhook(body=body, headers=headers, reason=f"malformed body: {exc}", verified=True), "rejected"
-    try:  # get_or_create makes its own transaction (no savepoint) and handles a concurrent insert itself
-        event, created = Event.objects.get_or_create(
-            message_id=message_id,
-            defaults={
-                "claimed_message_id": message_id,
-                "verified": True,
-                "raw_body": body[:MAX_STORED_BODY].decode("utf-8", "replace"),
-                "headers": kept_headers(headers),
-                "payload": payload,
-            },
-        )
-    except IntegrityError:  # the same message is being stored concurrently
-        return Event.objects.get(message_id=message_id), "duplicate"
-    if not created and event.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
-        return event, "duplicate"
+    try:  # insert first (one statement for a new event); the unique message id catches a repeat or a race
+        with transaction.atomic():
+            event = Event.objects.create(
+                message_id=message_id,
+                claimed_message_id=message_id,
+                verified=True,
+                event_type=parsed.event_type,
+                orkestapay_order_id=(parsed.order_id or "")[:64],  # the field's length
+                raw_body=body[:MAX_STORED_BODY].decode("utf-8", "replace"),
+                headers=kept_headers(headers),
+                payload=payload,
+            )
+    except IntegrityError:  # delivered before (a retry, a duplicate), or being stored concurrently
+        event = Event.objects.get(message_id=message_id)
+        return event, "duplicate" if event.status in _SETTLED else "stored"
+    return event, "stored"
+
+
+def receive_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str]) -> tuple[Event, str]:
+    """Store a *verified* delivery and process it once, here (inline). Returns the event and one of
+    ``processed``, ``duplicate``, ``ignored`` or ``rejected`` (malformed body). Raises when processing failed: the
+    event is then ``FAILED`` and reprocessable, and the caller answers 5xx so OrkestaPay retries.
+    """
+    event, outcome = store_webhook(message_id=message_id, body=body, headers=headers)
+    if outcome != "stored":
+        return event, outcome
     return event, process_event(event)
 
 
-def _finish_event(event: Event, status: str, *, error: str = "", order: Order | None = None) -> None:
-    event.status = status
-    event.error = error[:2000]
+def _settle(event: Event, status: str, *, error: str = "", order_id: uuid.UUID | None = None) -> bool:
+    """Record one processing's outcome on ``event``, unless another processing settled it first (processed or
+    ignored): one conditional ``UPDATE``, which in a transaction also holds the event's row, so a concurrent
+    processing of the same event waits here until this one commits, then finds it settled. Returns whether this
+    processing's outcome was recorded."""
+    error = error[:2000]
+    processed_at = timezone.now() if status in _SETTLED else None
+    values: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "attempts": F("attempts") + 1,
+        "processed_at": processed_at,
+        "event_type": event.event_type,
+        "orkestapay_order_id": event.orkestapay_order_id,
+    }
+    if order_id is not None:
+        values["order_id"] = order_id
+    if not Event.objects.filter(pk=event.pk).exclude(status__in=_SETTLED).update(**values):
+        return False
+    event.status, event.error, event.processed_at = status, error, processed_at
     event.attempts += 1
-    if order is not None:
-        event.order = order
-    if status in (EventStatus.PROCESSED, EventStatus.IGNORED):
-        event.processed_at = timezone.now()
-    event.save()
+    if order_id is not None:
+        event.order_id = order_id
+    return True
 
 
 def process_event(event: Event) -> str:
     """Apply one stored event: re-read its attempt from the API (any attempt of ours, open or closed: late money
     lands) and apply it, marking the event processed in the same transaction. Returns ``processed``, ``ignored``
-    or ``duplicate``; raises (event left ``FAILED``) when the API or the processing failed."""
+    or ``duplicate`` (another processing of the same event got there first: nothing is applied twice); raises
+    (event left ``FAILED``) when the API or the processing failed."""
     parsed = parse_webhook_payload(event.payload)
     event.event_type = parsed.event_type
     event.orkestapay_order_id = (parsed.order_id or "")[:64]  # the field's length
     if parsed.event_type not in HANDLED_EVENT_TYPES:
-        _finish_event(event, EventStatus.IGNORED, error=f"unhandled event type {parsed.event_type!r}")
-        return "ignored"
+        ignored = _settle(event, EventStatus.IGNORED, error=f"unhandled event type {parsed.event_type!r}")
+        return "ignored" if ignored else "duplicate"
     checkout = find_checkout_for(parsed)
     if checkout is None:
-        _finish_event(event, EventStatus.IGNORED, error="no order of ours matches this event")
-        return "ignored"
+        ignored = _settle(event, EventStatus.IGNORED, error="no order of ours matches this event")
+        return "ignored" if ignored else "duplicate"
     try:
         read = read_attempt(checkout)
         with transaction.atomic():
-            locked = Event.objects.select_for_update().get(pk=event.pk)
-            if locked.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
+            if not _settle(event, EventStatus.PROCESSED, order_id=checkout.order_id):
                 return "duplicate"
             apply_reads(checkout.order_id, [read], extra=[parsed.payment] if parsed.payment else [])
-            locked.event_type = event.event_type
-            locked.orkestapay_order_id = event.orkestapay_order_id
-            _finish_event(locked, EventStatus.PROCESSED, order=checkout.order)
     except Exception as exc:
-        event.refresh_from_db()  # the rolled-back transaction may have left this copy stale
-        event.event_type = parsed.event_type
-        event.orkestapay_order_id = (parsed.order_id or "")[:64]
-        _finish_event(event, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}", order=checkout.order)
+        event.refresh_from_db(fields=["status", "attempts", "error", "processed_at", "order"])  # rolled back
+        _settle(event, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}", order_id=checkout.order_id)
         logger.error("Webhook event %s failed: %s", event.message_id, exc)
         raise
     return "processed"

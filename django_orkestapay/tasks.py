@@ -1,0 +1,121 @@
+"""Background work as Django tasks (``django.tasks`` on Django 6, the ``django-tasks`` backport on 5.2; see
+:mod:`.tasks_compat`): processing a stored webhook event, reconciling one order, and the periodic sweeps. Each
+task is a thin wrapper around a service function, which the management commands call too.
+
+The tasks go to the ``TASKS`` alias ``ORKESTAPAY["TASK_BACKEND"]`` and the queue ``ORKESTAPAY["TASK_QUEUE"]``
+(read when a task is enqueued, so ``override_settings`` works). Under Django's default ``ImmediateBackend`` an
+enqueued task runs at once, in the caller's process; with a real backend (database, Celery, RQ) a worker runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.db import transaction
+
+from . import conf, services
+from .models import Order
+from .tasks_compat import ImmediateBackend, Task, TaskResult, task, task_backends
+
+logger = logging.getLogger("django_orkestapay.tasks")
+
+_Result = TypeVar("_Result")
+
+#: What ``ORKESTAPAY["WEBHOOK_PROCESSING"]`` may be.
+WEBHOOK_PROCESSING_MODES = ("auto", "inline", "queue")
+
+
+def _summary(summary: services.BatchSummary) -> dict[str, int]:
+    """A batch's counts as a task result (JSON)."""
+    return {"succeeded": summary.succeeded, "failed": summary.failed, "changed": summary.changed}
+
+
+@task
+def process_webhook_event(event_id: int) -> str:
+    """Process one stored webhook event (exactly once: a repeat finds it settled). Raises when the processing
+    failed; the event is then ``FAILED`` and the reprocess sweep takes it up again."""
+    return services.process_stored_event(event_id)
+
+
+@task
+def reconcile_order(order_id: str) -> bool:
+    """Confirm one order with OrkestaPay (``services.sync_order``); returns whether its status changed. Raises
+    when OrkestaPay could not be asked (recorded on the order's ``last_error``)."""
+    return services.sync_order(Order.objects.get(pk=order_id)).changed
+
+
+@task
+def sync_orders_sweep() -> dict[str, int]:
+    """The sync sweep: reconcile every order whose outcome may still change (``orkestapay_sync`` without its
+    refunds part)."""
+    return _summary(services.sync_orders(services.orders_to_reconcile()))
+
+
+@task
+def expire_checkouts_sweep() -> dict[str, int]:
+    """The expiry sweep: read open checkouts past their expiry, then close them (``orkestapay_expire_checkouts``)."""
+    return _summary(services.expire_checkouts())
+
+
+@task
+def reconcile_refunds_sweep() -> dict[str, int]:
+    """The refund reconciliation: settle refunds whose outcome is unknown (the refunds part of ``orkestapay_sync``)."""
+    return _summary(services.reconcile_refunds())
+
+
+@task
+def reprocess_events_sweep() -> dict[str, int]:
+    """The reprocess sweep: webhook events whose task never ran or failed, after ``EVENT_REPROCESS_AFTER``."""
+    return _summary(services.reprocess_stale_events())
+
+
+#: The periodic sweeps by their ``ORKESTAPAY["SCHEDULE"]`` name.
+SWEEPS: dict[str, Task[[], dict[str, int]]] = {
+    "reprocess_events": reprocess_events_sweep,
+    "expire_checkouts": expire_checkouts_sweep,
+    "reconcile_refunds": reconcile_refunds_sweep,
+    "sync_orders": sync_orders_sweep,
+}
+
+
+def configured(job: Task[Any, _Result]) -> Task[Any, _Result]:
+    """``job`` bound to the configured ``TASK_BACKEND`` and ``TASK_QUEUE``."""
+    return job.using(backend=str(conf.get("TASK_BACKEND")), queue_name=str(conf.get("TASK_QUEUE")))
+
+
+def enqueue(job: Task[Any, _Result], *args: Any) -> TaskResult[Any, _Result]:
+    """Enqueue ``job`` on the configured backend and queue (under the ``ImmediateBackend`` it runs now)."""
+    return configured(job).enqueue(*args)
+
+
+def enqueue_on_commit(job: Task[Any, Any], *args: Any, on_failure: Callable[[Exception], None] | None = None) -> None:
+    """Enqueue ``job`` once the current transaction commits (at once outside one). A backend that fails (a
+    broker down) is logged, not raised: the caller stored what the task works on, and a sweep takes it up."""
+
+    def send() -> None:
+        try:
+            enqueue(job, *args)
+        except Exception as exc:  # noqa: BLE001 - the stored work is picked up by a sweep
+            logger.error("Could not enqueue %s%r: %s", job.name, args, exc)
+            if on_failure is not None:
+                on_failure(exc)
+
+    transaction.on_commit(send)
+
+
+def processes_webhooks_inline() -> bool:
+    """Whether the webhook endpoint processes a delivery in the request (``WEBHOOK_PROCESSING``): ``"inline"``,
+    ``"queue"``, or ``"auto"`` (the default): inline when ``TASK_BACKEND`` is Django's ``ImmediateBackend``.
+
+    The ``ImmediateBackend`` would run the task in the request anyway, but it keeps a failure to itself (the
+    result is FAILED, nothing is raised), so the endpoint would answer 2xx for a delivery it could not process;
+    inline, it answers 5xx and OrkestaPay retries, exactly as before background work existed.
+    """
+    mode = conf.get("WEBHOOK_PROCESSING")
+    if mode == "inline":
+        return True
+    if mode == "queue":
+        return False
+    return isinstance(task_backends[str(conf.get("TASK_BACKEND"))], ImmediateBackend)
