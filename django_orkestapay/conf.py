@@ -23,6 +23,9 @@ ENVIRONMENT_BASE_URLS: dict[str, str] = {
 #: Hosts a checkout_redirect_url may point at by default (a leading dot matches any subdomain).
 DEFAULT_CHECKOUT_HOSTS: tuple[str, ...] = (".orkestapay.com", ".orkesta.io")
 
+#: What ``WEBHOOK_PROCESSING`` may be.
+WEBHOOK_PROCESSING_MODES: tuple[str, ...] = ("auto", "inline", "queue")
+
 DEFAULTS: dict[str, Any] = {
     # Credentials (OrkestaPay portal: Developers > API keys). Required at use, never logged.
     "CLIENT_ID": None,

@@ -10,21 +10,20 @@ enqueued task runs at once, in the caller's process; with a real backend (databa
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import transaction
 
 from . import conf, services
 from .models import Order
-from .tasks_compat import ImmediateBackend, Task, TaskResult, task, task_backends
+from .tasks_compat import ImmediateBackend, Task, TaskResult, TaskResultStatus, task, task_backends
 
 logger = logging.getLogger("django_orkestapay.tasks")
 
 _Result = TypeVar("_Result")
-
-#: What ``ORKESTAPAY["WEBHOOK_PROCESSING"]`` may be.
-WEBHOOK_PROCESSING_MODES = ("auto", "inline", "queue")
 
 
 def _summary(summary: services.BatchSummary) -> dict[str, int]:
@@ -119,3 +118,54 @@ def processes_webhooks_inline() -> bool:
     if mode == "queue":
         return False
     return isinstance(task_backends[str(conf.get("TASK_BACKEND"))], ImmediateBackend)
+
+
+def schedule() -> dict[str, float]:
+    """The sweeps to run periodically and their intervals in seconds, from ``ORKESTAPAY["SCHEDULE"]`` (a sweep
+    it leaves out keeps its default; ``None`` or ``0`` turns one off)."""
+    intervals = {**conf.DEFAULTS["SCHEDULE"], **(conf.get("SCHEDULE") or {})}
+    return {name: float(seconds) for name, seconds in intervals.items() if name in SWEEPS and seconds}
+
+
+@dataclass
+class Scheduler:
+    """Enqueues each sweep of :func:`schedule` when its interval has passed (every sweep at the first tick), on
+    the configured backend: a worker runs it, or the ``ImmediateBackend`` runs it here. A sweep whose previous
+    run is still waiting or running (a backend that can tell: the database backend can) is not enqueued again,
+    so a stopped worker does not come back to a pile of sweeps. Run one scheduler per site."""
+
+    clock: Callable[[], float] = time.monotonic
+    due: dict[str, float] = field(default_factory=dict)
+    last: dict[str, TaskResult[Any, Any]] = field(default_factory=dict)
+
+    def tick(self) -> list[str]:
+        """Enqueue the sweeps that are due; return their names. A sweep that cannot be enqueued is logged and
+        tried again at the next tick."""
+        now = self.clock()
+        enqueued = []
+        for name, interval in schedule().items():
+            if now < self.due.get(name, now) or self._still_pending(name):
+                continue
+            try:
+                self.last[name] = enqueue(SWEEPS[name])
+            except Exception as exc:  # noqa: BLE001 - a backend down must not stop the schedule
+                logger.error("Could not enqueue the %s sweep: %s", name, exc)
+                continue
+            self.due[name] = now + interval
+            enqueued.append(name)
+        return enqueued
+
+    def next_due(self) -> float:
+        """Seconds until the next sweep is due (0 when one is due now)."""
+        now = self.clock()
+        return max(0.0, min((self.due.get(name, now) for name in schedule()), default=60.0) - now)
+
+    def _still_pending(self, name: str) -> bool:
+        result = self.last.get(name)
+        if result is None or result.is_finished:
+            return False
+        try:
+            result.refresh()
+        except Exception:  # noqa: BLE001 - a result the backend does not keep (or pruned): nothing to wait for
+            return False
+        return result.status in (TaskResultStatus.READY, TaskResultStatus.RUNNING)

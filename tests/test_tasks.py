@@ -42,7 +42,7 @@ def webhook_settings(settings, orkestapay_settings):
 def queue(settings, webhook_settings) -> Any:
     """A backend that records tasks instead of running them (a worker that has not come yet)."""
     settings.TASKS = {"default": {"BACKEND": DUMMY_BACKEND}}
-    backend = task_backends["default"]
+    backend: Any = task_backends["default"]
     backend.clear()
     return backend
 
@@ -85,7 +85,7 @@ def test_the_framework_is_django_tasks_on_django_6_and_the_backport_before():
     import django
 
     assert type(task_backends).__module__.startswith(FRAMEWORK)
-    assert FRAMEWORK == ("django.tasks" if django.VERSION >= (6, 0) else "django_tasks")
+    assert ("django.tasks" if django.VERSION >= (6, 0) else "django_tasks") == FRAMEWORK
 
 
 # ------------------------------------------------------------------------------------- inline or queued
@@ -119,9 +119,7 @@ def test_under_the_immediate_backend_a_delivery_is_processed_in_the_request(webh
     assert order.status == OrderStatus.PAID
 
 
-def test_a_queued_delivery_is_stored_enqueued_and_answered_202_before_any_api_call(
-    queue, fake_orkestapay, signal_log
-):
+def test_a_queued_delivery_is_stored_enqueued_and_answered_202_before_any_api_call(queue, fake_orkestapay, signal_log):
     order = started_and_paid(fake_orkestapay)
     signal_log.sent.clear()  # the checkout's own transition to pending
     reads_before = fake_orkestapay.count_requests("GET")
@@ -207,7 +205,7 @@ def test_the_same_event_processed_twice_at_once_applies_once(
         message_id="msg_at_once", body=_body(payment_event(order)), headers={"content-type": "application/json"}
     )
     both_read = threading.Barrier(2, timeout=30)
-    read_attempt = webhook_services.read_attempt
+    read_attempt = webhook_services.read_attempt  # type: ignore[attr-defined]
 
     def read_then_wait(checkout: Any) -> Any:
         read = read_attempt(checkout)
@@ -355,9 +353,15 @@ def test_tasks_go_to_the_configured_backend_and_queue(settings, queue, fake_orke
 
     assert deliver(Client(enforce_csrf_checks=True), payment_event(order)).status_code == 202
 
-    assert task_backends["default"].results == []
-    [result] = task_backends["payments"].results
-    assert (result.task.name, result.task.queue_name, result.backend) == ("process_webhook_event", "orkestapay", "payments")
+    default: Any = task_backends["default"]
+    payments: Any = task_backends["payments"]
+    assert default.results == []
+    [result] = payments.results
+    assert (result.task.name, result.task.queue_name, result.backend) == (
+        "process_webhook_event",
+        "orkestapay",
+        "payments",
+    )
 
 
 def test_an_order_without_a_webhook_event_is_not_touched_by_the_event_task(queue, db):
@@ -369,3 +373,85 @@ def _body(payload: Any) -> bytes:
     import json
 
     return json.dumps(payload).encode()
+
+
+# ---------------------------------------------------------------------------------------------- the schedule
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_default_schedule(orkestapay_settings):
+    assert tasks.schedule() == {
+        "reprocess_events": 300.0,
+        "expire_checkouts": 900.0,
+        "reconcile_refunds": 900.0,
+        "sync_orders": 1800.0,
+    }
+
+
+def test_the_schedule_setting_changes_or_turns_off_a_sweep(settings, orkestapay_settings):
+    settings.ORKESTAPAY = {**orkestapay_settings, "SCHEDULE": {"sync_orders": 600, "reconcile_refunds": None}}
+    assert tasks.schedule() == {"reprocess_events": 300.0, "expire_checkouts": 900.0, "sync_orders": 600.0}
+
+
+def test_the_scheduler_enqueues_each_sweep_when_its_interval_has_passed(orkestapay_settings, fake_orkestapay):
+    clock = Clock()  # the ImmediateBackend: each sweep runs (on an empty database) as it is enqueued
+    scheduler = tasks.Scheduler(clock=clock)
+
+    assert scheduler.tick() == ["reprocess_events", "expire_checkouts", "reconcile_refunds", "sync_orders"]
+    assert scheduler.tick() == []
+    assert scheduler.next_due() == 300.0
+    clock.now += 300
+    assert scheduler.tick() == ["reprocess_events"]
+    clock.now += 600
+    assert scheduler.tick() == ["reprocess_events", "expire_checkouts", "reconcile_refunds"]
+    clock.now += 900
+    assert scheduler.tick() == ["reprocess_events", "expire_checkouts", "reconcile_refunds", "sync_orders"]
+    assert scheduler.last["sync_orders"].return_value == {"succeeded": 0, "failed": 0, "changed": 0}
+
+
+def test_the_scheduler_does_not_pile_up_a_sweep_its_worker_has_not_run(queue):
+    """The DummyBackend keeps every result READY (a worker that stopped): no second enqueue of the same sweep."""
+    clock = Clock()
+    scheduler = tasks.Scheduler(clock=clock)
+    scheduler.tick()
+    clock.now += 3600
+
+    assert scheduler.tick() == []
+    assert len(queue.results) == 4
+
+
+def test_the_scheduler_goes_on_when_the_backend_is_down(queue, monkeypatch, caplog):
+    def broker_down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the broker is down")
+
+    monkeypatch.setattr(type(queue), "enqueue", broker_down)
+    scheduler = tasks.Scheduler(clock=Clock())
+    with caplog.at_level(logging.ERROR, logger="django_orkestapay.tasks"):
+        assert scheduler.tick() == []
+    assert "Could not enqueue the sync_orders sweep" in caplog.text
+    monkeypatch.undo()
+    assert len(scheduler.tick()) == 4  # tried again at the next tick
+
+
+def test_the_schedule_command_runs_every_sweep_once_under_the_immediate_backend(orkestapay_settings, fake_orkestapay):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    order = started_and_paid(fake_orkestapay)
+    out = StringIO()
+
+    call_command("orkestapay_schedule", "--once", stdout=out)
+
+    output = out.getvalue()
+    assert "Schedule: reprocess_events every 300 s, expire_checkouts every 900 s" in output
+    assert "sync_orders: successful: {'succeeded': 1, 'failed': 0, 'changed': 1}" in output
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
