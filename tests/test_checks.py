@@ -232,6 +232,54 @@ def test_e010_a_lifetime_longer_than_the_margin_or_none_passes(settings, lifetim
     assert "orkestapay.E010" not in ids(settings_messages(settings, value))
 
 
+@pytest.mark.parametrize("mode", ["Auto", "celery", None, 1])
+def test_e013_webhook_processing_that_is_not_a_mode(settings, mode):
+    message = only(settings_messages(settings, {**CREDENTIALS, "WEBHOOK_PROCESSING": mode}), "orkestapay.E013")
+    assert message.level == ERROR
+    assert message.obj == "settings.ORKESTAPAY['WEBHOOK_PROCESSING']"
+    assert "auto, inline, queue" in message.msg
+
+
+@pytest.mark.parametrize("mode", ["auto", "inline", "queue"])
+def test_e013_the_modes_pass(settings, mode):
+    assert "orkestapay.E013" not in ids(settings_messages(settings, {**CREDENTIALS, "WEBHOOK_PROCESSING": mode}))
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ({"SCHEDULE": {"sync": 600}}, "names 'sync', which is not a sweep"),
+        ({"SCHEDULE": {"sync_orders": -1}}, "gives sync_orders -1"),
+        ({"SCHEDULE": {"sync_orders": "10"}}, "gives sync_orders '10'"),
+        ({"SCHEDULE": [("sync_orders", 600)]}, "is list; it must be a dict"),
+        ({"EVENT_REPROCESS_AFTER": -5}, "EVENT_REPROCESS_AFTER is -5"),
+    ],
+)
+def test_e014_a_schedule_or_reprocess_delay_that_is_not_seconds(settings, value, says):
+    message = only(settings_messages(settings, {**CREDENTIALS, **value}), "orkestapay.E014")
+    assert message.level == ERROR
+    assert says in message.msg
+
+
+def test_e014_a_schedule_with_intervals_none_or_zero_passes(settings):
+    value = {"SCHEDULE": {"sync_orders": 600, "reconcile_refunds": None, "expire_checkouts": 0}}
+    assert "orkestapay.E014" not in ids(settings_messages(settings, {**CREDENTIALS, **value}))
+
+
+def test_e015_a_task_backend_that_is_not_an_alias_of_tasks(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    message = only(settings_messages(settings, {**CREDENTIALS, "TASK_BACKEND": "orkestapay"}), "orkestapay.E015")
+    assert message.level == ERROR
+    assert "'orkestapay', which is not an alias of settings.TASKS ('default')" in message.msg
+
+
+def test_e015_the_default_alias_passes_with_or_without_tasks(settings):
+    assert "orkestapay.E015" not in ids(settings_messages(settings, CREDENTIALS))
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}, "payments": {"BACKEND": "x"}}
+    value = {**CREDENTIALS, "TASK_BACKEND": "payments"}
+    assert "orkestapay.E015" not in ids(settings_messages(settings, value))
+
+
 def test_w001_no_webhook_secret(settings):
     messages = settings_messages(settings, {**CREDENTIALS, "WEBHOOK_SECRETS": []})
     message = only(messages, "orkestapay.W001")

@@ -1,5 +1,5 @@
 """Checks of ``settings.ORKESTAPAY`` itself: its type and keys, credentials, environment, timeouts, token lock,
-webhook secrets, adapter and checkout lifetime."""
+webhook secrets, adapter, checkout lifetime and (in :mod:`.background`) background work."""
 
 from __future__ import annotations
 
@@ -25,11 +25,13 @@ from ._common import (
     _key,
     _raw_setting,
 )
+from .background import background_work
 
 
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate ``settings.ORKESTAPAY``: its type, its keys, the credentials, environment, timeouts, token lock
-    timings, webhook secrets, adapter and checkout lifetime (orkestapay.E001 to E006, E009 to E012, W001)."""
+    timings, webhook secrets, adapter, checkout lifetime and background work (orkestapay.E001 to E006, E009 to
+    E015, W001)."""
     user = _raw_setting()
     if not isinstance(user, dict):
         return [
@@ -49,6 +51,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     messages += _webhook_secrets(user)
     messages += _adapter(user)
     messages += _checkout_lifetime(user)
+    messages += background_work(user)
     return messages
 
 
