@@ -53,9 +53,16 @@ def test_buyer_pays_and_lands_on_the_success_page(example_shop: ExampleShop) -> 
     assert done.url.startswith(f"{example_shop.base}/thanks/?order={order_id}")
     assert 'data-testid="shop-thanks"' in done.text
     assert example_shop.order_status(order_id) == "paid"
-    # the embedded fake also delivered a signed webhook, which the shop verified and stored
+    # the embedded fake also delivered a signed webhook, which the shop verified, stored and queued (202), and the
+    # task worker that rundemo started processed
     events = example_shop.wait_for_events(order_id, count=1)
     assert [(status, verified) for _, status, verified in events] == [("processed", 1)]
+    assert '"POST /orkestapay/webhook/ HTTP/1.1" 202' in example_shop.log_tail(400)
+    processed_by_worker = example_shop.query(
+        "select status from django_tasks_database_dbtaskresult where task_path = ?",
+        "django_orkestapay.tasks.process_webhook_event",
+    )
+    assert ("SUCCESSFUL",) in processed_by_worker
 
 
 def test_buyer_cancels_and_lands_on_the_cancel_page(example_shop: ExampleShop) -> None:

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks_db",  # the database task backend: webhooks and sweeps run in a worker (manage.py db_worker)
     "django_orkestapay",
 ]
 
@@ -72,6 +73,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Background work (Django's Tasks framework; the django-tasks backport on Django 5.2): tasks are rows in this
+# database and `manage.py db_worker` runs them (`manage.py rundemo` starts one). The webhook endpoint then stores
+# each delivery, enqueues its processing and answers 202 at once.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 LANGUAGE_CODE = "es-mx"
 LANGUAGES = [("es-mx", "Español (México)"), ("en", "English")]

@@ -1,5 +1,10 @@
-"""Run the example shop; without OrkestaPay credentials, embed the fake gateway on loopback first."""
+"""Run the example shop with a task worker beside it; without OrkestaPay credentials, embed the fake gateway on
+loopback first."""
 
+import signal
+import subprocess
+import sys
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -7,11 +12,15 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.urls import NoReverseMatch, reverse
 
+from django_orkestapay import tasks
 from django_orkestapay.testing import FakeOrkestaPay
 
 
 class Command(BaseCommand):
-    help = "Start the demo shop (and the embedded fake OrkestaPay gateway when no credentials are configured)."
+    help = (
+        "Start the demo shop, a task worker (manage.py db_worker) and the periodic sweeps, and the embedded fake "
+        "OrkestaPay gateway when no credentials are configured."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
@@ -31,11 +40,29 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Using OrkestaPay {settings.ORKESTAPAY.get('ENVIRONMENT', 'sandbox')}.")
         self.stdout.write(self.style.SUCCESS(f"Shop: http://{addrport}/   Admin: http://{addrport}/admin/"))
+        # Stopped with SIGTERM (as the tests do), still stop the worker and the gateway on the way out.
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+        manage_py = str(settings.BASE_DIR / "manage.py")
+        worker = subprocess.Popen([sys.executable, manage_py, "db_worker", "--interval", "0.2"])  # noqa: S603
+        self.stdout.write(self.style.SUCCESS(f"Task worker started (manage.py db_worker, pid {worker.pid})."))
+        stop = threading.Event()
+        threading.Thread(target=_run_schedule, args=(stop,), name="orkestapay-schedule", daemon=True).start()
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
+            stop.set()
+            worker.terminate()
+            worker.wait(timeout=10)
             if fake is not None:
                 fake.stop()
+
+
+def _run_schedule(stop: threading.Event) -> None:
+    """The periodic sweeps (what manage.py orkestapay_schedule does), enqueued for the worker."""
+    scheduler = tasks.Scheduler()
+    while not stop.is_set():
+        scheduler.tick()
+        stop.wait(max(1.0, scheduler.next_due()))
 
 
 def _webhook_path() -> str | None:
