@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks_db",  # the database task backend, for the tests that run real workers (tests/task_workers.py)
     "django_orkestapay",
     "tests.shop",
 ]

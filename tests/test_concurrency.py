@@ -5,6 +5,7 @@ Skipped (and reported as skipped) on SQLite, which has no row locks; scripts/tes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -18,12 +19,14 @@ import pytest
 import requests
 from django.db import connection
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from django_orkestapay import services, signals
 from django_orkestapay.exceptions import RefundNotAllowedError
 from django_orkestapay.models import Event, EventStatus, Order, OrderStatus
 from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import make_order, make_paid_order
+from tests.task_workers import DATABASE_TASKS, task_workers, wait_until_drained
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -62,10 +65,20 @@ def signed_headers(message_id: str, body: bytes) -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize("queued", [False, True], ids=["inline", "queued-to-2-workers"])
 def test_returns_and_webhooks_race_and_apply_exactly_once(
-    postgres_only, live_server, settings, orkestapay_settings, fake_orkestapay
+    postgres_only, live_server, settings, orkestapay_settings, fake_orkestapay, tmp_path, queued
 ):
+    """Returns, webhooks and duplicate deliveries for 200 orders, in 16 threads against a live server. Queued: the
+    endpoint stores and enqueues (answering 202), and two ``db_worker`` processes process the events meanwhile;
+    their signals are counted from the file they append to."""
     settings.ORKESTAPAY = {**orkestapay_settings, "WEBHOOK_SECRETS": [SECRET]}
+    signal_file = tmp_path / "worker-signals.log"
+    signal_file.touch()
+    workers: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if queued:
+        settings.TASKS = DATABASE_TASKS
+        workers = task_workers(2, settings.ORKESTAPAY, signal_file, tmp_path)
     recorder = ThreadSafeRecorder()
     signals.order_paid.connect(recorder.on_paid, dispatch_uid="race-paid")
     signals.order_status_changed.connect(recorder.on_change, dispatch_uid="race-change")
@@ -98,19 +111,33 @@ def test_returns_and_webhooks_race_and_apply_exactly_once(
                 response = session.request(method, url, data=body, headers=headers, allow_redirects=False, timeout=60)
             return response.status_code
 
-        with ThreadPoolExecutor(max_workers=16) as pool:
+        with workers, ThreadPoolExecutor(max_workers=16) as pool:
             statuses = list(pool.map(run, tasks))
+            ran = wait_until_drained() if queued else 0
     finally:
         signals.order_paid.disconnect(dispatch_uid="race-paid")
         signals.order_status_changed.disconnect(dispatch_uid="race-change")
 
-    assert set(statuses) == {200}, Counter(statuses)
+    if queued:  # the first delivery of each event is queued; a duplicate is queued again or answered duplicate
+        assert set(statuses) <= {200, 202}, Counter(statuses)
+        assert 202 in statuses
+        assert ran >= 2 * ORDERS
+        assert not DBTaskResult.objects.exclude(status="SUCCESSFUL").exists()
+        for line in signal_file.read_text().splitlines():
+            kind, pk, *statuses_of_change = line.split()
+            if kind == "paid":
+                recorder.on_paid(None, Order(pk=uuid.UUID(pk)))
+            else:
+                recorder.on_change(None, Order(pk=uuid.UUID(pk)), *statuses_of_change)
+    else:
+        assert set(statuses) == {200}, Counter(statuses)
     assert Order.objects.filter(status=OrderStatus.PAID).count() == ORDERS
     paid_counts = Counter(recorder.paid)
     assert len(paid_counts) == ORDERS
     assert set(paid_counts.values()) == {1}
     to_paid = Counter(pk for pk, _old, new in recorder.changes if new == OrderStatus.PAID)
     assert set(to_paid.values()) == {1}
+    assert set(Event.objects.values_list("attempts", flat=True)) == {1}
     assert (
         Event.objects.filter(status=EventStatus.PROCESSED).count()
         + Event.objects.filter(status=EventStatus.IGNORED).count()

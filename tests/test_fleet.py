@@ -13,24 +13,17 @@ from __future__ import annotations
 import os
 from collections import Counter
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.db import connection
 
 from bench import fleet
+from tests.task_workers import database_url_for_workers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
 
 WORKERS = 4
 CHECKOUTS = 200
-
-
-def worker_database_url() -> str:
-    """The test database (the one this test writes its orders to), as a URL for the gunicorn workers."""
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "postgres") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -41,7 +34,7 @@ def fleet_backends() -> tuple[str, str]:
     redis_url = os.environ.get("TEST_REDIS_URL")
     if not redis_url:
         pytest.skip("needs Redis: set TEST_REDIS_URL (scripts/test does)")
-    return worker_database_url(), redis_url
+    return database_url_for_workers(), redis_url
 
 
 def run_fleet(fake: Any, backends: tuple[str, str], *, single_flight: bool) -> fleet.FleetResult:
