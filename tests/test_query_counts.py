@@ -21,10 +21,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from django_orkestapay import services
+from django_orkestapay import services, tasks
 from django_orkestapay.models import Checkout, CheckoutStatus, Event, EventStatus, Order, OrderStatus
 from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import hosted_page_post, local_path, make_order, pay_form
+from tests.task_workers import DATABASE_TASKS
 from tests.test_views import data_queries
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -157,12 +158,13 @@ def test_webhook_processed_then_duplicate_query_counts(webhook_settings, fake_or
 
     assert (first.status_code, first.json()) == (200, {"status": "processed"})
     assert (second.status_code, second.json()) == (200, {"status": "duplicate"})
-    # get_or_create (select, insert), checkout + order by OrkestaPay order id, lock event, lock order, the order's
-    # checkouts, its payments, payment insert, checkout update, order update, event update. Was 9: the ledger
-    # (payments read, the new one inserted) and the attempts (to derive the status), no checkout lock.
-    assert processed == 11
-    # get_or_create finds the event, already processed
-    assert duplicate == 1
+    # event insert, checkout + order by OrkestaPay order id, event settled (one conditional update: it also holds
+    # the event's row, so a concurrent processing of the same event waits, then finds it settled), lock order, the
+    # order's checkouts, its payments, payment insert, checkout update, order update. Was 11: get_or_create's
+    # select before its insert, and the event locked then updated in two statements.
+    assert processed == 9
+    # the insert meets the unique message id, then the event is read: already processed
+    assert duplicate == 2
     event = Event.objects.get()
     assert (event.status, event.attempts) == (EventStatus.PROCESSED, 1)
     order.refresh_from_db()
@@ -176,10 +178,37 @@ def test_webhook_for_an_unknown_order_query_count(webhook_settings, fake_orkesta
     queries, response = count_queries(lambda: deliver(Client(enforce_csrf_checks=True), body, "msg_unknown"))
 
     assert (response.status_code, response.json()) == (200, {"status": "ignored"})
-    # get_or_create (select, insert), checkout by OrkestaPay order id, checkout by merchant reference, event update
-    assert queries == 5
+    # event insert, checkout by OrkestaPay order id, checkout by merchant reference, event settled as ignored
+    assert queries == 4
     assert Event.objects.get().status == EventStatus.IGNORED
     assert fake_orkestapay.count_requests() == 0
+
+
+def test_queued_webhook_intake_and_its_task_query_counts(settings, webhook_settings, fake_orkestapay):
+    """With the database task backend: the endpoint stores and enqueues in two inserts; the worker's task then
+    makes the processing's statements plus the read of the event."""
+    settings.TASKS = DATABASE_TASKS
+    order = make_order()
+    checkout = services.start_checkout(order, build_absolute_uri=lambda path: f"http://testserver{path}")
+    assert checkout.orkestapay_checkout_id
+    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
+    body = purchase_body(checkout.orkestapay_order_id, checkout.merchant_reference)
+
+    intake, response = count_queries(lambda: deliver(Client(enforce_csrf_checks=True), body, "msg_queued"))
+
+    assert (response.status_code, response.json()) == (202, {"status": "queued"})
+    # event insert, task insert (the database backend's row)
+    assert intake == 2
+    assert fake_orkestapay.count_requests("GET") == 0
+    event = Event.objects.get()
+
+    processing, outcome = count_queries(lambda: tasks.process_webhook_event.call(event.pk))
+
+    assert outcome == "processed"
+    # the event read, then the 8 statements of processing it (the delivery's count above, less its insert)
+    assert processing == 9
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
 
 
 # ---------------------------------------------------------------------------------------------------------- admin
