@@ -21,11 +21,12 @@ from typing import Any
 
 from django_orkestapay.testing import FakeOrkestaPay, generate_secret
 
-from . import fleet, overhead, profile_request, queries, round_trips, webhook_load
+from . import fleet, overhead, profile_request, queries, round_trips, webhook_load, webhook_queue
 from .common import Gunicorn, flush_database, median, migrate, setup_django, spread, table
 
-SECTIONS = ("queries", "round-trips", "overhead", "profile", "webhooks", "fleet")
+SECTIONS = ("queries", "round-trips", "overhead", "profile", "webhooks", "queued", "fleet")
 PAY_GOAL_RATIO = 1.10
+INTAKE_GOAL_PER_SECOND = 500
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -49,6 +50,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4, help="load generator threads (default 4)")
     parser.add_argument("--time-limit", type=float, default=45.0, help="seconds a webhook run may send for (45)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument("--task-workers", type=int, default=2, help="db_worker processes draining (default 2)")
     parser.add_argument(
         "--redis-url",
         default=os.environ.get("BENCH_REDIS_URL", ""),
@@ -281,6 +283,91 @@ def run_webhooks(fake: FakeOrkestaPay, server: Gunicorn, secret: str, args: argp
     report.figures["webhooks"] = {"per_second": median(rates), "p50_ms": median(p50s), "p99_ms": median(p99s)}
 
 
+def run_queued(fake: FakeOrkestaPay, server: Gunicorn, secret: str, args: argparse.Namespace, report: Report) -> None:
+    results = []
+    for run in range(args.runs):
+        log(f"queued webhooks: run {run + 1} of {args.runs}")
+        results.append(
+            webhook_queue.run_once(
+                fake,
+                server.url,
+                secret,
+                seed=run + 1,
+                orders=args.webhook_orders,
+                events=args.events,
+                duplicates=args.duplicates,
+                concurrency=args.concurrency,
+                time_limit=args.time_limit,
+                task_workers=args.task_workers,
+            )
+        )
+    rows: list[list[object]] = [
+        [
+            run + 1,
+            f"{len(r.answers)}/{r.planned}",
+            fmt(r.per_second, 1),
+            fmt(r.p50_ms, 1),
+            fmt(r.p99_ms, 1),
+            r.tasks,
+            fmt(r.drain_s),
+            fmt(r.drain_per_second, 1),
+            r.not_accepted,
+            r.lost,
+            r.applied_twice,
+            r.failed_tasks,
+            r.unpaid_orders,
+            "ok" if r.ok else "FAILED",
+        ]
+        for run, r in enumerate(results)
+    ]
+    rates = [r.per_second for r in results]
+    p50s, p99s = [r.p50_ms for r in results], [r.p99_ms for r in results]
+    drains = [r.drain_per_second for r in results]
+    median_row: list[object] = ["median", "", fmt(median(rates), 1), fmt(median(p50s), 1), fmt(median(p99s), 1)]
+    rows.append([*median_row, "", "", fmt(median(drains), 1), *[""] * 6])
+    headers = [
+        "run",
+        "answered/planned",
+        "intake/s",
+        "p50 ms",
+        "p99 ms",
+        "tasks",
+        "drain s",
+        "tasks/s",
+        "not 2xx",
+        "lost",
+        "applied twice",
+        "failed tasks",
+        "unpaid orders",
+        "check",
+    ]
+    title = (
+        f"Queued webhooks: intake (verify, store, enqueue) on gunicorn ({args.workers} workers) + PostgreSQL, "
+        f"{args.concurrency} client threads; then the drain by {args.task_workers} db_worker processes; "
+        f"{args.events} events over {args.webhook_orders} orders + {args.duplicates:.0%} re-deliveries per run"
+    )
+    report.print(table(title, headers, rows))
+    report.goal(
+        "queued webhook intake/s, p50/p99 ms (median of runs)",
+        f">= {INTAKE_GOAL_PER_SECOND}/s",
+        f"{median(rates):.0f}/s, {median(p50s):.1f}/{median(p99s):.1f} ms",
+        median(rates) >= INTAKE_GOAL_PER_SECOND,
+    )
+    report.goal(
+        f"queued webhook drain, {args.task_workers} task workers",
+        "measured; none lost or applied twice",
+        f"{median(drains):.0f} tasks/s",
+        all(r.ok for r in results),
+        correctness=True,
+    )
+    report.figures["queued"] = {
+        "intake_per_second": median(rates),
+        "intake_p50_ms": median(p50s),
+        "intake_p99_ms": median(p99s),
+        "drain_tasks_per_second": median(drains),
+    }
+
+
 def run_fleet(fake: FakeOrkestaPay, args: argparse.Namespace, report: Report) -> None:
     results = [
         fleet.run(
@@ -347,6 +434,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     run_overhead(fake, server, args, report)
                 if "webhooks" in args.sections:
                     run_webhooks(fake, server, secret, args, report)
+        if "queued" in args.sections:
+            with Gunicorn(workers=args.workers, env=webhook_queue.QUEUED_ENV) as server:
+                log(f"gunicorn ({args.workers} workers, database task backend) on {server.url}")
+                run_queued(fake, server, secret, args, report)
         if "fleet" in args.sections:
             log(f"fleet: {args.fleet_workers} workers, {args.fleet_checkouts} concurrent checkouts, lock on and off")
             run_fleet(fake, args, report)

@@ -11,6 +11,8 @@ environment by the bench driver (``python -m bench``), which also hands them to 
                          connection ``<prefix>-<pid>``, so the fleet run can see which workers reached the cache
 ``BENCH_TOKEN_LOCK_TIMEOUT``  ``ORKESTAPAY["TOKEN_LOCK_TIMEOUT"]`` when set (``0``: no fetch lock)
 ``BENCH_SECRET_KEY``     the ``SECRET_KEY`` when set: the driver's own, so the pay references it signs are valid here
+``BENCH_TASKS``          ``database``: the database task backend (django-tasks-db), so the webhook endpoint stores,
+                         enqueues and answers 202 (the queued section); else Django's ImmediateBackend (inline)
 """
 
 import os
@@ -34,8 +36,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks_db",
     "django_orkestapay",
 ]
+if os.environ.get("BENCH_TASKS") == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # The middleware of a typical shop (the example project's).
 MIDDLEWARE = [

@@ -74,7 +74,7 @@ class LoadResult:
         return not (self.lost or self.applied_twice or self.not_200 or self.unpaid_orders or self.stray_events)
 
 
-def _prepare(fake: FakeOrkestaPay, orders: int, events: int, duplicates: float, seed: int) -> list[Delivery]:
+def prepare(fake: FakeOrkestaPay, orders: int, events: int, duplicates: float, seed: int) -> list[Delivery]:
     from django_orkestapay import services
 
     bodies = []
@@ -90,7 +90,7 @@ def _prepare(fake: FakeOrkestaPay, orders: int, events: int, duplicates: float, 
     return deliveries
 
 
-def _send_all(url: str, secret: str, deliveries: list[Delivery], concurrency: int, time_limit: float) -> list[Answer]:
+def send_all(url: str, secret: str, deliveries: list[Delivery], concurrency: int, time_limit: float) -> list[Answer]:
     pending = iter(deliveries)
     lock = threading.Lock()
     answers: list[Answer] = []
@@ -167,10 +167,10 @@ def run_once(
     """One bounded load run on an emptied database."""
     fake.latency = 0.0
     flush_database()
-    deliveries = _prepare(fake, orders, events, duplicates, seed)
+    deliveries = prepare(fake, orders, events, duplicates, seed)
     result = LoadResult(planned=len(deliveries))
     started = time.perf_counter()
-    result.answers = _send_all(f"{server_url}/orkestapay/webhook/", secret, deliveries, concurrency, time_limit)
+    result.answers = send_all(f"{server_url}/orkestapay/webhook/", secret, deliveries, concurrency, time_limit)
     result.elapsed_s = time.perf_counter() - started
     _check(result)
     return result
