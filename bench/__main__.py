@@ -15,7 +15,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -215,23 +215,24 @@ def run_profile(fake: FakeOrkestaPay, args: argparse.Namespace, report: Report) 
         }
 
 
+def load_plans(args: argparse.Namespace, name: str) -> Iterator[webhook_load.LoadPlan]:
+    """One webhook load plan per run (seeds 1, 2, ...), logged as each starts."""
+    for run in range(args.runs):
+        log(f"{name}: run {run + 1} of {args.runs}")
+        yield webhook_load.LoadPlan(
+            seed=run + 1,
+            orders=args.webhook_orders,
+            events=args.events,
+            duplicates=args.duplicates,
+            concurrency=args.concurrency,
+            time_limit=args.time_limit,
+        )
+
+
 def run_webhooks(fake: FakeOrkestaPay, server: Gunicorn, secret: str, args: argparse.Namespace, report: Report) -> None:
     results = []
-    for run in range(args.runs):
-        log(f"webhooks: run {run + 1} of {args.runs}")
-        results.append(
-            webhook_load.run_once(
-                fake,
-                server.url,
-                secret,
-                seed=run + 1,
-                orders=args.webhook_orders,
-                events=args.events,
-                duplicates=args.duplicates,
-                concurrency=args.concurrency,
-                time_limit=args.time_limit,
-            )
-        )
+    for plan in load_plans(args, "webhooks"):
+        results.append(webhook_load.run_once(fake, server.url, secret, plan))
     rows: list[list[object]] = [
         [
             run + 1,
@@ -285,22 +286,8 @@ def run_webhooks(fake: FakeOrkestaPay, server: Gunicorn, secret: str, args: argp
 
 def run_queued(fake: FakeOrkestaPay, server: Gunicorn, secret: str, args: argparse.Namespace, report: Report) -> None:
     results = []
-    for run in range(args.runs):
-        log(f"queued webhooks: run {run + 1} of {args.runs}")
-        results.append(
-            webhook_queue.run_once(
-                fake,
-                server.url,
-                secret,
-                seed=run + 1,
-                orders=args.webhook_orders,
-                events=args.events,
-                duplicates=args.duplicates,
-                concurrency=args.concurrency,
-                time_limit=args.time_limit,
-                task_workers=args.task_workers,
-            )
-        )
+    for plan in load_plans(args, "queued webhooks"):
+        results.append(webhook_queue.run_once(fake, server.url, secret, plan, task_workers=args.task_workers))
     rows: list[list[object]] = [
         [
             run + 1,

@@ -26,6 +26,19 @@ from .queries import payment_event, signed_headers
 
 
 @dataclass(frozen=True)
+class LoadPlan:
+    """What one run sends: ``events`` distinct ids over ``orders`` paid orders plus a ``duplicates`` share of
+    re-deliveries, shuffled by ``seed``, from ``concurrency`` threads for at most ``time_limit`` seconds."""
+
+    seed: int
+    orders: int
+    events: int
+    duplicates: float
+    concurrency: int
+    time_limit: float
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One POST to send."""
 
@@ -125,7 +138,7 @@ def send_all(url: str, secret: str, deliveries: list[Delivery], concurrency: int
 
 
 def _check(result: LoadResult) -> None:
-    from django_orkestapay.models import Event, EventStatus, Order, OrderStatus
+    from django_orkestapay.models import Event, EventStatus
 
     sent = {a.message_id for a in result.answers}
     result.distinct_sent = len(sent)
@@ -143,8 +156,25 @@ def _check(result: LoadResult) -> None:
         1 for event in rows.values() if event.attempts != 1
     )
     result.stray_events = Event.objects.exclude(message_id__in=sent).count()
-    # Orders some answered delivery was about that did not end paid (a time-limited run may leave others alone).
-    result.unpaid_orders = (
+    result.unpaid_orders = unpaid_orders(sent)
+
+
+def send_load(fake: FakeOrkestaPay, server_url: str, secret: str, plan: LoadPlan) -> tuple[int, list[Answer], float]:
+    """On an emptied database: prepare the plan's orders and deliveries, send them; return (planned, answers,
+    seconds)."""
+    fake.latency = 0.0
+    flush_database()
+    deliveries = prepare(fake, plan.orders, plan.events, plan.duplicates, plan.seed)
+    started = time.perf_counter()
+    answers = send_all(f"{server_url}/orkestapay/webhook/", secret, deliveries, plan.concurrency, plan.time_limit)
+    return len(deliveries), answers, time.perf_counter() - started
+
+
+def unpaid_orders(sent: set[str]) -> int:
+    """Orders some answered delivery was about that did not end paid (a time-limited run may leave others alone)."""
+    from django_orkestapay.models import Order, OrderStatus
+
+    return (
         Order.objects.filter(events__message_id__in=sent)
         .exclude(status=OrderStatus.PAID, paid_at__isnull=False)
         .distinct()
@@ -152,25 +182,9 @@ def _check(result: LoadResult) -> None:
     )
 
 
-def run_once(
-    fake: FakeOrkestaPay,
-    server_url: str,
-    secret: str,
-    *,
-    seed: int,
-    orders: int,
-    events: int,
-    duplicates: float,
-    concurrency: int,
-    time_limit: float,
-) -> LoadResult:
+def run_once(fake: FakeOrkestaPay, server_url: str, secret: str, plan: LoadPlan) -> LoadResult:
     """One bounded load run on an emptied database."""
-    fake.latency = 0.0
-    flush_database()
-    deliveries = prepare(fake, orders, events, duplicates, seed)
-    result = LoadResult(planned=len(deliveries))
-    started = time.perf_counter()
-    result.answers = send_all(f"{server_url}/orkestapay/webhook/", secret, deliveries, concurrency, time_limit)
-    result.elapsed_s = time.perf_counter() - started
+    planned, answers, elapsed = send_load(fake, server_url, secret, plan)
+    result = LoadResult(planned=planned, answers=answers, elapsed_s=elapsed)
     _check(result)
     return result

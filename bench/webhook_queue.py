@@ -16,45 +16,26 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django_orkestapay.testing import FakeOrkestaPay
 
-from .common import ROOT, flush_database, median, percentile
-from .webhook_load import Answer, prepare, send_all
+from .common import ROOT
+from .webhook_load import LoadPlan, LoadResult, send_load, unpaid_orders
 
 #: How a gunicorn or worker process of this section configures its tasks (``bench.settings``).
 QUEUED_ENV = {"BENCH_TASKS": "database"}
 
 
 @dataclass
-class QueueResult:
-    """One run's intake and drain figures and checks."""
+class QueueResult(LoadResult):
+    """One run's intake figures (``elapsed_s`` is the intake's time, ``per_second`` its rate), drain and checks."""
 
-    planned: int
-    answers: list[Answer] = field(default_factory=list)
-    intake_s: float = 0.0
     tasks: int = 0
     drain_s: float = 0.0
     drained: bool = False
-    lost: int = 0
-    applied_twice: int = 0
     not_accepted: int = 0
     failed_tasks: int = 0
-    unpaid_orders: int = 0
-    stray_events: int = 0
-
-    @property
-    def per_second(self) -> float:
-        return len(self.answers) / self.intake_s if self.intake_s else 0.0
-
-    @property
-    def p50_ms(self) -> float:
-        return median([a.ms for a in self.answers])
-
-    @property
-    def p99_ms(self) -> float:
-        return percentile([a.ms for a in self.answers], 0.99)
 
     @property
     def drain_per_second(self) -> float:
@@ -94,7 +75,7 @@ def _check(result: QueueResult) -> None:
     from django.db.models import Max, Min
     from django_tasks_db.models import DBTaskResult
 
-    from django_orkestapay.models import Event, EventStatus, Order, OrderStatus
+    from django_orkestapay.models import Event, EventStatus
 
     sent = {a.message_id for a in result.answers}
     result.not_accepted = sum(1 for a in result.answers if a.status not in (200, 202))
@@ -110,35 +91,13 @@ def _check(result: QueueResult) -> None:
     span = tasks.aggregate(first=Min("started_at"), last=Max("finished_at"))
     if span["first"] and span["last"]:
         result.drain_s = (span["last"] - span["first"]).total_seconds()
-    result.unpaid_orders = (
-        Order.objects.filter(events__message_id__in=sent)
-        .exclude(status=OrderStatus.PAID, paid_at__isnull=False)
-        .distinct()
-        .count()
-    )
+    result.unpaid_orders = unpaid_orders(sent)
 
 
-def run_once(
-    fake: FakeOrkestaPay,
-    server_url: str,
-    secret: str,
-    *,
-    seed: int,
-    orders: int,
-    events: int,
-    duplicates: float,
-    concurrency: int,
-    time_limit: float,
-    task_workers: int,
-) -> QueueResult:
+def run_once(fake: FakeOrkestaPay, server_url: str, secret: str, plan: LoadPlan, *, task_workers: int) -> QueueResult:
     """One bounded run on an emptied database: intake on the queued server, then the drain."""
-    fake.latency = 0.0
-    flush_database()
-    deliveries = prepare(fake, orders, events, duplicates, seed)
-    result = QueueResult(planned=len(deliveries))
-    started = time.perf_counter()
-    result.answers = send_all(f"{server_url}/orkestapay/webhook/", secret, deliveries, concurrency, time_limit)
-    result.intake_s = time.perf_counter() - started
-    result.drained = _drain(task_workers, timeout=max(60.0, time_limit * 4))
+    planned, answers, elapsed = send_load(fake, server_url, secret, plan)
+    result = QueueResult(planned=planned, answers=answers, elapsed_s=elapsed)
+    result.drained = _drain(task_workers, timeout=max(60.0, plan.time_limit * 4))
     _check(result)
     return result
