@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -26,7 +26,8 @@ def webhook(request: HttpRequest) -> HttpResponse:
 
     400: bad signature, stale timestamp or malformed body (stored as rejected; OrkestaPay will not fix it by
     retrying). 200: processed, ignored or a duplicate. 500: processing failed; the event is stored and OrkestaPay
-    retries (or ``manage.py orkestapay_reprocess_events`` does).
+    retries (or ``manage.py orkestapay_reprocess_events`` does). 503: the database stayed busy (SQLite's "database
+    is locked"); nothing was stored and OrkestaPay retries.
     """
     configured = conf.get("WEBHOOK_SECRETS") or []
     if isinstance(configured, str):  # a bare string would be split into characters (system check orkestapay.E006)
@@ -58,6 +59,11 @@ def webhook(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": "invalid signature"}, status=400)
     try:
         _event, outcome = services.receive_webhook(message_id=verified.message_id, body=body, headers=headers)
+    except OperationalError:
+        logger.warning("A webhook delivery found the database busy; answered 503 (OrkestaPay retries)")
+        response = JsonResponse({"error": "database busy; retry later"}, status=503)
+        response["Retry-After"] = "5"
+        return response
     except Exception:  # noqa: BLE001 - recorded on the event; OrkestaPay retries on 5xx
         return JsonResponse({"error": "processing failed; retry later"}, status=500)
     if outcome == "rejected":

@@ -18,6 +18,7 @@ from django.core.cache import caches
 
 from django_orkestapay import services
 from django_orkestapay.models import Order, OrderStatus
+from django_orkestapay.services.throttle import return_read_key
 from django_orkestapay.signing import PAY_FIELD, sign_pay_reference
 from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
 
@@ -90,6 +91,12 @@ def pay_form(order: Order) -> dict[str, str]:
 @pytest.fixture
 def order(db: None) -> Order:
     return make_order()
+
+
+def return_read_interval_passed(order: Order) -> None:
+    """As if ``RETURN_SYNC_INTERVAL`` had passed since a return last read ``order`` from the API: the next return
+    reads it again."""
+    caches["default"].delete(return_read_key(order.pk))
 
 
 def local_path(url: str) -> str:

@@ -132,6 +132,12 @@ SECONDS_CHECKS: dict[str, tuple[tuple[str, ...], list[object], list[object], str
         [0, 0.0, 0.5, 10, Decimal("2.5")],
         "number of seconds, 0 or more",
     ),
+    "orkestapay.E013": (
+        ("RETURN_SYNC_INTERVAL",),
+        [-1, float("nan"), None, "5", True],
+        [0, 0.5, 5, Decimal("2.5")],
+        "number of seconds, 0 or more",
+    ),
 }
 
 
@@ -230,6 +236,31 @@ def test_e010_checkout_lifetime_not_longer_than_the_reuse_margin(settings, lifet
 def test_e010_a_lifetime_longer_than_the_margin_or_none_passes(settings, lifetime, margin):
     value = {**CREDENTIALS, "CHECKOUT_LIFETIME": lifetime, "CHECKOUT_REUSE_MARGIN": margin}
     assert "orkestapay.E010" not in ids(settings_messages(settings, value))
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "says"),
+    [
+        ("FAILED_CHECKOUT_LIMIT", 2.5, "a whole number, 0 or more"),
+        ("FAILED_CHECKOUT_LIMIT", -1, "a whole number, 0 or more"),
+        ("FAILED_CHECKOUT_LIMIT", "3", "a whole number, 0 or more"),
+        ("FAILED_CHECKOUT_WINDOW", 0, "a number of seconds greater than 0"),
+        ("FAILED_CHECKOUT_WINDOW", None, "a number of seconds greater than 0"),
+    ],
+)
+def test_e013_a_bound_on_each_visitors_work_that_is_not_a_number_it_can_use(settings, key, bad, says):
+    message = only(settings_messages(settings, {**CREDENTIALS, key: bad}), "orkestapay.E013")
+    assert message.level == ERROR
+    assert message.obj == f"settings.ORKESTAPAY[{key!r}]"
+    assert says in message.msg
+    assert f"default ({conf.DEFAULTS[key]})" in (message.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("key", "good"), [("FAILED_CHECKOUT_LIMIT", 0), ("FAILED_CHECKOUT_LIMIT", 10), ("FAILED_CHECKOUT_WINDOW", 0.5)]
+)
+def test_e013_bounds_it_can_use_pass(settings, key, good):
+    assert "orkestapay.E013" not in ids(settings_messages(settings, {**CREDENTIALS, key: good}))
 
 
 def test_w001_no_webhook_secret(settings):

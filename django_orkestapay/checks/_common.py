@@ -17,6 +17,12 @@ _SETTING = "settings.ORKESTAPAY"
 _TIMEOUT_KEYS = ("CONNECT_TIMEOUT", "READ_TIMEOUT")
 _TOKEN_LOCK_KEYS = ("TOKEN_LOCK_TIMEOUT", "TOKEN_LOCK_WAIT")
 _CREDENTIAL_KEYS = ("CLIENT_ID", "CLIENT_SECRET")
+#: The bounds on each visitor's work: key -> (whole number?, may be 0?).
+_BOUND_KEYS = {
+    "RETURN_SYNC_INTERVAL": (False, True),
+    "FAILED_CHECKOUT_LIMIT": (True, True),
+    "FAILED_CHECKOUT_WINDOW": (False, False),
+}
 #: The keys naming a page of the shop, and what goes wrong when one does not resolve.
 _URL_KEYS = {
     "SUCCESS_URL": "a buyer who paid would get a server error instead of that page",

@@ -16,6 +16,7 @@ from django.db import models, transaction
 
 from .. import adapters, conf
 from ..models import PAYABLE_STATUSES, Order, OrderStatus
+from .locking import take_database_write_lock
 from .money import check_fits, validate_amount, validate_quantity
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
@@ -188,6 +189,7 @@ def order_for(shop_object: models.Model) -> Order:
     arrives on it is recorded, never lost (and flagged, never taken for the new contents).
     """
     with transaction.atomic():
+        take_database_write_lock()  # SQLite, where select_for_update does nothing (see services.locking)
         type(shop_object)._default_manager.select_for_update().filter(pk=shop_object.pk).exists()
         description, candidate = _describe(shop_object)
         linked = linked_orders(shop_object)

@@ -18,6 +18,7 @@ from ..client import RemotePayment, parse_remote_payment
 from ..models import Checkout, Event, EventStatus, Order
 from .apply import apply_reads
 from .batch import BatchSummary
+from .locking import take_write_lock
 from .sync import read_attempt
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
@@ -223,6 +224,7 @@ def process_event(event: Event) -> str:
     try:
         read = read_attempt(checkout)
         with transaction.atomic():
+            take_write_lock(checkout.order_id)  # first: SQLite's write lock (see services.locking)
             locked = Event.objects.select_for_update().get(pk=event.pk)
             if locked.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
                 return "duplicate"
