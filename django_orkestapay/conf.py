@@ -83,6 +83,9 @@ DEFAULTS: dict[str, Any] = {
     "RETURN_SYNC_INTERVAL": 5,
     "FAILED_CHECKOUT_LIMIT": 3,
     "FAILED_CHECKOUT_WINDOW": 60,
+    # Refused webhook deliveries (bad signature, malformed body): only the newest this many are kept as events (2 KiB
+    # of body each); every one is counted per day (RejectedWebhookCount, in the admin). 0: counted only.
+    "REJECTED_WEBHOOKS_KEPT": 50,
     # Hosts a checkout_redirect_url may point at; None: DEFAULT_CHECKOUT_HOSTS plus BASE_URL's host.
     "CHECKOUT_HOSTS": None,
     # Webhook signing secrets (whsec_...), several during a rotation.

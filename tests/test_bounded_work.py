@@ -9,8 +9,6 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from unittest import mock
@@ -18,14 +16,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.cache import caches
-from django.db import OperationalError
-from django.db.backends.utils import CursorWrapper
 from django.test import Client
 from django.urls import reverse
 
 from django_orkestapay.models import Checkout, CheckoutStatus, Event, Order, OrderStatus
 from django_orkestapay.webhook_verification import sign_payload
-from tests.conftest import hosted_page_post, local_path, make_order, pay_form, return_read_interval_passed
+from tests.conftest import (
+    database_busy,
+    hosted_page_post,
+    local_path,
+    make_order,
+    pay_form,
+    return_read_interval_passed,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -273,21 +276,6 @@ def test_the_limit_is_per_order(client, orkestapay_settings, fake_orkestapay):
 
 
 # ------------------------------------------------------------------------------------------ a database that is busy
-
-
-@contextmanager
-def database_busy() -> Iterator[None]:
-    """Every write fails as SQLite's does once its timeout passed (``database is locked``); reads still work, as
-    they do under SQLite's WAL while another connection writes."""
-    real = CursorWrapper.execute
-
-    def execute(self: CursorWrapper, sql: str, params: Any = None) -> Any:
-        if sql.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
-            raise OperationalError("database is locked")
-        return real(self, sql, params)
-
-    with mock.patch.object(CursorWrapper, "execute", execute):
-        yield
 
 
 def test_pay_with_the_database_busy_is_503_before_orkestapay_is_asked(client, orkestapay_settings, fake_orkestapay):

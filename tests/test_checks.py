@@ -246,6 +246,8 @@ def test_e010_a_lifetime_longer_than_the_margin_or_none_passes(settings, lifetim
         ("FAILED_CHECKOUT_LIMIT", "3", "a whole number, 0 or more"),
         ("FAILED_CHECKOUT_WINDOW", 0, "a number of seconds greater than 0"),
         ("FAILED_CHECKOUT_WINDOW", None, "a number of seconds greater than 0"),
+        ("REJECTED_WEBHOOKS_KEPT", -5, "a whole number, 0 or more"),
+        ("REJECTED_WEBHOOKS_KEPT", 1.5, "a whole number, 0 or more"),
     ],
 )
 def test_e013_a_bound_on_each_visitors_work_that_is_not_a_number_it_can_use(settings, key, bad, says):
@@ -257,7 +259,14 @@ def test_e013_a_bound_on_each_visitors_work_that_is_not_a_number_it_can_use(sett
 
 
 @pytest.mark.parametrize(
-    ("key", "good"), [("FAILED_CHECKOUT_LIMIT", 0), ("FAILED_CHECKOUT_LIMIT", 10), ("FAILED_CHECKOUT_WINDOW", 0.5)]
+    ("key", "good"),
+    [
+        ("FAILED_CHECKOUT_LIMIT", 0),
+        ("FAILED_CHECKOUT_LIMIT", 10),
+        ("FAILED_CHECKOUT_WINDOW", 0.5),
+        ("REJECTED_WEBHOOKS_KEPT", 0),
+        ("REJECTED_WEBHOOKS_KEPT", 1000),
+    ],
 )
 def test_e013_bounds_it_can_use_pass(settings, key, good):
     assert "orkestapay.E013" not in ids(settings_messages(settings, {**CREDENTIALS, key: good}))

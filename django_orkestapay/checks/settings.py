@@ -128,17 +128,17 @@ def _token_lock(user: dict[str, Any]) -> list[CheckMessage]:
 
 def _bounds(user: dict[str, Any]) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    for key, (whole, zero_allowed) in _BOUND_KEYS.items():
+    for key, (whole, zero_means) in _BOUND_KEYS.items():
         value = _effective(user, key)
-        if (_is_positive_number(value) or (zero_allowed and _is_zero(value))) and (not whole or value == int(value)):
+        if (_is_positive_number(value) or (zero_means and _is_zero(value))) and (not whole or value == int(value)):
             continue
         wanted = "a whole number" if whole else "a number of seconds"
-        wanted += ", 0 or more" if zero_allowed else " greater than 0"
+        wanted += ", 0 or more" if zero_means else " greater than 0"
         messages.append(
             Error(
                 f"{key} is {value!r}; it must be {wanted}.",
                 hint=f"Remove it to use the default ({conf.DEFAULTS[key]})"
-                + ("; 0 turns this bound off." if zero_allowed else "."),
+                + (f"; with 0, {zero_means}." if zero_means else "."),
                 obj=_key(key),
                 id="orkestapay.E013",
             )
