@@ -3,8 +3,9 @@
 ``ORKESTAPAY`` dict pointing at the fake gateway), ``manage.py migrate`` on a SQLite file, served by gunicorn with
 threads (two processes of eight threads: requests for the same order really run at once, in two processes).
 
-The only addition is what every shop has: an app (``manage.py startapp shop``) whose ``order_paid`` receiver
-ships the order, here by appending a line to ``shipped.log``. Used by tests/test_startproject.py.
+The only addition is what every shop has: an app (``manage.py startapp shop``) with a cart that describes its own
+payment (README's *Paying for your own models*) and an ``order_paid`` receiver that ships the order, here by
+appending a line to ``shipped.log``. Used by tests/test_startproject.py.
 """
 
 from __future__ import annotations
@@ -42,6 +43,25 @@ SHOP_APP = {
             def ready(self):
                 from . import receivers  # noqa: F401
     """,
+    "models.py": """
+        from decimal import Decimal
+
+        from django.db import models
+
+        from django_orkestapay.adapters import PaymentDescription
+
+
+        class Cart(models.Model):
+            email = models.EmailField()
+
+            def orkestapay_payment(self):
+                item = {"product_id": "7197", "name": "Pantalla TCL 40", "quantity": 1, "unit_price": Decimal("990")}
+                return PaymentDescription(
+                    items=[item],
+                    customer={"first_name": "Ana", "last_name": "López", "email": self.email},
+                    merchant_order_id=f"CART-{self.pk}",
+                )
+    """,
     "receivers.py": """
         from django.conf import settings
         from django.dispatch import receiver
@@ -69,7 +89,18 @@ for index in range({count}):
         customer={{"first_name": "Ana", "last_name": "López", "email": f"buyer{{index}}@example.com"}},
         discount_amount=Decimal("10"),
     )
-    made.append({{"id": order.pk.hex, "reference": sign_pay_reference(order.pk)}})
+    made.append({{"id": order.pk.hex, "field": "order", "reference": sign_pay_reference(order.pk)}})
+sys.stdout.write(json.dumps(made))
+"""
+#: Creates carts and prints each one's id and signed reference (what ``{% orkestapay_button cart %}`` posts).
+MAKE_CARTS = """
+import json, sys
+from django_orkestapay.adapters import sign_shop_object
+from shop.models import Cart
+made = []
+for index in range({count}):
+    cart = Cart.objects.create(email=f"cart{{index}}@example.com")
+    made.append({{"id": str(cart.pk), "field": "object", "reference": sign_shop_object(cart)}})
 sys.stdout.write(json.dumps(made))
 """
 
@@ -89,9 +120,11 @@ def readme_sqlite_block() -> str:
 
 @dataclass(frozen=True)
 class Order:
-    """An order of the project: its id (hex) and the signed reference its pay button posts."""
+    """What a pay button pays for: an order (its id in hex) or a cart (its primary key), and the field and signed
+    reference the button posts."""
 
     id: str
+    field: str
     reference: str
 
 
@@ -127,9 +160,16 @@ class StartProject:
 
     def make_orders(self, count: int) -> list[Order]:
         """``count`` new orders (the guide's 990 MXN sample), created through ``manage.py shell``."""
-        output = self.manage("shell", "-c", MAKE_ORDERS.format(count=count))
+        return self._made(MAKE_ORDERS.format(count=count))
+
+    def make_carts(self, count: int) -> list[Order]:
+        """``count`` new carts of the shop app, whose orders the pay view makes when their button is pressed."""
+        return self._made(MAKE_CARTS.format(count=count))
+
+    def _made(self, script: str) -> list[Order]:
+        output = self.manage("shell", "-c", script)
         made = json.loads(output.strip().splitlines()[-1])  # Django 5.2+ may print a line about imports first
-        return [Order(id=entry["id"], reference=entry["reference"]) for entry in made]
+        return [Order(**entry) for entry in made]
 
     def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` on the project's SQLite file (a fresh connection each time)."""
@@ -199,6 +239,7 @@ def build(
         + 'urlpatterns += [path("orkestapay/", include("django_orkestapay.urls"))]\n',
         encoding="utf-8",
     )
+    project.manage("makemigrations", "shop")
     project.manage("migrate", "--no-input")
     return project
 
@@ -271,7 +312,7 @@ class Browser:
         """Press the pay button (POST, not followed). Safe from several threads at once, like a double click."""
         return requests.post(
             f"{self.project.url}/orkestapay/pay/",
-            data={"order": order.reference, "csrfmiddlewaretoken": self.csrf_token},
+            data={order.field: order.reference, "csrfmiddlewaretoken": self.csrf_token},
             cookies=self.cookies,
             allow_redirects=False,
             timeout=60,

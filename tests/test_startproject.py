@@ -106,6 +106,20 @@ def test_a_double_click_makes_one_checkout(shop: StartProject, fake_orkestapay: 
     assert checkouts_of(shop, order) == 1
 
 
+def test_a_double_click_on_a_carts_button_makes_one_order_and_one_checkout(
+    shop: StartProject, fake_orkestapay: FakeOrkestaPay
+) -> None:
+    (cart,) = shop.make_carts(1)
+    browser = Browser(shop)
+
+    first, second = at_once([lambda: browser.pay(cart), lambda: browser.pay(cart)])
+
+    assert (first.status_code, second.status_code) == (302, 302), shop.log_tail()
+    assert first.headers["Location"] == second.headers["Location"]
+    assert checkouts_created(fake_orkestapay) == 1
+    assert shop.query("select count(*) from orkestapay_order where object_id = ?", cart.id) == [(1,)]
+
+
 def test_a_return_and_the_webhook_at_the_same_moment(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:
     fake_orkestapay.add_webhook_endpoint(webhook_url(shop), SECRET)
     fake_orkestapay.webhook_mode = "manual"  # each payment's webhook waits for its buyer's return
