@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -27,7 +25,7 @@ from typing import Any
 
 import requests
 
-from tests.example_shop import free_port
+from tests.example_shop import free_port, sqlite_rows, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
@@ -173,11 +171,7 @@ class StartProject:
 
     def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` on the project's SQLite file (a fresh connection each time)."""
-        connection = sqlite3.connect(str(self.db), timeout=20)
-        try:
-            return list(connection.execute(sql, params).fetchall())
-        finally:
-            connection.close()
+        return sqlite_rows(self.db, sql, *params)
 
     def status(self, order: Order) -> str:
         return str(self.query("select status from orkestapay_order where id = ?", order.id)[0][0])
@@ -275,12 +269,7 @@ def served(project: StartProject) -> Iterator[StartProject]:
         _wait_until_up(project, server)
         yield project
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+        stop(server)
 
 
 def _wait_until_up(project: StartProject, server: subprocess.Popen[bytes]) -> None:
