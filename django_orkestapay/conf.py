@@ -79,6 +79,16 @@ DEFAULTS: dict[str, Any] = {
     # How long (seconds) orkestapay_sync keeps asking OrkestaPay about canceled, failed and expired orders, so a
     # bank transfer that settles after the buyer gave up (its webhook lost) still lands. Default: 3 days.
     "RECONCILE_WINDOW": 60 * 60 * 24 * 3,
+    # Bounded work per visitor. A return for an unpaid order reads OrkestaPay at most once per RETURN_SYNC_INTERVAL
+    # seconds (a key in the TOKEN_CACHE_ALIAS cache, taken with its atomic add; 0: every return reads); a return
+    # for a paid order never does. After FAILED_CHECKOUT_LIMIT checkouts of one order failed within
+    # FAILED_CHECKOUT_WINDOW seconds, the pay view answers 429 without asking again (0: no limit).
+    "RETURN_SYNC_INTERVAL": 5,
+    "FAILED_CHECKOUT_LIMIT": 3,
+    "FAILED_CHECKOUT_WINDOW": 60,
+    # Refused webhook deliveries (bad signature, malformed body): only the newest this many are kept as events (2 KiB
+    # of body each); every one is counted per day (RejectedWebhookCount, in the admin). 0: counted only.
+    "REJECTED_WEBHOOKS_KEPT": 50,
     # Hosts a checkout_redirect_url may point at; None: DEFAULT_CHECKOUT_HOSTS plus BASE_URL's host.
     "CHECKOUT_HOSTS": None,
     # Webhook signing secrets (whsec_...), several during a rotation.

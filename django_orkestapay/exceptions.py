@@ -175,6 +175,21 @@ class PaymentInProgressError(OrderNotPayableError):
     default_message = "A payment for this order is in progress"
 
 
+class TooManyFailedCheckoutsError(OrkestaPayError):
+    """OrkestaPay refused (or could not take) this order's last checkouts, ``FAILED_CHECKOUT_LIMIT`` within
+    ``FAILED_CHECKOUT_WINDOW``: no new one is asked for until ``retry_after`` seconds have passed."""
+
+    default_message = "Too many failed checkouts for this order; try again later"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
 class RefundNotAllowedError(OrkestaPayError):
     """The order cannot be refunded as asked (not paid, no payment id, or more than what is left to refund)."""
 

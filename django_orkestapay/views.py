@@ -7,7 +7,7 @@ import uuid
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import adapters, conf, services
-from .exceptions import OrderNotPayableError, OrkestaPayError, PaymentInProgressError
+from .exceptions import OrderNotPayableError, OrkestaPayError, PaymentInProgressError, TooManyFailedCheckoutsError
 from .models import Checkout, Order, OrderStatus
 from .signing import (
     CANCELED,
@@ -40,6 +40,17 @@ _LINK_ERRORS = {
     "expired": gettext_lazy("This payment link has expired. Your order is safe: please return to the shop."),
     "unknown": gettext_lazy("This payment link does not match any order."),
 }
+#: The pay view's 503 page: OrkestaPay could not open a checkout, or the database stayed busy.
+_UNAVAILABLE = (
+    gettext_lazy("Payment service unavailable"),
+    gettext_lazy("We could not open the payment page. Nothing was charged; please try again in a moment."),
+)
+
+#: Seconds after which the pending and "we are confirming" pages check again, one after the other; after the last
+#: they stop and offer a button. The count travels in the URL (``check``) and only changes the page: how often
+#: OrkestaPay is asked is bounded by ``RETURN_SYNC_INTERVAL`` whatever the URL says.
+RECHECK_DELAYS = (5, 10, 30)
+CHECK_PARAM = "check"
 
 
 def _error_page(
@@ -51,9 +62,29 @@ def _error_page(
     order: Order | None = None,
     reload_url: str = "",
     retry: bool = True,
+    recheck: dict[str, object] | None = None,
 ) -> HttpResponse:
     context = {"title": title, "message": message, "order": order, "reload_url": reload_url, "retry": retry}
-    return render(request, "django_orkestapay/error.html", context, status=status)
+    return render(request, "django_orkestapay/error.html", {**context, **(recheck or {})}, status=status)
+
+
+def _recheck(request: HttpRequest) -> dict[str, object]:
+    """When the page checks again (``recheck_in`` seconds, at ``recheck_url``), or that it stopped (``recheck_in``
+    None; ``recheck_url`` is then the "Check again" button's link)."""
+    try:
+        done = min(max(int(request.GET.get(CHECK_PARAM, "0")), 0), len(RECHECK_DELAYS))
+    except ValueError:
+        done = 0
+    query = request.GET.copy()
+    query[CHECK_PARAM] = str(min(done + 1, len(RECHECK_DELAYS)))
+    delay = RECHECK_DELAYS[done] if done < len(RECHECK_DELAYS) else None
+    return {"recheck_in": delay, "recheck_url": f"{request.path}?{query.urlencode()}"}
+
+
+def _refreshing(response: HttpResponse, recheck: dict[str, object]) -> HttpResponse:
+    if recheck.get("recheck_in"):
+        response["Refresh"] = f"{recheck['recheck_in']}; url={recheck['recheck_url']}"
+    return response
 
 
 def _order_to_pay(request: HttpRequest) -> Order | uuid.UUID | None:
@@ -111,14 +142,24 @@ def pay(request: HttpRequest) -> HttpResponse:
     except OrderNotPayableError:
         title, message, status = _("Nothing to pay"), _("This order is already paid or can no longer be paid."), 409
     except ValidationError:
-        logger.exception("Order %s: amounts do not add up; no checkout started", target)
+        logger.exception("Order %s: not valid (amounts or text); no checkout started", target)
         title = _("This order cannot be paid")
-        message = _("The order's amounts do not add up. Please contact the shop.")
+        message = _("The order's amounts or details are not valid. Please contact the shop.")
         status = 400
+    except TooManyFailedCheckoutsError as exc:
+        title = _("Too many attempts")
+        message = _(
+            "We could not open the payment page several times in a row. Nothing was charged; please try again "
+            "in %(seconds)s seconds."
+        ) % {"seconds": exc.retry_after}
+        response = _error_page(request, title=title, message=message, status=429, retry=False)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    except OperationalError:  # the database stayed busy (SQLite's "database is locked"): nothing done, nothing asked
+        logger.warning("Pay for order %s: the database is busy; answered 503", target)
+        return _error_page(request, title=str(_UNAVAILABLE[0]), message=str(_UNAVAILABLE[1]), status=503)
     except OrkestaPayError:
-        title = _("Payment service unavailable")
-        message = _("We could not open the payment page. Nothing was charged; please try again in a moment.")
-        status = 503
+        title, message, status = str(_UNAVAILABLE[0]), str(_UNAVAILABLE[1]), 503
     else:
         return HttpResponseRedirect(checkout.redirect_url)
     order = None if target is None else Order.objects.filter(pk=getattr(target, "pk", target)).first()
@@ -157,20 +198,10 @@ def _handle_return(request: HttpRequest, side: str) -> HttpResponse:
         logger.warning("A signed %s return named no checkout of ours (order %s)", side, link.order_id)
         return _error_page(request, title=_("Invalid link"), message=str(_LINK_ERRORS["unknown"]), status=400)
     except OrkestaPayError:
-        order = Order.objects.filter(pk=link.order_id).first()
-        response = _error_page(
-            request,
-            title=_("We are confirming your payment"),
-            message=_(
-                "We could not reach the payment service to confirm your payment. "
-                "Nothing is lost: this page will try again in a few seconds."
-            ),
-            status=503,
-            order=order,
-        )
-        response["Retry-After"] = "10"
-        response["Refresh"] = "10"
-        return response
+        return _confirming(request, Order.objects.filter(pk=link.order_id).first())
+    except OperationalError:  # the database stayed busy: what was read is not applied; a later check applies it
+        logger.warning("A %s return for order %s: the database is busy; answered 503", side, link.order_id)
+        return _confirming(request, None)
     order = result.order
     if order.is_paid:
         destination = _destination(request, "SUCCESS_URL", order.success_url, order)
@@ -181,14 +212,20 @@ def _handle_return(request: HttpRequest, side: str) -> HttpResponse:
     if destination:
         return HttpResponseRedirect(destination)
     pending = order.status in (OrderStatus.PENDING, OrderStatus.CREATED)
-    response = render(
-        request,
-        "django_orkestapay/return.html",
-        {"order": order, "side": side, "pending": pending, "flagged": result.flagged},
-    )
-    if pending:
-        response["Refresh"] = "5"
-    return response
+    recheck = _recheck(request) if pending else {}
+    context = {"order": order, "side": side, "pending": pending, "flagged": result.flagged, **recheck}
+    return _refreshing(render(request, "django_orkestapay/return.html", context), recheck)
+
+
+def _confirming(request: HttpRequest, order: Order | None) -> HttpResponse:
+    """503 "we are confirming your payment": OrkestaPay could not be asked, or the database stayed busy. The page
+    checks again by itself (backing off), then offers a button."""
+    recheck = _recheck(request)
+    message = _("We could not reach the payment service to confirm your payment. Nothing is lost.")
+    title = _("We are confirming your payment")
+    response = _error_page(request, title=title, message=message, status=503, order=order, retry=False, recheck=recheck)
+    response["Retry-After"] = str(recheck["recheck_in"] or RECHECK_DELAYS[-1])
+    return _refreshing(response, recheck)
 
 
 @transaction.non_atomic_requests

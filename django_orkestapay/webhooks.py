@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -27,7 +27,8 @@ def webhook(request: HttpRequest) -> HttpResponse:
     400: bad signature, stale timestamp or malformed body (stored as rejected; OrkestaPay will not fix it by
     retrying). 200: processed, ignored or a duplicate. 202: stored and queued for a task (``WEBHOOK_PROCESSING``,
     see :func:`.tasks.processes_webhooks_inline`). 500: processing failed; the event is stored and OrkestaPay
-    retries (or the reprocess sweep, or ``manage.py orkestapay_reprocess_events``, does).
+    retries (or the reprocess sweep, or ``manage.py orkestapay_reprocess_events``, does). 503: the database stayed
+    busy (SQLite's "database is locked"); nothing was stored and OrkestaPay retries.
     """
     configured = conf.get("WEBHOOK_SECRETS") or []
     if isinstance(configured, str):  # a bare string would be split into characters (system check orkestapay.E006)
@@ -65,6 +66,11 @@ def webhook(request: HttpRequest) -> HttpResponse:
             if outcome == "stored":
                 tasks.enqueue_on_commit(tasks.process_webhook_event, event.pk)
                 return JsonResponse({"status": "queued"}, status=202)
+    except OperationalError:
+        logger.warning("A webhook delivery found the database busy; answered 503 (OrkestaPay retries)")
+        response = JsonResponse({"error": "database busy; retry later"}, status=503)
+        response["Retry-After"] = "5"
+        return response
     except Exception:  # noqa: BLE001 - recorded on the event; OrkestaPay retries on 5xx
         return JsonResponse({"error": "processing failed; retry later"}, status=500)
     if outcome == "rejected":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 from unittest import mock
@@ -15,9 +16,12 @@ import hypothesis
 import pytest
 import requests
 from django.core.cache import caches
+from django.db import OperationalError
+from django.db.backends.utils import CursorWrapper
 
 from django_orkestapay import services
 from django_orkestapay.models import Order, OrderStatus
+from django_orkestapay.services.throttle import return_read_key
 from django_orkestapay.signing import PAY_FIELD, sign_pay_reference
 from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
 
@@ -90,6 +94,27 @@ def pay_form(order: Order) -> dict[str, str]:
 @pytest.fixture
 def order(db: None) -> Order:
     return make_order()
+
+
+def return_read_interval_passed(order: Order) -> None:
+    """As if ``RETURN_SYNC_INTERVAL`` had passed since a return last read ``order`` from the API: the next return
+    reads it again."""
+    caches["default"].delete(return_read_key(order.pk))
+
+
+@contextmanager
+def database_busy() -> Iterator[None]:
+    """Every write fails as SQLite's does once its timeout has passed (``database is locked``); reads still work, as
+    they do under SQLite's WAL while another connection writes."""
+    real = CursorWrapper.execute
+
+    def execute(self: CursorWrapper, sql: str, params: Any = None) -> Any:
+        if sql.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            raise OperationalError("database is locked")
+        return real(self, sql, params)
+
+    with mock.patch.object(CursorWrapper, "execute", execute):
+        yield
 
 
 def local_path(url: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -47,6 +48,15 @@ def shop_environment(db: Path, fake_port: int, *, debug: bool = False) -> dict[s
     return env
 
 
+def sqlite_rows(db: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` run on a SQLite file, through a fresh connection that waits for a writer up to 20 seconds."""
+    connection = sqlite3.connect(str(db), timeout=20)
+    try:
+        return list(connection.execute(sql, params).fetchall())
+    finally:
+        connection.close()
+
+
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``example_project/manage.py`` with ``args`` and wait for it."""
     return subprocess.run(
@@ -73,11 +83,7 @@ class ExampleShop:
 
     def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
         """Rows of ``sql`` run on the shop's SQLite file (a fresh connection each time)."""
-        connection = sqlite3.connect(str(self.db), timeout=20)
-        try:
-            return list(connection.execute(sql, params).fetchall())
-        finally:
-            connection.close()
+        return sqlite_rows(self.db, sql, *params)
 
     def order_status(self, order_id: str) -> str:
         """The ``status`` column of one ``orkestapay_order`` row (``order_id`` is the UUID, dashed or not)."""
@@ -138,12 +144,17 @@ def running_shop(directory: Path, *, debug: bool = False) -> Iterator[ExampleSho
             _wait_until_up(shop, server)
             yield shop
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+            stop(server)
+
+
+def stop(server: subprocess.Popen[Any]) -> None:
+    """Ask a server process to stop (SIGTERM), and kill it if it has not within 10 seconds."""
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
 
 
 def _wait_until_up(shop: ExampleShop, server: subprocess.Popen[str]) -> None:

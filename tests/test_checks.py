@@ -132,6 +132,12 @@ SECONDS_CHECKS: dict[str, tuple[tuple[str, ...], list[object], list[object], str
         [0, 0.0, 0.5, 10, Decimal("2.5")],
         "number of seconds, 0 or more",
     ),
+    "orkestapay.E016": (
+        ("RETURN_SYNC_INTERVAL",),
+        [-1, float("nan"), None, "5", True],
+        [0, 0.5, 5, Decimal("2.5")],
+        "number of seconds, 0 or more",
+    ),
 }
 
 
@@ -278,6 +284,40 @@ def test_e015_the_default_alias_passes_with_or_without_tasks(settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}, "payments": {"BACKEND": "x"}}
     value = {**CREDENTIALS, "TASK_BACKEND": "payments"}
     assert "orkestapay.E015" not in ids(settings_messages(settings, value))
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "says"),
+    [
+        ("FAILED_CHECKOUT_LIMIT", 2.5, "a whole number, 0 or more"),
+        ("FAILED_CHECKOUT_LIMIT", -1, "a whole number, 0 or more"),
+        ("FAILED_CHECKOUT_LIMIT", "3", "a whole number, 0 or more"),
+        ("FAILED_CHECKOUT_WINDOW", 0, "a number of seconds greater than 0"),
+        ("FAILED_CHECKOUT_WINDOW", None, "a number of seconds greater than 0"),
+        ("REJECTED_WEBHOOKS_KEPT", -5, "a whole number, 0 or more"),
+        ("REJECTED_WEBHOOKS_KEPT", 1.5, "a whole number, 0 or more"),
+    ],
+)
+def test_e016_a_bound_on_each_visitors_work_that_is_not_a_number_it_can_use(settings, key, bad, says):
+    message = only(settings_messages(settings, {**CREDENTIALS, key: bad}), "orkestapay.E016")
+    assert message.level == ERROR
+    assert message.obj == f"settings.ORKESTAPAY[{key!r}]"
+    assert says in message.msg
+    assert f"default ({conf.DEFAULTS[key]})" in (message.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("key", "good"),
+    [
+        ("FAILED_CHECKOUT_LIMIT", 0),
+        ("FAILED_CHECKOUT_LIMIT", 10),
+        ("FAILED_CHECKOUT_WINDOW", 0.5),
+        ("REJECTED_WEBHOOKS_KEPT", 0),
+        ("REJECTED_WEBHOOKS_KEPT", 1000),
+    ],
+)
+def test_e016_bounds_it_can_use_pass(settings, key, good):
+    assert "orkestapay.E016" not in ids(settings_messages(settings, {**CREDENTIALS, key: good}))
 
 
 def test_w001_no_webhook_secret(settings):

@@ -12,8 +12,8 @@ and no state change, through the real views (Django's test client) and the real 
 "No state change" is checked with :func:`tests.test_fault_catalogue.db_snapshot` (every row of every model, every
 field). The one thing the contract records is a refused webhook: ``services.reject_webhook`` stores it as a REJECTED
 ``Event`` (unverified, ``message_id`` empty so a forger cannot occupy a real id; the claimed id kept aside) for the
-admin to see, and a signed JSON object we cannot match to an order is stored as IGNORED; the tests assert exactly
-that one new row and nothing else.
+admin to see and counts it (``RejectedWebhookCount``), and a signed JSON object we cannot match to an order is
+stored as IGNORED; the tests assert exactly that one new row (and that count) and nothing else.
 
 The verifier itself is property-tested without Django in tests/test_webhook_verification.py, and the signing module
 in tests/test_signing.py; these tests add the views and the database around them.
@@ -75,8 +75,13 @@ any_text = st.one_of(
 
 @pytest.fixture
 def webhook_settings(settings: Any, orkestapay_settings: dict[str, Any]) -> dict[str, Any]:
-    """The fake gateway's settings plus our webhook signing secret."""
-    settings.ORKESTAPAY = {**orkestapay_settings, "WEBHOOK_SECRETS": [WEBHOOK_SECRET]}
+    """The fake gateway's settings plus our webhook signing secret. Every rejected delivery is kept, so a property
+    test's examples never prune each other's (the cap has its own tests: tests/test_rejected_webhooks.py)."""
+    settings.ORKESTAPAY = {
+        **orkestapay_settings,
+        "WEBHOOK_SECRETS": [WEBHOOK_SECRET],
+        "REJECTED_WEBHOOKS_KEPT": 1_000_000,
+    }
     return dict(settings.ORKESTAPAY)
 
 
@@ -239,8 +244,13 @@ WEBHOOK_HEADER_NAMES = ["svix-id", "svix-timestamp", "svix-signature", "webhook-
 
 
 def assert_one_rejected_event(before: Any, *, verified: bool) -> dict[str, Any]:
-    """Exactly one new row, a REJECTED event; orders, checkouts and older events untouched."""
-    assert_db_unchanged(before, added=["Event"])
+    """Exactly one new row, a REJECTED event (and the day's count of refused deliveries, one up); orders, checkouts
+    and older events untouched."""
+    assert_db_unchanged(
+        before,
+        added=["Event", "RejectedWebhookCount"],
+        allowed={"RejectedWebhookCount": ("count", "last_received_at")},
+    )
     (event,) = new_rows(before, "Event")
     assert event["status"] == EventStatus.REJECTED
     assert event["verified"] is verified

@@ -30,7 +30,7 @@ from django_orkestapay.models import (
     PaymentStatus,
     ReviewCode,
 )
-from tests.conftest import hosted_page_post, make_order, pay_form
+from tests.conftest import hosted_page_post, make_order, pay_form, return_read_interval_passed
 from tests.ledger_helpers import come_back, signal_log, start
 from tests.shop.models import Cart
 
@@ -278,6 +278,7 @@ def test_neither_the_cancel_link_nor_a_stale_cancel_cancels_a_transfer_in_progre
 
     with signal_log() as log:
         come_back(client, older_cancel)  # the older attempt's cancel return arrives late
+        return_read_interval_passed(order)
         come_back(client, current.canceled_url)  # and the buyer even presses the cancel link of the transfer
 
     order.refresh_from_db()

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from django_orkestapay.models import Checkout, CheckoutStatus, Order, OrderStatus
 from django_orkestapay.signing import CANCELED, COMPLETED, RETURN_PARAM, sign_pay_reference, sign_return
-from tests.conftest import hosted_page_post, local_path, make_order, pay_form
+from tests.conftest import hosted_page_post, local_path, make_order, pay_form, return_read_interval_passed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -121,7 +121,9 @@ def test_forged_completed_return_for_an_unpaid_order_leaves_it_unpaid(client, or
     response = client.get(local_path(checkout.completed_url) + forged)
     assert response.status_code == 200
     assert b'data-testid="orkestapay-pending"' in response.content
-    assert response["Refresh"] == "5"
+    delay, url = response["Refresh"].split("; url=")
+    assert delay == "5"  # then 10 and 30 (tests/test_bounded_work.py)
+    assert parse_qs(urlsplit(url).query)["check"] == ["1"]
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
 
@@ -204,13 +206,14 @@ def test_api_down_on_return_shows_retry_page_then_recovers(client, orkestapay_se
     fake_orkestapay.inject_fault("GET", "/v1/orders/*", "status", status=503)
     response = client.get(local_path(completed_url))
     assert response.status_code == 503
-    assert response["Retry-After"] == "10"
+    assert response["Retry-After"] == "5"
     body = response.content.decode()
     assert "Traceback" not in body
     assert orkestapay_settings["CLIENT_SECRET"] not in body
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
     assert "503" in order.last_error
+    return_read_interval_passed(order)
     response = client.get(local_path(completed_url))
     assert response.status_code == 200
     order.refresh_from_db()
@@ -259,9 +262,10 @@ def test_query_counts_per_request(client, orkestapay_settings, fake_orkestapay):
     completed_url = hosted_page_post(checkout_url, "pay").headers["Location"]
     with CaptureQueriesContext(connection) as completed_queries:
         client.get(local_path(completed_url))
-    # pay: the order read and locked at once, its checkouts, checkout insert, status transition (ids included)
-    assert len(data_queries(pay_queries.captured_queries)) == 4
-    assert len(data_queries(reuse_queries.captured_queries)) == 2
-    # completed: checkout+order, lock order, the order's checkouts, its payments, payment insert, checkout update,
-    # order update (was 5: the ledger and the attempts are read, the payment recorded; no checkout lock)
-    assert len(data_queries(completed_queries.captured_queries)) == 7
+    # pay: the order's write lock (an UPDATE that changes nothing: SQLite's write lock is taken first, see
+    # services.locking; was 4 without it), the order read, its checkouts, checkout insert, status transition
+    assert len(data_queries(pay_queries.captured_queries)) == 5
+    assert len(data_queries(reuse_queries.captured_queries)) == 3  # write lock, order, its checkouts
+    # completed: checkout+order, the order's write lock, lock order, the order's checkouts, its payments, payment
+    # insert, checkout update, order update (was 7 before the write lock; 5 before the ledger)
+    assert len(data_queries(completed_queries.captured_queries)) == 8

@@ -8,8 +8,16 @@ refunds are records: nobody adds or deletes them here. Modules: ``common`` (the 
 """
 
 from .common import pretty_json
-from .events import EventAdmin
+from .events import EventAdmin, RejectedWebhookCountAdmin
 from .ledger import PaymentAdmin, RefundAdmin
 from .orders import CheckoutAdmin, OrderAdmin
 
-__all__ = ["CheckoutAdmin", "EventAdmin", "OrderAdmin", "PaymentAdmin", "RefundAdmin", "pretty_json"]
+__all__ = [
+    "CheckoutAdmin",
+    "EventAdmin",
+    "OrderAdmin",
+    "PaymentAdmin",
+    "RefundAdmin",
+    "RejectedWebhookCountAdmin",
+    "pretty_json",
+]

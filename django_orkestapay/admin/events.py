@@ -1,19 +1,25 @@
-"""The webhook events' admin: every delivery as it arrived (payload, headers, raw body, read-only), and the action
-that processes failed ones again (needs the change permission)."""
+"""The webhook events' admin: every delivery as it arrived (payload, headers, raw body, read-only), the action
+that processes failed ones again (needs the change permission), and the daily counts of refused deliveries (only
+the newest are kept as events; the Event list says how many were refused lately)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Q, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .. import services
-from ..models import Event, EventStatus
-from .common import confirm_or_run, pretty_json
+from .. import conf, services
+from ..models import Event, EventStatus, RejectedWebhookCount
+from .common import RecordAdmin, confirm_or_run, pretty_json
 
 
 @admin.register(Event)
@@ -45,6 +51,9 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changelist_view(request, {**(extra_context or {}), "refused": refused_lately()})
+
     @admin.action(description=gettext_lazy("Reprocess event"), permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Event]) -> TemplateResponse | None:
         return confirm_or_run(
@@ -58,3 +67,27 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             ),
             run=services.reprocess_events,
         )
+
+
+def refused_lately() -> dict[str, Any]:
+    """Refused deliveries today and in the last 7 days (one query), how many are kept as events, and where the
+    daily counts are."""
+    today = timezone.localdate()
+    totals = RejectedWebhookCount.objects.filter(day__gt=today - timedelta(days=7)).aggregate(
+        week=Sum("count"), today=Sum("count", filter=Q(day=today))
+    )
+    return {
+        "today": totals["today"] or 0,
+        "week": totals["week"] or 0,
+        "kept": int(conf.get("REJECTED_WEBHOOKS_KEPT") or 0),
+        "counts_url": reverse("admin:orkestapay_rejectedwebhookcount_changelist"),
+    }
+
+
+@admin.register(RejectedWebhookCount)
+class RejectedWebhookCountAdmin(RecordAdmin):
+    """Refused webhook deliveries per day and kind: every one counted, whatever was kept as an event."""
+
+    list_display = ("day", "kind", "count", "last_received_at")
+    list_filter = ("kind",)
+    date_hierarchy = "day"

@@ -17,6 +17,13 @@ _SETTING = "settings.ORKESTAPAY"
 _TIMEOUT_KEYS = ("CONNECT_TIMEOUT", "READ_TIMEOUT")
 _TOKEN_LOCK_KEYS = ("TOKEN_LOCK_TIMEOUT", "TOKEN_LOCK_WAIT")
 _CREDENTIAL_KEYS = ("CLIENT_ID", "CLIENT_SECRET")
+#: The bounds on each visitor's work: key -> (a whole number?, what 0 means; None: 0 is not allowed).
+_BOUND_KEYS: dict[str, tuple[bool, str | None]] = {
+    "RETURN_SYNC_INTERVAL": (False, "every return reads OrkestaPay"),
+    "FAILED_CHECKOUT_LIMIT": (True, "no limit"),
+    "FAILED_CHECKOUT_WINDOW": (False, None),
+    "REJECTED_WEBHOOKS_KEPT": (True, "none is kept, each is only counted"),
+}
 #: The keys naming a page of the shop, and what goes wrong when one does not resolve.
 _URL_KEYS = {
     "SUCCESS_URL": "a buyer who paid would get a server error instead of that page",

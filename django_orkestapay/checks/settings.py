@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from .. import adapters, conf
 from ..webhook_verification import MIN_SECRET_BYTES, decode_secret
 from ._common import (
+    _BOUND_KEYS,
     _CREDENTIAL_KEYS,
     _SETTING,
     _TIMEOUT_KEYS,
@@ -30,8 +31,8 @@ from .background import background_work
 
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate ``settings.ORKESTAPAY``: its type, its keys, the credentials, environment, timeouts, token lock
-    timings, webhook secrets, adapter, checkout lifetime and background work (orkestapay.E001 to E006, E009 to
-    E015, W001)."""
+    timings, webhook secrets, adapter, checkout lifetime, background work and the bounds on each visitor's work
+    (orkestapay.E001 to E006, E009 to E016, W001)."""
     user = _raw_setting()
     if not isinstance(user, dict):
         return [
@@ -52,6 +53,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     messages += _adapter(user)
     messages += _checkout_lifetime(user)
     messages += background_work(user)
+    messages += _bounds(user)
     return messages
 
 
@@ -124,6 +126,26 @@ def _token_lock(user: dict[str, Any]) -> list[CheckMessage]:
         for key in _TOKEN_LOCK_KEYS
         if not _is_positive_number(value := _effective(user, key)) and not _is_zero(value)
     ]
+
+
+def _bounds(user: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for key, (whole, zero_means) in _BOUND_KEYS.items():
+        value = _effective(user, key)
+        if (_is_positive_number(value) or (zero_means and _is_zero(value))) and (not whole or value == int(value)):
+            continue
+        wanted = "a whole number" if whole else "a number of seconds"
+        wanted += ", 0 or more" if zero_means else " greater than 0"
+        messages.append(
+            Error(
+                f"{key} is {value!r}; it must be {wanted}.",
+                hint=f"Remove it to use the default ({conf.DEFAULTS[key]})"
+                + (f"; with 0, {zero_means}." if zero_means else "."),
+                obj=_key(key),
+                id="orkestapay.E016",
+            )
+        )
+    return messages
 
 
 def _webhook_secrets(user: dict[str, Any]) -> list[CheckMessage]:

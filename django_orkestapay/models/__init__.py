@@ -1,9 +1,10 @@
-"""What the shop's database records: orders and checkouts, the payment ledger and refunds, webhook events.
+"""What the shop's database records: orders and checkouts, the payment ledger and refunds, webhook events (and the
+daily count of refused ones).
 
 No HTTP here: see :mod:`django_orkestapay.services`.
 """
 
-from .events import Event, EventStatus
+from .events import Event, EventStatus, RejectedWebhookCount, RejectionKind
 from .ledger import Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus
 from .orders import (
     FROZEN_ORDER_FIELDS,
@@ -36,6 +37,8 @@ __all__ = [
     "Refund",
     "RefundOrigin",
     "RefundStatus",
+    "RejectedWebhookCount",
+    "RejectionKind",
     "ReviewCode",
     "content_fingerprint",
 ]

@@ -1,4 +1,4 @@
-"""Webhook deliveries as they arrived, stored before anything acts on them."""
+"""Webhook deliveries as they arrived, stored before anything acts on them; and the daily count of those refused."""
 
 from __future__ import annotations
 
@@ -53,3 +53,29 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type or 'event'} {self.message_id or self.claimed_message_id or self.pk}"
+
+
+class RejectionKind(models.TextChoices):
+    """Why a webhook delivery was refused."""
+
+    SIGNATURE = "signature", _("Bad signature or timestamp")
+    MALFORMED = "malformed", _("Malformed body")
+
+
+class RejectedWebhookCount(models.Model):
+    """How many webhook deliveries were refused, per day and kind. Only the newest rejected deliveries are kept as
+    :class:`Event` rows (``REJECTED_WEBHOOKS_KEPT``); this count keeps every one."""
+
+    day = models.DateField(_("day"))
+    kind = models.CharField(_("kind"), max_length=16, choices=RejectionKind.choices)
+    count = models.PositiveBigIntegerField(_("count"), default=0)
+    last_received_at = models.DateTimeField(_("last received"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rejected webhook count")
+        verbose_name_plural = _("rejected webhook counts")
+        ordering = ["-day", "kind"]
+        constraints = [models.UniqueConstraint(fields=["day", "kind"], name="orkestapay_rejected_count_day_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.get_kind_display()}: {self.count}"

@@ -39,6 +39,7 @@ from .derive import (
     map_payment_status,
 )
 from .ledger import load_payments, mirror_external_refunds, record_payment, settle_refunds
+from .locking import lock_order
 from .orders import paid_contents_changed
 from .transitions import flag_review, send_on_commit, transition_order
 
@@ -109,7 +110,7 @@ def apply_reads(
     """
     # No savepoint when nested (process_event): a failure here rolls the caller's whole transaction back anyway.
     with transaction.atomic(savepoint=False):
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = lock_order(order_id)
         checkouts = list(order.checkouts.all())
         by_pk = {checkout.pk: checkout for checkout in checkouts}
         answers = [_answers(read, extra) for read in reads]
@@ -143,7 +144,7 @@ def apply_payment_read(remote: RemotePayment) -> SyncResult | None:
     if order_id is None:
         return None
     with transaction.atomic(savepoint=False):
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = lock_order(order_id)
         known = load_payments(order, [remote.payment_id])
         row = record_payment(order, remote, known=known)
         refunds = list(order.refunds.all())

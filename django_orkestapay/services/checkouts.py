@@ -5,9 +5,10 @@ a trusted host."""
 from __future__ import annotations
 
 import logging
+import math
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -24,12 +25,14 @@ from ..exceptions import (
     OrderNotPayableError,
     OrkestaPayError,
     PaymentInProgressError,
+    TooManyFailedCheckoutsError,
     UnexpectedRedirectError,
 )
 from ..models import Checkout, CheckoutStatus, Order, OrderStatus, Payment
 from ..signing import CANCELED, COMPLETED, RETURN_PARAM, sign_return
 from .api_client import _jsonable, get_client
 from .derive import IN_PROGRESS_PAYMENTS
+from .locking import lock_order
 from .orders import validate_amounts
 from .transitions import send_on_commit, transition_order
 
@@ -138,8 +141,11 @@ def is_trusted_checkout_url(url: str) -> bool:
 def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[str], str]) -> Checkout:
     """Return an open checkout for ``order``: an unexpired one already registered, or a new one.
 
-    The order row stays locked while OrkestaPay is asked, so two concurrent clicks make one checkout. A failure is
-    recorded on a ``FAILED`` checkout row and on ``order.last_error`` and then raised; the order stays payable.
+    The order's write lock is taken first and held while OrkestaPay is asked (:func:`.locking.lock_order`, SQLite
+    included), so two concurrent clicks make one checkout. A failure is recorded on a ``FAILED`` checkout row and
+    on ``order.last_error`` and then raised; the order stays payable, but after ``FAILED_CHECKOUT_LIMIT`` failures
+    within ``FAILED_CHECKOUT_WINDOW`` OrkestaPay is not asked again for a while
+    (:class:`TooManyFailedCheckoutsError`).
     While a payment of the order is in progress (a bank transfer, cash, 3-D Secure) no checkout is offered
     (:class:`PaymentInProgressError`): the buyer could otherwise pay twice. An open checkout near its expiry is
     left open (the expiry sweep reads it first). ``order`` may be the order's id: it is read once, locked. Raises
@@ -148,7 +154,7 @@ def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[st
     """
     failure: OrkestaPayError | None = None
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk if isinstance(order, Order) else order)
+        order = lock_order(order.pk if isinstance(order, Order) else order)
         if not order.is_payable:
             raise OrderNotPayableError(f"Order {order.merchant_order_id} is {order.status}")
         validate_amounts(order)
@@ -163,6 +169,7 @@ def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[st
         for existing in checkouts:
             if existing.is_reusable(now=now, margin_seconds=margin):
                 return existing
+        refuse_after_failures(order, checkouts, now=now)
 
         # Failed attempts count too: a timeout may have left a checkout at OrkestaPay under the previous reference,
         # and whether OrkestaPay refuses a repeated merchant_order_id is unknown.
@@ -210,6 +217,34 @@ def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[st
     if failure is not None:
         raise failure
     return checkout
+
+
+def refuse_after_failures(order: Order, checkouts: Sequence[Checkout], *, now: datetime) -> None:
+    """Raise :class:`TooManyFailedCheckoutsError` when ``FAILED_CHECKOUT_LIMIT`` of the order's checkouts failed
+    within the last ``FAILED_CHECKOUT_WINDOW`` seconds: OrkestaPay refused them (or could not be reached), so a
+    visitor pressing the button again would only repeat the refusal. Counted from the ``FAILED`` rows themselves
+    (no cache): it holds across processes, under the order's lock."""
+    limit = int(conf.get("FAILED_CHECKOUT_LIMIT") or 0)
+    if limit <= 0:
+        return
+    window = timedelta(seconds=float(conf.get("FAILED_CHECKOUT_WINDOW")))
+    failed = sorted(
+        c.created_at for c in checkouts if c.status == CheckoutStatus.FAILED and c.created_at > now - window
+    )
+    if len(failed) < limit:
+        return
+    # Pay works again once enough of these failures are older than the window.
+    retry_after = max(1, math.ceil((failed[-limit] + window - now).total_seconds()))
+    logger.warning(
+        "Order %s: %d checkouts failed in %s; no new one for %d s",
+        order.merchant_order_id,
+        len(failed),
+        window,
+        retry_after,
+    )
+    raise TooManyFailedCheckoutsError(
+        f"Order {order.merchant_order_id}: {len(failed)} checkouts failed within {window}", retry_after=retry_after
+    )
 
 
 def _check_fits(result: CheckoutResult) -> None:

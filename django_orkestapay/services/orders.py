@@ -16,7 +16,9 @@ from django.db import models, transaction
 
 from .. import adapters, conf
 from ..models import PAYABLE_STATUSES, Order, OrderStatus
+from .locking import take_database_write_lock
 from .money import check_fits, validate_amount, validate_quantity
+from .text import validate_text
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -47,9 +49,12 @@ def _normalize_items(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
         if not name or quantity < 1:
             raise ValidationError({"items": f"Line item {index} needs a name and a positive quantity."})
         product_id = str(item.get("product_id") or item.get("id") or index + 1)
+        validate_text(name, f"items[{index}].name", group="items")
+        validate_text(product_id, f"items[{index}].product_id", group="items")
         entry = {"product_id": product_id, "name": name[:200], "quantity": quantity, "unit_price": str(unit_price)}
         if item.get("description"):
             entry["description"] = str(item["description"])[:250]
+            validate_text(entry["description"], f"items[{index}].description", group="items", multiline=True)
         normalized.append(entry)
     return normalized
 
@@ -100,6 +105,8 @@ def create_order(
     """Create an :class:`Order` from shop data, validating every amount.
 
     ``items``: mappings with ``name``, ``quantity``, ``unit_price`` and optional ``product_id``/``description``.
+    No text may hold a NUL or another control character (tab and newlines only in descriptions): see
+    :mod:`.text`.
     ``customer``: ``first_name``, ``last_name``, ``email`` and optional ``merchant_customer_id``.
     ``total_amount``, when given, must equal subtotal - discounts + shipping + taxes.
     ``success_url`` / ``cancel_url``: where this order's buyer lands after the return (paths on this site).
@@ -110,6 +117,17 @@ def create_order(
         first_name, last_name, email = customer["first_name"], customer["last_name"], customer["email"]
     except KeyError as exc:
         raise ValidationError({"customer": f"The customer needs {exc.args[0]}."}) from exc
+    for key in ("first_name", "last_name", "email", "merchant_customer_id"):
+        validate_text(customer.get(key), f"customer.{key}", group="customer")
+    for field, value in {
+        "merchant_order_id": merchant_order_id,
+        "currency": currency,
+        "country_code": country_code,
+        "locale": locale,
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }.items():
+        validate_text(value, field)
     order = Order(
         merchant_order_id=merchant_order_id or f"ORD-{uuid.uuid4().hex[:16].upper()}",
         environment=conf.environment_label(),
@@ -188,6 +206,7 @@ def order_for(shop_object: models.Model) -> Order:
     arrives on it is recorded, never lost (and flagged, never taken for the new contents).
     """
     with transaction.atomic():
+        take_database_write_lock()  # SQLite, where select_for_update does nothing (see services.locking)
         type(shop_object)._default_manager.select_for_update().filter(pk=shop_object.pk).exists()
         description, candidate = _describe(shop_object)
         linked = linked_orders(shop_object)

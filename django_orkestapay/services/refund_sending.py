@@ -30,6 +30,7 @@ from ..exceptions import (
 from ..models import Order, Refund, RefundStatus
 from .api_client import _jsonable, get_client
 from .apply import apply_payment_read, refresh_order_status
+from .locking import lock_order
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -162,7 +163,7 @@ def settle_refund(
 ) -> Refund:
     """Record ``status`` on the refund under its order's row lock, and what it means for the order."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=refund.order_id)
+        order = lock_order(refund.order_id)
         refund.status = status
         refund.transaction_id = (transaction_id or refund.transaction_id)[:64]
         refund.remote_status = (remote_status or refund.remote_status)[:40]
@@ -181,7 +182,7 @@ def settle_refund(
 def _note_error(refund: Refund, exc: OrkestaPayError) -> None:
     """An outcome we do not know: keep the refund's status (its amount stays reserved), note the error."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=refund.order_id)
+        order = lock_order(refund.order_id)
         refund.error = str(exc)
         if isinstance(exc.response_body, dict):
             refund.raw_response = _jsonable(exc.response_body)

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from ..exceptions import RefundAlreadySentError, RefundNotAllowedError
 from ..models import Order, Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus
 from .batch import BatchSummary, run_batch
+from .locking import lock_order
 from .money import validate_amount
 from .refund_intents import RefundIntent
 from .refund_sending import own_transaction, send_refund, settle_pending
@@ -92,7 +93,7 @@ def refund_order(
             raise RefundNotAllowedError(f"Payment {payment.orkestapay_payment_id} is not a payment of this order")
         return refund_payment(payment, amount=amount, description=description, requested_by=requested_by, intent=intent)
     with own_transaction():
-        order = Order.objects.select_for_update().get(pk=order.pk)
+        order = lock_order(order.pk)
         payments = completed_payments(order)
         if intent is not None:
             _check_intent(intent, order, payments, current_version=order.refunds.count())
@@ -121,7 +122,7 @@ def refund_payment(
 ) -> Refund:
     """Refund ``amount`` (default: everything left) of one completed payment; see :func:`refund_order`."""
     with own_transaction():
-        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        order = lock_order(payment.order_id)
         payment = Payment.objects.get(pk=payment.pk)
         if intent is not None:
             _check_intent(intent, payment, [payment], current_version=payment.refunds.count())

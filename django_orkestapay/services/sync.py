@@ -23,6 +23,7 @@ from .api_client import get_client
 from .apply import AttemptRead, SyncResult, apply_reads
 from .batch import BatchSummary, run_batch
 from .derive import map_payment_status
+from .throttle import claim_return_read
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -86,6 +87,11 @@ def _record_failure(order_id: uuid.UUID, exc: OrkestaPayError) -> None:
 def confirm_return(link: ReturnLink, *, reported_order_id: str | None = None) -> SyncResult:
     """Handle a buyer's signed return: ask the API for the attempt's real status and apply it.
 
+    Bounded: an order in the paid family (paid, partially refunded, refunded) is final for a return and answered
+    from the database; so is any order whose return already read the API within ``RETURN_SYNC_INTERVAL``
+    (:func:`.throttle.claim_return_read`). Canceled, failed and expired orders are read (within the interval): a
+    buyer who canceled, went back and paid, or whose second card went through after a decline, must see it.
+
     Raises ``Checkout.DoesNotExist`` when the link names no checkout of ours and an :class:`OrkestaPayError` when
     the API cannot be asked (the order is left unchanged; the buyer can reload).
     """
@@ -97,6 +103,9 @@ def confirm_return(link: ReturnLink, *, reported_order_id: str | None = None) ->
             reported_order_id[:80],
             checkout.orkestapay_order_id,
         )
+    order = checkout.order
+    if order.status in PAID_STATUSES or not claim_return_read(order.pk):
+        return SyncResult(order=order, changed=False, remote_status=order.remote_status, flagged=order.needs_review)
     return sync_checkout(checkout, canceled_by_buyer=link.side == CANCELED)
 
 

@@ -20,6 +20,8 @@ from ..client import RemotePayment, parse_remote_payment
 from ..models import Checkout, Event, EventStatus
 from .apply import apply_reads
 from .batch import BatchSummary
+from .locking import take_write_lock
+from .rejections import record_rejection
 from .sync import read_attempt
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
@@ -117,18 +119,9 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def reject_webhook(*, body: bytes, headers: Mapping[str, str], reason: str, verified: bool = False) -> Event:
-    """Store a delivery we refused (bad signature, malformed body) for the admin to see."""
-    kept = kept_headers(headers)
-    event = Event.objects.create(
-        claimed_message_id=(kept.get("svix-id") or kept.get("webhook-id") or "")[:255],
-        status=EventStatus.REJECTED,
-        verified=verified,
-        raw_body=body[:MAX_STORED_BODY].decode("utf-8", "replace").replace("\x00", "\ufffd"),  # PostgreSQL: no NUL
-        headers=kept,
-        error=reason[:1000],
-    )
-    logger.warning("Rejected a webhook delivery (%s)", reason)
-    return event
+    """Count a delivery we refused (bad signature, malformed body) and keep a bounded trace of it for the admin
+    (:mod:`.rejections`: the newest ``REJECTED_WEBHOOKS_KEPT``, 2 KiB of body; the event is unsaved otherwise)."""
+    return record_rejection(body=body, kept_headers=kept_headers(headers), reason=reason, verified=verified)
 
 
 def find_checkout_for(parsed: WebhookPayload) -> Checkout | None:
@@ -253,6 +246,7 @@ def process_event(event: Event) -> str:
     try:
         read = read_attempt(checkout)
         with transaction.atomic():
+            take_write_lock(checkout.order_id)  # first: SQLite's write lock (see services.locking)
             if not _settle(event, EventStatus.PROCESSED, order_id=checkout.order_id):
                 return "duplicate"
             apply_reads(checkout.order_id, [read], extra=[parsed.payment] if parsed.payment else [])

@@ -1,0 +1,225 @@
+"""SQLite is correct on a shop built exactly as README.rst says (tests/startproject_shop.py: ``startproject``, the
+install steps, README's SQLite ``OPTIONS``, ``LANGUAGE_CODE`` left at ``en-us``), served by gunicorn with threads,
+driven over real HTTP with the fake gateway: a double click, a return racing the webhook, 8 buyers at once, each with
+and without ``ATOMIC_REQUESTS``; and a database that stays busy answers 503, never 500, and a retry works.
+
+Marked ``standalone``: the projects have their own SQLite files, so scripts/test runs this once, in its SQLite pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import requests
+
+from django_orkestapay.testing import FakeOrkestaPay
+from django_orkestapay.webhook_verification import sign_payload
+from tests.conftest import hosted_page_post
+from tests.startproject_shop import Browser, Order, StartProject, build, served
+
+pytestmark = pytest.mark.standalone
+
+SECRET = "whsec_" + base64.b64encode(b"startproject-shop-signing-key-32").decode()
+BUYERS = 8
+T = TypeVar("T")
+
+
+def at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run ``calls`` in threads released together; their results in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], T]) -> T:
+        barrier.wait(timeout=30)
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def orkestapay_settings(fake: FakeOrkestaPay) -> dict[str, Any]:
+    """The ``ORKESTAPAY`` dict of README's *Configuration*, pointing at the fake gateway."""
+    return {
+        "CLIENT_ID": fake.client_id,
+        "CLIENT_SECRET": fake.client_secret,
+        "BASE_URL": fake.base_url,
+        "WEBHOOK_SECRETS": [SECRET],
+    }
+
+
+#: README's settings, with and without ATOMIC_REQUESTS; and startproject's bare SQLite settings (no OPTIONS, what
+#: orkestapay.W004 warns about), which the app's write-lock-first transactions keep correct too.
+VARIANTS = {
+    "readme": {"sqlite_options": True, "atomic_requests": False},
+    "readme-atomic-requests": {"sqlite_options": True, "atomic_requests": True},
+    "no-sqlite-options": {"sqlite_options": False, "atomic_requests": False},
+}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def shop(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_orkestapay_server: FakeOrkestaPay
+) -> Iterator[StartProject]:
+    project = build(
+        tmp_path_factory.mktemp("startproject"),
+        orkestapay=orkestapay_settings(fake_orkestapay_server),
+        **VARIANTS[request.param],
+    )
+    with served(project):
+        yield project
+
+
+def webhook_url(project: StartProject) -> str:
+    return f"{project.url}/orkestapay/webhook/"
+
+
+def checkouts_created(fake: FakeOrkestaPay) -> int:
+    """Checkouts the gateway created. (Not every ``POST /v1/checkouts``: the fake forgets its tokens between
+    tests, so a worker's cached token is refused once with a 401 and the call is made again with a new one.)"""
+    return sum(1 for r in fake.request_log if (r.method, r.path) == ("POST", "/v1/checkouts") and r.status == 200)
+
+
+def checkouts_of(project: StartProject, order: Order) -> int:
+    return int(project.query("select count(*) from orkestapay_checkout where order_id = ?", order.id)[0][0])
+
+
+@pytest.mark.parametrize("button", ["order", "cart"])
+def test_a_double_click_makes_one_order_and_one_checkout(
+    shop: StartProject, fake_orkestapay: FakeOrkestaPay, button: str
+) -> None:
+    """An order's button, and a cart's (whose order the first click makes: README's *Paying for your own models*)."""
+    (paid_for,) = shop.make_orders(1) if button == "order" else shop.make_carts(1)
+    browser = Browser(shop)
+
+    first, second = at_once([lambda: browser.pay(paid_for), lambda: browser.pay(paid_for)])
+
+    assert (first.status_code, second.status_code) == (302, 302), shop.log_tail()
+    assert first.headers["Location"] == second.headers["Location"]
+    assert checkouts_created(fake_orkestapay) == 1
+    orders = shop.query("select id from orkestapay_order where id = ? or object_id = ?", paid_for.id, paid_for.id)
+    assert len(orders) == 1
+    assert shop.query("select count(*) from orkestapay_checkout where order_id = ?", orders[0][0]) == [(1,)]
+
+
+def test_a_return_and_the_webhook_at_the_same_moment(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:
+    fake_orkestapay.add_webhook_endpoint(webhook_url(shop), SECRET)
+    fake_orkestapay.webhook_mode = "manual"  # each payment's webhook waits for its buyer's return
+    orders = shop.make_orders(3)
+    browser = Browser(shop)
+    returns = []
+    for order in orders:
+        completed_url = hosted_page_post(browser.pay(order).headers["Location"], "pay").headers["Location"]
+
+        def come_back(url: str = completed_url) -> int:
+            return browser.get(url).status_code
+
+        def release_webhook() -> int:
+            return fake_orkestapay.flush_webhooks()
+
+        returns.append(at_once([come_back, release_webhook])[0])
+    assert fake_orkestapay.wait_for_webhooks(timeout=20)
+
+    assert returns == [200] * len(orders), shop.log_tail()
+    deliveries = fake_orkestapay.webhook_log
+    assert deliveries
+    assert all(attempt.ok for attempt in deliveries), [attempt.status for attempt in deliveries]
+    assert [shop.status(order) for order in orders] == ["paid"] * len(orders)
+    assert Counter(shop.shipped()) == Counter({order.id: 1 for order in orders})  # order_paid once each
+
+
+def test_eight_buyers_pay_at_once(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:
+    fake_orkestapay.add_webhook_endpoint(webhook_url(shop), SECRET)  # delivered as each buyer pays
+    orders = shop.make_orders(BUYERS)
+    browser = Browser(shop)
+
+    def buy(order: Order) -> tuple[int, int, int]:
+        pay = browser.pay(order)
+        if pay.status_code != 302:
+            return pay.status_code, 0, 0
+        hosted = hosted_page_post(pay.headers["Location"], "pay")
+        back = browser.get(hosted.headers["Location"])
+        return pay.status_code, hosted.status_code, back.status_code
+
+    answers = at_once([functools.partial(buy, order) for order in orders])
+    assert fake_orkestapay.wait_for_webhooks(timeout=20)
+
+    assert answers == [(302, 303, 200)] * BUYERS, shop.log_tail()
+    assert checkouts_created(fake_orkestapay) == BUYERS
+    assert [shop.status(order) for order in orders] == ["paid"] * BUYERS
+    assert Counter(shop.shipped()) >= Counter({order.id: 1 for order in orders})
+    assert set(Counter(shop.shipped()).values()) == {1}
+    deliveries = fake_orkestapay.webhook_log
+    assert deliveries
+    assert all(attempt.ok for attempt in deliveries), [attempt.status for attempt in deliveries]
+
+
+# ------------------------------------------------------------------------------------------- a database kept busy
+
+
+def signed_purchase(orkestapay_order_id: str) -> tuple[bytes, dict[str, str]]:
+    """A ``payment.purchase`` delivery for an OrkestaPay order, signed with the shop's secret."""
+    body = json.dumps(
+        {"type_event": "payment.purchase", "data": {"payment": {"order_id": orkestapay_order_id}}}
+    ).encode()
+    message_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
+    headers = {
+        "svix-id": message_id,
+        "svix-timestamp": str(timestamp),
+        "svix-signature": sign_payload(SECRET, message_id, timestamp, body),
+        "content-type": "application/json",
+    }
+    return body, headers
+
+
+def test_a_database_that_stays_busy_answers_503_and_a_retry_works(
+    tmp_path: Path, fake_orkestapay: FakeOrkestaPay
+) -> None:
+    """Another connection holds SQLite's write lock past the timeout (1 s here, README says 20): the pay view, the
+    return and the webhook answer 503 (never 500) and change nothing; once the lock is gone, each retry works."""
+    project = build(tmp_path / "busy", orkestapay=orkestapay_settings(fake_orkestapay), sqlite_timeout=1)
+    with served(project):
+        to_pay, paid = project.make_orders(2)
+        browser = Browser(project)
+        completed_url = hosted_page_post(browser.pay(paid).headers["Location"], "pay").headers["Location"]
+        (gateway_order,) = project.query("select orkestapay_order_id from orkestapay_order where id = ?", paid.id)[0]
+        body, headers = signed_purchase(gateway_order)
+        checkouts_before = checkouts_created(fake_orkestapay)
+
+        holder = sqlite3.connect(str(project.db), timeout=20, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            busy_pay = browser.pay(to_pay)
+            busy_return = browser.get(completed_url)
+            busy_webhook = requests.post(webhook_url(project), data=body, headers=headers, timeout=30)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+        assert (busy_pay.status_code, busy_return.status_code, busy_webhook.status_code) == (503, 503, 503), (
+            project.log_tail()
+        )
+        assert "Traceback" not in busy_pay.text + busy_return.text + busy_webhook.text
+        assert busy_webhook.headers.get("Retry-After")
+        assert checkouts_created(fake_orkestapay) == checkouts_before  # nothing asked
+        assert checkouts_of(project, to_pay) == 0
+        assert project.status(paid) == "pending"
+        assert project.query("select count(*) from orkestapay_event") == [(0,)]
+
+        assert browser.pay(to_pay).status_code == 302
+        retried = requests.post(webhook_url(project), data=body, headers=headers, timeout=30)
+        assert (retried.status_code, retried.json()) == (200, {"status": "processed"})
+        assert browser.get(completed_url).status_code == 200
+        assert checkouts_of(project, to_pay) == 1
+        assert project.status(paid) == "paid"
+        assert project.shipped() == [paid.id]
