@@ -3,8 +3,8 @@
 The layers (README, "Architecture"), highest first; a module may import its own layer's rooms and lower layers:
 
 ==========  ==================================================================================================
-edges       ``views``, ``webhooks`` (the view), ``urls``, ``admin``, ``templatetags``, ``management``, ``apps``,
-            ``checks``, ``migrations``
+edges       ``views``, ``headless`` (the JSON views), ``paying`` (what they share), ``webhooks`` (the view),
+            ``urls``, ``admin``, ``templatetags``, ``management``, ``apps``, ``checks``, ``migrations``
 services    ``services`` (its modules import each other one way only); beside it, the tool ``probe``
 core        ``client``, ``models``, ``adapters``, ``signing``, ``webhook_verification``
 base        ``conf``, ``exceptions``, ``signals``, the package's ``__init__`` (the version)
@@ -44,7 +44,19 @@ LAYERS: dict[str, tuple[int, str]] = {
     "services": (2, "services"),
     "probe": (2, "tools"),
     **dict.fromkeys(
-        ("views", "webhooks", "urls", "admin", "templatetags", "management", "apps", "checks", "migrations"),
+        (
+            "views",
+            "headless",
+            "paying",
+            "webhooks",
+            "urls",
+            "admin",
+            "templatetags",
+            "management",
+            "apps",
+            "checks",
+            "migrations",
+        ),
         (3, "edges"),
     ),
 }
@@ -56,7 +68,7 @@ TESTING_INTEGRATIONS: dict[str, frozenset[str]] = {f"{PACKAGE}.testing.pytest_pl
 #: Rooms that must not reach Django, directly or through another module of the package.
 DJANGO_FREE = ("client", "webhook_verification", TESTING)
 #: The view modules: only ``urls`` imports them.
-VIEW_ROOMS = ("views", "webhooks")
+VIEW_ROOMS = ("views", "headless", "webhooks")
 #: Rooms that may import only these rooms of the package: the sandbox probe runs without a Django project
 #: (``python -m django_orkestapay.probe``), so it must not reach the models or the app registry.
 RESTRICTED_ROOMS: dict[str, frozenset[str]] = {
@@ -493,7 +505,7 @@ def test_a_clean_package_passes(tmp_path: Path) -> None:
         pytest.param(
             {"admin": "from .webhooks import receive\n"},
             "django_orkestapay/admin.py:1: django_orkestapay.admin imports django_orkestapay.webhooks: "
-            "only urls imports the view modules (views, webhooks)",
+            "only urls imports the view modules (views, headless, webhooks)",
             id="admin-imports-the-webhook-view",
         ),
         pytest.param(

@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 
 from .. import adapters, conf, services
 from ..models import Order
-from ..signing import PAY_FIELD, sign_pay_reference
 
 register = template.Library()
 logger = logging.getLogger("django_orkestapay.templatetags")
@@ -30,12 +29,8 @@ def orkestapay_button(
     carries a signed reference (valid ``PAY_LINK_MAX_AGE`` seconds), never a bare id; for a shop object the order
     is made when the buyer clicks.
     """
-    if isinstance(target, Order):
-        order: Order | None = target
-        field_name, field_value = PAY_FIELD, sign_pay_reference(target.pk)
-    else:
-        order = services.paid_order_for(target)
-        field_name, field_value = "object", adapters.sign_shop_object(target)
+    order = target if isinstance(target, Order) else services.paid_order_for(target)
+    ((field_name, field_value),) = adapters.pay_fields(target).items()
     return {
         "order": order,
         "field_name": field_name,
