@@ -62,9 +62,12 @@ LAYERS: dict[str, tuple[int, str]] = {
 }
 #: The fake gateway: outside the layers, standard library only.
 TESTING = "testing"
-#: The fake's pytest integration: the one module of ``testing`` that may import pytest. It needs neither Django
-#: nor the rest of the package, so it is held to the fake's other rules.
-TESTING_INTEGRATIONS: dict[str, frozenset[str]] = {f"{PACKAGE}.testing.pytest_plugin": frozenset({"pytest"})}
+#: The fake's pytest integration: the one module of ``testing`` that may import more than the standard library:
+#: pytest, and (inside its reset hook, when Django is configured) Django and the service layer's face, to make the
+#: app forget the token the fake's reset revoked. Top-level names of other distributions, and modules of the app.
+TESTING_INTEGRATIONS: dict[str, frozenset[str]] = {
+    f"{PACKAGE}.testing.pytest_plugin": frozenset({"pytest", "django", f"{PACKAGE}.services"})
+}
 #: Rooms that must not reach Django, directly or through another module of the package.
 DJANGO_FREE = ("client", "webhook_verification", TESTING)
 #: The view modules: only ``urls`` imports them.
@@ -222,10 +225,13 @@ def layer_violations(package: Package) -> list[str]:
 def _testing_violations(package: Package, imp: Import) -> list[str]:
     if is_within(imp.target, f"{package.name}.{TESTING}"):
         return []
+    allowed = TESTING_INTEGRATIONS.get(imp.importer, frozenset())
     if is_within(imp.target, package.name):
+        if imp.target in allowed:
+            return []
         return [f"{imp}: the fake gateway (testing) imports nothing of the app"]
     top = top_level(imp.target)
-    if top in sys.stdlib_module_names or top in TESTING_INTEGRATIONS.get(imp.importer, frozenset()):
+    if top in sys.stdlib_module_names or top in allowed:
         return []
     return [f"{imp}: the fake gateway (testing) is standard library only"]
 
@@ -549,6 +555,12 @@ def test_a_clean_package_passes(tmp_path: Path) -> None:
             "django_orkestapay/testing/fake_gateway.py:1: django_orkestapay.testing.fake_gateway imports pytest: "
             "the fake gateway (testing) is standard library only",
             id="pytest-outside-the-plugin",
+        ),
+        pytest.param(
+            {"testing__pytest_plugin": "import pytest\n\ndef hook():\n    from django_orkestapay import models\n"},
+            "django_orkestapay/testing/pytest_plugin.py:4: django_orkestapay.testing.pytest_plugin imports "
+            "django_orkestapay.models: the fake gateway (testing) imports nothing of the app",
+            id="plugin-imports-more-than-the-services-face",
         ),
         pytest.param(
             {"probe__runner": "from ..models import Order\n"},

@@ -15,7 +15,7 @@ and ``api_client`` (the client for the current settings). They import each other
 test keeps it so); none of them imports this face.
 """
 
-from .api_client import get_client
+from .api_client import forget_access_token, get_client
 from .apply import SyncResult, apply_payment_read, refresh_order_status
 from .batch import BatchSummary
 from .checkouts import checkout_locale, is_trusted_checkout_url, start_checkout
@@ -61,6 +61,7 @@ __all__ = [
     "derive_status",
     "expire_checkouts",
     "flag_review",
+    "forget_access_token",
     "format_amount_for_input",
     "get_client",
     "is_trusted_checkout_url",
