@@ -21,7 +21,13 @@ from .batch import BatchSummary
 from .checkouts import checkout_locale, is_trusted_checkout_url, start_checkout
 from .derive import Derived, derive_status, map_payment_status
 from .ledger import record_payment
-from .money import format_amount_for_input, parse_localized_amount, validate_amount, validate_quantity
+from .money import (
+    format_amount_for_input,
+    format_money,
+    parse_localized_amount,
+    validate_amount,
+    validate_quantity,
+)
 from .orders import create_order, current_fingerprint, linked_orders, order_for, paid_order_for
 from .refund_intents import RefundIntent, load_refund_intent, new_refund_intent
 from .refunds import (
@@ -63,6 +69,7 @@ __all__ = [
     "flag_review",
     "forget_access_token",
     "format_amount_for_input",
+    "format_money",
     "get_client",
     "is_trusted_checkout_url",
     "linked_orders",

@@ -1,5 +1,6 @@
 """``{% load orkestapay %}``: ``{% orkestapay_button order %}`` (the pay form; no amounts in it: the server knows
-them) and ``{% orkestapay_shop_url %}`` (the way back to the shop that the app's pages offer)."""
+them), ``{% orkestapay_shop_url %}`` (the way back to the shop that the app's pages offer) and the filter
+``orkestapay_money`` (an amount and its currency, written the active language's way)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.urls import NoReverseMatch
 from django.utils.translation import gettext as _
 
 from .. import adapters, conf, services
-from ..models import Order
+from ..models import Order, OrderStatus
 
 register = template.Library()
 logger = logging.getLogger("django_orkestapay.templatetags")
@@ -40,7 +41,20 @@ def orkestapay_button(
         "csrf_token": context.get("csrf_token"),
         "payable": order is None or order.is_payable,
         "paid": order is not None and order.is_paid,
+        "refunded": order is not None and order.status == OrderStatus.REFUNDED,
+        "partly_refunded": order is not None and order.status == OrderStatus.PARTIALLY_REFUNDED,
     }
+
+
+@register.filter
+def orkestapay_money(amount: Any, currency: str = "") -> str:
+    """``{{ order.total_amount|orkestapay_money:order.currency }}``: the amount with the currency's decimal places,
+    grouped and separated as the active language writes numbers (``1,000.00 MXN`` in English and Mexican Spanish,
+    ``1 000,00 MXN`` in Spain's Spanish), then the currency code. A value that is not an amount is shown as it is."""
+    try:
+        return services.format_money(amount, currency)
+    except (ArithmeticError, TypeError, ValueError):
+        return f"{amount} {currency}".strip()
 
 
 @register.simple_tag
