@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 
 import pytest
 import requests
 
-from tests.example_shop import EXAMPLE, ExampleShop, csrf_token, manage
+from tests.example_shop import EXAMPLE, ExampleShop, csrf_token, free_port, manage, shop_environment
 
 pytestmark = pytest.mark.standalone
 
@@ -242,3 +243,17 @@ def test_every_admin_label_of_the_shop_reads_in_spanish(tmp_path):
     result = manage(env, "shell", "-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_rundemo_on_a_busy_gateway_port_says_so_in_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = shop_environment(tmp_path / "db.sqlite3", port)
+        result = manage(env, "rundemo", f"127.0.0.1:{free_port()}")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "FAKE_GATEWAY_PORT" in result.stderr
