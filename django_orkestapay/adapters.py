@@ -20,10 +20,10 @@ from django.apps import apps
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
-from django.utils.module_loading import import_string
 
 from . import conf
-from .signing import load_pay_payload
+from .models import Order
+from .signing import PAY_FIELD, load_pay_payload, sign_pay_reference
 
 
 @dataclass(frozen=True)
@@ -60,18 +60,7 @@ class Payable(Protocol):
 
 def get_adapter() -> Callable[[models.Model], PaymentDescription] | None:
     """The callable named by the ``ADAPTER`` setting, or ``None``."""
-    path = conf.get("ADAPTER")
-    if not path:
-        return None
-    if callable(path):
-        return path  # type: ignore[no-any-return]
-    try:
-        adapter = import_string(str(path))
-    except ImportError as exc:
-        raise ImproperlyConfigured(f"ORKESTAPAY['ADAPTER'] = {path!r} cannot be imported: {exc}") from exc
-    if not callable(adapter):
-        raise ImproperlyConfigured(f"ORKESTAPAY['ADAPTER'] = {path!r} is not callable")
-    return adapter  # type: ignore[no-any-return]
+    return conf.callable_setting("ADAPTER")
 
 
 def describe_payment(shop_object: models.Model) -> PaymentDescription:
@@ -93,13 +82,23 @@ def describe_payment(shop_object: models.Model) -> PaymentDescription:
     return description
 
 
-#: Salt of the signed shop-object reference that the pay button posts.
+#: Salt of the signed shop-object reference that the pay button posts, and the form field (or JSON member) holding it.
 SHOP_OBJECT_SALT = "django_orkestapay.shop_object"
+OBJECT_FIELD = "object"
 
 
 def sign_shop_object(shop_object: models.Model) -> str:
     """A signed, timestamped reference to ``shop_object`` for the pay form (buyers cannot forge another one)."""
     return signing.dumps({"m": shop_object._meta.label_lower, "k": str(shop_object.pk)}, salt=SHOP_OBJECT_SALT)
+
+
+def pay_fields(target: models.Model) -> dict[str, str]:
+    """What pays for ``target`` (an :class:`~django_orkestapay.models.Order` or a shop object): the pay button's
+    field, ``{"order": <signed order reference>}`` or ``{"object": <signed shop-object reference>}``; also the body
+    the JSON pay endpoint takes, for a shop's own API to hand to its front end."""
+    if isinstance(target, Order):
+        return {PAY_FIELD: sign_pay_reference(target.pk)}
+    return {OBJECT_FIELD: sign_shop_object(target)}
 
 
 def load_shop_object(value: str | None) -> models.Model | None:

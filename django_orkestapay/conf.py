@@ -5,11 +5,13 @@ Every key and its default is in :data:`DEFAULTS`. Nothing here is read at import
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 SANDBOX = "sandbox"
 PRODUCTION = "production"
@@ -64,6 +66,10 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path of a callable describing a shop object's payment (see django_orkestapay.adapters); None: shop
     # objects implement orkestapay_payment() themselves.
     "ADAPTER": None,
+    # Dotted path of a callable (request, order_or_shop_object) -> bool that the JSON endpoints (headless front
+    # ends) ask before they start a checkout or report a status; None: whoever holds the signed reference, as the
+    # pay button.
+    "HEADLESS_PERMISSION": None,
     # Checkout request defaults. LOCALE None: follow the active language through LANGUAGE_LOCALES (language code
     # prefix -> OrkestaPay locale), falling back to ES_LATAM. ES_LATAM is the only locale OrkestaPay documents, so
     # no other is sent unless configured (add "en": "EN_US" once your sandbox accepts it).
@@ -143,6 +149,24 @@ def require(key: str) -> Any:
             f"settings.ORKESTAPAY[{key!r}] is not set; django-orkestapay needs it to talk to OrkestaPay."
         )
     return value
+
+
+def callable_setting(key: str) -> Callable[..., Any] | None:
+    """The callable a key names (a dotted path, or the callable itself), ``None`` when the key is unset; raises
+    ``ImproperlyConfigured`` naming the key when the path does not import or names something that cannot be
+    called."""
+    path = get(key)
+    if not path:
+        return None
+    if callable(path):
+        return path  # type: ignore[no-any-return]
+    try:
+        target = import_string(str(path))
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"ORKESTAPAY[{key!r}] = {path!r} cannot be imported: {exc}") from exc
+    if not callable(target):
+        raise ImproperlyConfigured(f"ORKESTAPAY[{key!r}] = {path!r} is not callable")
+    return target  # type: ignore[no-any-return]
 
 
 def environment() -> str:

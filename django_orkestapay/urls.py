@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views, webhooks
+from . import headless, views, webhooks
 
 app_name = "orkestapay"
 
@@ -11,4 +11,6 @@ urlpatterns = [
     path("return/completed/", views.completed, name="completed"),
     path("return/canceled/", views.canceled, name="canceled"),
     path("webhook/", webhooks.webhook, name="webhook"),
+    path("api/pay/", headless.pay, name="api_pay"),
+    path("api/status/", headless.status, name="api_status"),
 ]

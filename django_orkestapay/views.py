@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from urllib.parse import urlencode
 
-from django.core.exceptions import ValidationError
 from django.db import OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import adapters, conf, services
-from .exceptions import OrderNotPayableError, OrkestaPayError, PaymentInProgressError, TooManyFailedCheckoutsError
+from . import conf, services
+from .exceptions import OrkestaPayError
 from .models import Checkout, Order, OrderStatus
-from .signing import (
-    CANCELED,
-    COMPLETED,
-    PAY_FIELD,
-    RETURN_PARAM,
-    InvalidPayReference,
-    InvalidReturnLink,
-    load_pay_reference,
-    load_return,
-)
+from .paying import Refusal, is_local, start_payment
+from .signing import CANCELED, COMPLETED, RETURN_PARAM, InvalidReturnLink, load_return
 
 logger = logging.getLogger("django_orkestapay.views")
 
@@ -87,88 +76,31 @@ def _refreshing(response: HttpResponse, recheck: dict[str, object]) -> HttpRespo
     return response
 
 
-def _order_to_pay(request: HttpRequest) -> Order | uuid.UUID | None:
-    """The order the pay form names: ``object`` (a signed shop-object reference: its order, ``None`` when the object
-    is gone) or ``order`` (a signed order reference: the id, left for the service to lock and read in one query).
-    Raises :class:`InvalidPayReference` before any query when the reference is missing, forged or expired."""
-    if "object" in request.POST:
-        shop_object = adapters.load_shop_object(request.POST.get("object"))
-        return None if shop_object is None else services.order_for(shop_object)
-    return load_pay_reference(request.POST.get(PAY_FIELD))
-
-
-def _refused_reference(request: HttpRequest, reason: str) -> HttpResponse:
-    """The answer to a pay form whose reference is refused: "out of date" for a genuine but expired one (400, as for
-    any stale form: the order still exists, so not 410), "not valid" for anything else (a bare id, a forgery)."""
-    logger.warning("Refused a pay request: %s reference", reason)
-    if reason == "expired":
-        referer = request.headers.get("Referer", "")
-        return _error_page(
-            request,
-            title=_("This page is out of date"),
-            message=_(
-                "The payment button you used is too old. Reload the page and press it again; nothing was charged."
-            ),
-            status=400,
-            reload_url=referer if referer and _is_local(request, referer) else "",
-        )
-    message = _("This payment button is not valid. Please go back to the shop and open your order again.")
-    return _error_page(request, title=_("Invalid payment button"), message=message, status=400)
-
-
 @transaction.non_atomic_requests  # the service layer owns its transactions (a Checkout row survives a failed call)
 @require_POST
 @never_cache
 def pay(request: HttpRequest) -> HttpResponse:
     """Start (or reuse) the order's hosted checkout and send the buyer there (302)."""
-    target: Order | uuid.UUID | None = None
-    retry = True
-    try:
-        target = _order_to_pay(request)  # a shop object's description is validated here
-        if target is None:
-            raise Order.DoesNotExist
-        checkout = services.start_checkout(target, build_absolute_uri=request.build_absolute_uri)
-    except InvalidPayReference as exc:
-        return _refused_reference(request, exc.reason)
-    except Order.DoesNotExist:
-        return _error_page(request, title=_("Order not found"), message=_("We could not find this order."), status=404)
-    except PaymentInProgressError:
-        title = _("A payment is in progress")
-        message = _(
-            "A payment for this order is in progress, for example a bank transfer or a cash payment. "
-            "We will confirm it as soon as it arrives; please do not pay again."
-        )
-        status, retry = 409, False
-    except OrderNotPayableError:
-        title, message, status = _("Nothing to pay"), _("This order is already paid or can no longer be paid."), 409
-    except ValidationError:
-        logger.exception("Order %s: not valid (amounts or text); no checkout started", target)
-        title = _("This order cannot be paid")
-        message = _("The order's amounts or details are not valid. Please contact the shop.")
-        status = 400
-    except TooManyFailedCheckoutsError as exc:
-        title = _("Too many attempts")
-        message = _(
-            "We could not open the payment page several times in a row. Nothing was charged; please try again "
-            "in %(seconds)s seconds."
-        ) % {"seconds": exc.retry_after}
-        response = _error_page(request, title=title, message=message, status=429, retry=False)
-        response["Retry-After"] = str(exc.retry_after)
-        return response
-    except OperationalError:  # the database stayed busy (SQLite's "database is locked"): nothing done, nothing asked
-        logger.warning("Pay for order %s: the database is busy; answered 503", target)
-        return _error_page(request, title=str(_UNAVAILABLE[0]), message=str(_UNAVAILABLE[1]), status=503)
-    except OrkestaPayError:
-        title, message, status = str(_UNAVAILABLE[0]), str(_UNAVAILABLE[1]), 503
-    else:
-        return HttpResponseRedirect(checkout.redirect_url)
-    order = None if target is None else Order.objects.filter(pk=getattr(target, "pk", target)).first()
-    return _error_page(request, title=title, message=message, status=status, order=order, retry=retry)
+    outcome = start_payment(request, request.POST)
+    if not isinstance(outcome, Refusal):
+        return HttpResponseRedirect(outcome.redirect_url)
+    response = _error_page(
+        request,
+        title=outcome.title,
+        message=outcome.message,
+        status=outcome.status,
+        order=outcome.order,
+        reload_url=outcome.reload_url,
+        retry=outcome.retry,
+    )
+    if outcome.retry_after is not None:
+        response["Retry-After"] = str(outcome.retry_after)
+    return response
 
 
 def _destination(request: HttpRequest, setting: str, order_url: str, order: Order) -> str | None:
     """Where to send the buyer: the order's own page (only a URL on this site), else the setting's, else None."""
-    local = bool(order_url) and _is_local(request, order_url)
+    local = bool(order_url) and is_local(request, order_url)
     if order_url and not local:
         logger.warning("Ignored an order return page that is not on this site: %r", order_url[:200])
     target = order_url if local else conf.get(setting)
@@ -177,11 +109,6 @@ def _destination(request: HttpRequest, setting: str, order_url: str, order: Orde
     url = resolve_url(target)
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}{urlencode({'order': str(order.pk)})}"
-
-
-def _is_local(request: HttpRequest, url: str) -> bool:
-    """Whether ``url`` is on this site (Django's open-redirect guard)."""
-    return url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
 
 
 def _handle_return(request: HttpRequest, side: str) -> HttpResponse:

@@ -34,14 +34,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def shop_environment(db: Path, fake_port: int, *, debug: bool = False) -> dict[str, str]:
-    """The environment ``manage.py`` runs with: this SQLite file, the embedded fake on ``fake_port``."""
+def shop_environment(db: Path, fake_port: int) -> dict[str, str]:
+    """The environment ``manage.py`` runs with: this SQLite file, the embedded fake on ``fake_port``, ``DEBUG`` off
+    (as the demo ships: the shop's own error pages; ``rundemo`` serves the static files itself)."""
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{db}",
         "FAKE_GATEWAY_PORT": str(fake_port),
         "ORKESTAPAY_CLIENT_ID": "",
-        "DEBUG": "on" if debug else "off",
+        "DEBUG": "off",
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -116,16 +117,15 @@ class ExampleShop:
 
 
 @contextmanager
-def running_shop(directory: Path, *, debug: bool = False) -> Iterator[ExampleShop]:
+def running_shop(directory: Path) -> Iterator[ExampleShop]:
     """Migrate a fresh SQLite database in ``directory``, load the demo data and serve the shop until exit.
 
-    ``debug`` also makes Django's development server serve the static files (the admin's and the pay button's CSS).
     Raises :class:`ShopDidNotStart` with the server's output when it exits or does not answer within 30 seconds.
     """
     db = directory / "db.sqlite3"
     log = directory / "server.log"
     shop_port, fake_port = free_port(), free_port()
-    env = shop_environment(db, fake_port, debug=debug)
+    env = shop_environment(db, fake_port)
     for command in (("migrate", "--no-input"), ("demo_setup",)):
         result = manage(env, *command)
         if result.returncode != 0:

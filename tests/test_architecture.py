@@ -3,8 +3,9 @@
 The layers (README, "Architecture"), highest first; a module may import its own layer's rooms and lower layers:
 
 ==========  ==================================================================================================
-edges       ``views``, ``webhooks`` (the view), ``urls``, ``admin``, ``templatetags``, ``management``, ``apps``,
-            ``checks``, ``migrations``, ``tasks`` (the background tasks, over services)
+edges       ``views``, ``headless`` (the JSON views), ``paying`` (what they share), ``webhooks`` (the view),
+            ``urls``, ``admin``, ``templatetags``, ``management``, ``apps``, ``checks``, ``migrations``, ``tasks``
+            (the background tasks, over services)
 services    ``services`` (its modules import each other one way only); beside it, the tool ``probe``
 core        ``client``, ``models``, ``adapters``, ``signing``, ``webhook_verification``
 base        ``conf``, ``exceptions``, ``signals``, the package's ``__init__`` (the version), ``tasks_compat``
@@ -45,19 +46,35 @@ LAYERS: dict[str, tuple[int, str]] = {
     "services": (2, "services"),
     "probe": (2, "tools"),
     **dict.fromkeys(
-        ("views", "webhooks", "urls", "admin", "templatetags", "management", "apps", "checks", "migrations", "tasks"),
+        (
+            "views",
+            "headless",
+            "paying",
+            "webhooks",
+            "urls",
+            "admin",
+            "templatetags",
+            "management",
+            "apps",
+            "checks",
+            "migrations",
+            "tasks",
+        ),
         (3, "edges"),
     ),
 }
 #: The fake gateway: outside the layers, standard library only.
 TESTING = "testing"
-#: The fake's pytest integration: the one module of ``testing`` that may import pytest. It needs neither Django
-#: nor the rest of the package, so it is held to the fake's other rules.
-TESTING_INTEGRATIONS: dict[str, frozenset[str]] = {f"{PACKAGE}.testing.pytest_plugin": frozenset({"pytest"})}
+#: The fake's pytest integration: the one module of ``testing`` that may import more than the standard library:
+#: pytest, and (inside its reset hook, when Django is configured) Django and the service layer's face, to make the
+#: app forget the token the fake's reset revoked. Top-level names of other distributions, and modules of the app.
+TESTING_INTEGRATIONS: dict[str, frozenset[str]] = {
+    f"{PACKAGE}.testing.pytest_plugin": frozenset({"pytest", "django", f"{PACKAGE}.services"})
+}
 #: Rooms that must not reach Django, directly or through another module of the package.
 DJANGO_FREE = ("client", "webhook_verification", TESTING)
 #: The view modules: only ``urls`` imports them.
-VIEW_ROOMS = ("views", "webhooks")
+VIEW_ROOMS = ("views", "headless", "webhooks")
 #: Rooms that may import only these rooms of the package: the sandbox probe runs without a Django project
 #: (``python -m django_orkestapay.probe``), so it must not reach the models or the app registry.
 RESTRICTED_ROOMS: dict[str, frozenset[str]] = {
@@ -211,10 +228,13 @@ def layer_violations(package: Package) -> list[str]:
 def _testing_violations(package: Package, imp: Import) -> list[str]:
     if is_within(imp.target, f"{package.name}.{TESTING}"):
         return []
+    allowed = TESTING_INTEGRATIONS.get(imp.importer, frozenset())
     if is_within(imp.target, package.name):
+        if imp.target in allowed:
+            return []
         return [f"{imp}: the fake gateway (testing) imports nothing of the app"]
     top = top_level(imp.target)
-    if top in sys.stdlib_module_names or top in TESTING_INTEGRATIONS.get(imp.importer, frozenset()):
+    if top in sys.stdlib_module_names or top in allowed:
         return []
     return [f"{imp}: the fake gateway (testing) is standard library only"]
 
@@ -494,7 +514,7 @@ def test_a_clean_package_passes(tmp_path: Path) -> None:
         pytest.param(
             {"admin": "from .webhooks import receive\n"},
             "django_orkestapay/admin.py:1: django_orkestapay.admin imports django_orkestapay.webhooks: "
-            "only urls imports the view modules (views, webhooks)",
+            "only urls imports the view modules (views, headless, webhooks)",
             id="admin-imports-the-webhook-view",
         ),
         pytest.param(
@@ -538,6 +558,12 @@ def test_a_clean_package_passes(tmp_path: Path) -> None:
             "django_orkestapay/testing/fake_gateway.py:1: django_orkestapay.testing.fake_gateway imports pytest: "
             "the fake gateway (testing) is standard library only",
             id="pytest-outside-the-plugin",
+        ),
+        pytest.param(
+            {"testing__pytest_plugin": "import pytest\n\ndef hook():\n    from django_orkestapay import models\n"},
+            "django_orkestapay/testing/pytest_plugin.py:4: django_orkestapay.testing.pytest_plugin imports "
+            "django_orkestapay.models: the fake gateway (testing) imports nothing of the app",
+            id="plugin-imports-more-than-the-services-face",
         ),
         pytest.param(
             {"probe__runner": "from ..models import Order\n"},

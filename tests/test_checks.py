@@ -200,8 +200,13 @@ def test_e011_a_24_byte_secret_passes(settings):
     assert settings_messages(settings, {**CREDENTIALS, "WEBHOOK_SECRETS": [exact]}) == []
 
 
+#: The settings that name a callable (orkestapay.E009), and what the hint says the callable must return.
+CALLABLE_KEYS = {"ADAPTER": "PaymentDescription", "HEADLESS_PERMISSION": "returns True to allow it"}
+
+
+@pytest.mark.parametrize("key", CALLABLE_KEYS)
 @pytest.mark.parametrize(
-    ("adapter", "says"),
+    ("path", "says"),
     [
         ("tests.shop.adapters.nope", "cannot be imported"),
         ("no_such_module.describe", "cannot be imported"),
@@ -209,17 +214,18 @@ def test_e011_a_24_byte_secret_passes(settings):
         (42, "cannot be imported"),
     ],
 )
-def test_e009_adapter_that_does_not_import_or_call(settings, adapter, says):
-    message = only(settings_messages(settings, {**CREDENTIALS, "ADAPTER": adapter}), "orkestapay.E009")
+def test_e009_a_callable_setting_that_does_not_import_or_call(settings, key, path, says):
+    message = only(settings_messages(settings, {**CREDENTIALS, key: path}), "orkestapay.E009")
     assert message.level == ERROR
     assert says in message.msg
-    assert message.obj == "settings.ORKESTAPAY['ADAPTER']"
-    assert "PaymentDescription" in (message.hint or "")
+    assert message.obj == f"settings.ORKESTAPAY[{key!r}]"
+    assert CALLABLE_KEYS[key] in (message.hint or "")
 
 
-@pytest.mark.parametrize("adapter", [None, "", "tests.shop.adapters.describe_cart", print])
-def test_e009_an_importable_callable_or_no_adapter_passes(settings, adapter):
-    assert "orkestapay.E009" not in ids(settings_messages(settings, {**CREDENTIALS, "ADAPTER": adapter}))
+@pytest.mark.parametrize("key", CALLABLE_KEYS)
+@pytest.mark.parametrize("path", [None, "", "tests.shop.adapters.describe_cart", print])
+def test_e009_an_importable_callable_or_none_passes(settings, key, path):
+    assert "orkestapay.E009" not in ids(settings_messages(settings, {**CREDENTIALS, key: path}))
 
 
 @pytest.mark.parametrize(("lifetime", "margin"), [(120, 120), (60, 120), (0, 0), (300, Decimal("300"))])

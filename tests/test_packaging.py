@@ -80,6 +80,7 @@ def package_files_in_source() -> set[str]:
 class Distributions:
     wheel: Path
     sdist: Path
+    log: str  # what ``python -m build`` printed, stdout and stderr
 
     def wheel_names(self) -> set[str]:
         with zipfile.ZipFile(self.wheel) as archive:
@@ -104,7 +105,49 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> Distributions:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (wheel,) = outdir.glob("*.whl")
     (sdist,) = outdir.glob("*.tar.gz")
-    return Distributions(wheel=wheel, sdist=sdist)
+    return Distributions(wheel=wheel, sdist=sdist, log=result.stdout + result.stderr)
+
+
+#: Warnings about the machine rather than the project (``PYTHONDONTWRITEBYTECODE`` set in the environment).
+ENVIRONMENT_WARNINGS = ("byte-compiling is disabled",)
+
+
+def build_warnings(log: str) -> list[str]:
+    """The lines of a build's output that warn: setuptools' ``WARNING`` and deprecation notices (package data
+    directories missing from ``packages``, license classifiers) and distutils' ``warning:`` lines (a manifest pattern
+    that matches nothing)."""
+    return [
+        line.strip()
+        for line in log.splitlines()
+        if re.search(r"warning|deprecat", line, re.IGNORECASE) and not any(ok in line for ok in ENVIRONMENT_WARNINGS)
+    ]
+
+
+def test_the_build_warns_about_nothing(dists):
+    assert build_warnings(dists.log) == []
+
+
+def test_build_warnings_finds_what_setuptools_and_the_manifest_say():
+    """The filter above catches the warnings this project's build used to print."""
+    log = (
+        "WARNING License classifiers are deprecated.\n"
+        "!!\n"
+        "WARNING Package 'django_orkestapay.locale.es.LC_MESSAGES' is absent from the `packages` configuration.\n"
+        "warning: no previously-included files matching '.env' found anywhere in distribution\n"
+        "SetuptoolsDeprecationWarning: License classifiers are deprecated.\n"
+        "warning: build_py: byte-compiling is disabled, skipping.\n"
+        "copying django_orkestapay/py.typed -> build/lib/django_orkestapay\n"
+    )
+    assert len(build_warnings(log)) == 4
+
+
+def test_the_license_is_an_spdx_expression(dists):
+    with zipfile.ZipFile(dists.wheel) as archive:
+        metadata = archive.read(f"{DIST_NAME}.dist-info/METADATA").decode()
+        names = set(archive.namelist())
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert "Classifier: License ::" not in metadata  # superseded by the expression (PEP 639)
+    assert f"{DIST_NAME}.dist-info/licenses/LICENSE" in names
 
 
 def test_wheel_carries_templates_static_migrations_locale_and_py_typed(dists):
@@ -144,6 +187,18 @@ def test_sdist_carries_the_package_the_tests_and_no_local_files(dists):
         assert name in names
     local = [name for name in names if name.endswith((".pyc", ".sqlite3")) or Path(name).name == ".env"]
     assert local == []
+
+
+def test_sdist_carries_every_tracked_file_of_the_suite_the_shop_and_the_bench(dists):
+    """MANIFEST.in lists these folders by kind of file; a file of a new kind would otherwise be left out unseen."""
+    listed = subprocess.run(
+        ["git", "ls-files", "tests", "example_project", "bench"], cwd=ROOT, capture_output=True, text=True
+    )
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout (an unpacked sdist): no list of tracked files to compare with")
+    tracked = set(listed.stdout.split())
+    assert tracked, "git lists no file"
+    assert tracked - dists.sdist_names() == set()
 
 
 # --- the wheel in a fresh virtual environment -------------------------------------------------------------------

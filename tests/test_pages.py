@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from django_orkestapay import services
 from django_orkestapay.models import Checkout, Order
 from django_orkestapay.signing import sign_pay_reference
 from django_orkestapay.testing import FakeOrkestaPay
@@ -159,3 +160,19 @@ def test_a_shop_override_of_the_base_template_wraps_every_page(
     assert 'data-testid="orkestapay-shop-link"' in main  # the page's content, inside the shop's layout
     assert re.search(r"<title>[^<]+ \| Test Shop</title>", body)  # the page's title, in the shop's title
     assert "orkestapay.css" not in body  # the override left orkestapay_head empty
+
+
+def test_the_return_page_of_a_refunded_order_says_refunded(client, orkestapay_settings, fake_orkestapay):
+    order = make_order()
+    completed_url = local_path(hosted_page_post(pay(client, order)["Location"], "pay").headers["Location"])
+    assert client.get(completed_url, headers={"Accept-Language": "en"}).status_code == 200
+    order.refresh_from_db()
+    fake_orkestapay.refund_from_portal(order.orkestapay_payment_id, order.total_amount)
+    services.sync_order(order)
+    assert Order.objects.get(pk=order.pk).status == "refunded"
+
+    page = client.get(completed_url, headers={"Accept-Language": "en"}).content.decode()
+    assert 'data-testid="orkestapay-refunded"' in page
+    assert "This order was refunded." in page
+    assert "Your payment was received" not in page
+    assert "990.00 MXN" in page  # the total, written the active language's way

@@ -1,8 +1,10 @@
 import re
+from decimal import Decimal
 
 import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
+from django.utils import translation
 
 from django_orkestapay.signing import load_pay_reference
 from tests.conftest import make_order
@@ -43,3 +45,38 @@ def test_paid_order_shows_no_button():
     html = render(order)
     assert "<form" not in html
     assert 'data-testid="orkestapay-paid"' in html
+
+
+@pytest.mark.parametrize(
+    ("status", "testid", "says"),
+    [
+        ("paid", "orkestapay-paid", "This order is paid."),
+        ("partially_refunded", "orkestapay-paid", "This order is paid; part of it was refunded."),
+        ("refunded", "orkestapay-refunded", "This order was refunded."),
+    ],
+)
+def test_a_paid_or_refunded_order_says_which(status, testid, says):
+    order = make_order()
+    order.status = status
+    with translation.override("en"):
+        html = render(order)
+    assert "<form" not in html
+    assert f'data-testid="{testid}"' in html
+    assert says in html
+
+
+@pytest.mark.parametrize(
+    ("language", "amount", "currency", "shown"),
+    [
+        ("en", Decimal("1000"), "MXN", "1,000.00 MXN"),
+        ("es-mx", Decimal("1234567.5"), "MXN", "1,234,567.50 MXN"),
+        ("es", Decimal("1000"), "MXN", "1\xa0000,00 MXN"),  # Spain's Spanish: a decimal comma, grouped by a space
+        ("en", "249.50", "USD", "249.50 USD"),
+        ("en", 7, "", "7.00"),
+        ("en", "n/a", "MXN", "n/a MXN"),  # not an amount: shown as it is
+    ],
+)
+def test_money_filter_writes_amounts_the_active_languages_way(language, amount, currency, shown):
+    template = Template("{% load orkestapay %}{{ amount|orkestapay_money:currency }}")
+    with translation.override(language):
+        assert template.render(Context({"amount": amount, "currency": currency})) == shown

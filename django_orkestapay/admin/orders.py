@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -67,8 +68,8 @@ class OrderAdmin(RecordAdmin):
     search_fields = ("merchant_order_id", "orkestapay_order_id", "orkestapay_payment_id", "customer_email")
     date_hierarchy = "created_at"
     editable_fields = ("needs_review", "review_reason")
-    hidden_fields = ("items",)
-    readonly_fields = ("items_display", "related_records")
+    hidden_fields = ("items", "content_type", "object_id")
+    readonly_fields = ("items_display", "shop_object_display", "related_records")
     inlines = (CheckoutInline, PaymentInline, RefundInline)
     actions = ("refresh_from_orkestapay", "refund")
 
@@ -79,6 +80,18 @@ class OrderAdmin(RecordAdmin):
     @admin.display(description=gettext_lazy("line items"))
     def items_display(self, obj: Order) -> SafeString:
         return pretty_json(obj.items)
+
+    @admin.display(description=gettext_lazy("shop object"))
+    def shop_object_display(self, obj: Order) -> str:
+        """The shop's object the order pays for (a cart, a booking), linked to its admin page when it has one."""
+        target = obj.shop_object
+        if target is None:
+            return "-"
+        text = f"{capfirst(target._meta.verbose_name)}: {target}"
+        if not self.admin_site.is_registered(type(target)):
+            return text
+        url = reverse(f"admin:{target._meta.app_label}_{target._meta.model_name}_change", args=[target.pk])
+        return format_html('<a href="{}">{}</a>', url, text)
 
     @admin.display(description=gettext_lazy("related records"))
     def related_records(self, obj: Order) -> SafeString:

@@ -1,5 +1,6 @@
 """Checks of ``settings.ORKESTAPAY`` itself: its type and keys, credentials, environment, timeouts, token lock,
-webhook secrets, adapter, checkout lifetime and (in :mod:`.background`) background work."""
+webhook secrets, callables (adapter, headless permission), checkout lifetime, the bounds on each visitor's work and
+(in :mod:`.background`) background work."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
-from .. import adapters, conf
+from .. import conf
 from ..webhook_verification import MIN_SECRET_BYTES, decode_secret
 from ._common import (
     _BOUND_KEYS,
@@ -50,7 +51,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     messages += _timeouts(user)
     messages += _token_lock(user)
     messages += _webhook_secrets(user)
-    messages += _adapter(user)
+    messages += _callables(user)
     messages += _checkout_lifetime(user)
     messages += background_work(user)
     messages += _bounds(user)
@@ -200,22 +201,38 @@ def _webhook_secrets(user: dict[str, Any]) -> list[CheckMessage]:
     return messages
 
 
-def _adapter(user: dict[str, Any]) -> list[CheckMessage]:
-    if not _effective(user, "ADAPTER"):
-        return []
-    try:
-        adapters.get_adapter()
-    except ImproperlyConfigured as exc:
-        return [
-            Error(
-                f"{exc}; paying for a shop object would fail with a server error.",
-                hint="Name a function or other callable by its dotted path, e.g. 'shop.payments.describe_cart', "
-                "that takes a shop object and returns a django_orkestapay.adapters.PaymentDescription.",
-                obj=_key("ADAPTER"),
-                id="orkestapay.E009",
+#: The keys naming a callable (orkestapay.E009): what a broken one would break, and what it should name.
+_CALLABLE_KEYS = {
+    "ADAPTER": (
+        "paying for a shop object would fail with a server error",
+        "that takes a shop object and returns a django_orkestapay.adapters.PaymentDescription",
+        "shop.payments.describe_cart",
+    ),
+    "HEADLESS_PERMISSION": (
+        "every request to the JSON endpoints would fail with a server error",
+        "that takes the request and the order (or shop object) and returns True to allow it",
+        "shop.payments.may_pay",
+    ),
+}
+
+
+def _callables(user: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for key, (breaks, contract, example) in _CALLABLE_KEYS.items():
+        if not _effective(user, key):
+            continue
+        try:
+            conf.callable_setting(key)
+        except ImproperlyConfigured as exc:
+            messages.append(
+                Error(
+                    f"{exc}; {breaks}.",
+                    hint=f"Name a function or other callable by its dotted path, e.g. {example!r}, {contract}.",
+                    obj=_key(key),
+                    id="orkestapay.E009",
+                )
             )
-        ]
-    return []
+    return messages
 
 
 def _checkout_lifetime(user: dict[str, Any]) -> list[CheckMessage]:

@@ -16,13 +16,19 @@ and ``api_client`` (the client for the current settings). They import each other
 test keeps it so); none of them imports this face.
 """
 
-from .api_client import get_client
+from .api_client import forget_access_token, get_client
 from .apply import SyncResult, apply_payment_read, refresh_order_status
 from .batch import BatchSummary
 from .checkouts import checkout_locale, is_trusted_checkout_url, start_checkout
 from .derive import Derived, derive_status, map_payment_status
 from .ledger import record_payment
-from .money import format_amount_for_input, parse_localized_amount, validate_amount, validate_quantity
+from .money import (
+    format_amount_for_input,
+    format_money,
+    parse_localized_amount,
+    validate_amount,
+    validate_quantity,
+)
 from .orders import create_order, current_fingerprint, linked_orders, order_for, paid_order_for
 from .refund_intents import RefundIntent, load_refund_intent, new_refund_intent
 from .refunds import (
@@ -42,6 +48,7 @@ from .sync import (
     expire_checkouts,
     map_remote_status,
     orders_to_reconcile,
+    poll_order,
     sync_checkout,
     sync_order,
     sync_orders,
@@ -64,7 +71,9 @@ __all__ = [
     "events_to_reprocess",
     "expire_checkouts",
     "flag_review",
+    "forget_access_token",
     "format_amount_for_input",
+    "format_money",
     "get_client",
     "is_trusted_checkout_url",
     "linked_orders",
@@ -76,6 +85,7 @@ __all__ = [
     "orders_to_reconcile",
     "paid_order_for",
     "parse_localized_amount",
+    "poll_order",
     "process_stored_event",
     "receive_webhook",
     "reconcile_refunds",

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.cache import caches
 
 from .. import conf
-from ..client import OrkestaPayClient
+from ..client import OrkestaPayClient, token_cache_key
 
 _clients = threading.local()
 
@@ -65,6 +65,19 @@ def get_client() -> OrkestaPayClient:
     )
     _clients.current = (config, client)
     return client
+
+
+def forget_access_token(
+    base_url: str | None = None, client_id: str | None = None, client_secret: str | None = None
+) -> None:
+    """Delete the cached access token of these credentials (each ``None``: the settings'), so the next call fetches a
+    new one. For a test whose fake gateway was reset (the pytest plugin does it), or after revoking a token."""
+    key = token_cache_key(
+        base_url or conf.base_url(),
+        client_id or str(conf.require("CLIENT_ID")),
+        client_secret or str(conf.require("CLIENT_SECRET")),
+    )
+    caches[str(conf.get("TOKEN_CACHE_ALIAS"))].delete(key)
 
 
 def _jsonable(value: Any) -> Any:

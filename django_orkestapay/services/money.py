@@ -125,6 +125,18 @@ def format_amount_for_input(amount: Decimal, currency: str | None = None) -> str
     return text.replace(".", str(get_format("DECIMAL_SEPARATOR")))
 
 
+def format_money(amount: Any, currency: str | None = None) -> str:
+    """``amount`` (a ``Decimal``, an int or a decimal string) for people: the currency's decimal places, grouped and
+    separated as the active language writes numbers, then the currency code (``1,000.00 MXN``; ``1 000,00 MXN`` in
+    Spain's Spanish). Raises ``ValueError`` for a value that is not a finite amount."""
+    value = _as_decimal(amount)
+    if value is None or not value.is_finite():
+        raise ValueError(f"not an amount: {_shown(amount)}")
+    places = currency_places(currency)
+    number = number_format(value.quantize(Decimal(1).scaleb(-places)), places, use_l10n=True, force_grouping=True)
+    return f"{number} {currency}" if currency else number
+
+
 def _shown(value: Any) -> str:
     """A value quoted for an error message, cut short."""
     text = repr(value) if not isinstance(value, str) else f'"{value}"'

@@ -109,6 +109,19 @@ def confirm_return(link: ReturnLink, *, reported_order_id: str | None = None) ->
     return sync_checkout(checkout, canceled_by_buyer=link.side == CANCELED)
 
 
+def poll_order(order: Order) -> Order:
+    """The order as a front end polling a pending payment should see it: a PENDING order is read from the API at
+    most once per ``RETURN_SYNC_INTERVAL`` (shared with the returns, :func:`.throttle.claim_return_read`); every
+    other order, a read inside the interval, and a read that fails (recorded on the order) answer from the
+    database."""
+    if order.status != OrderStatus.PENDING or not claim_return_read(order.pk):
+        return order
+    try:
+        return sync_order(order).order
+    except OrkestaPayError:
+        return order
+
+
 def sync_checkout(checkout: Checkout, *, canceled_by_buyer: bool = False) -> SyncResult:
     """Read ``checkout``'s OrkestaPay order (and payments) and apply it. ``canceled_by_buyer`` (the cancel link)
     closes this attempt, unless the read shows a payment on it in progress or completed; the order's status then

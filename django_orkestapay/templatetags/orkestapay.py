@@ -1,5 +1,6 @@
 """``{% load orkestapay %}``: ``{% orkestapay_button order %}`` (the pay form; no amounts in it: the server knows
-them) and ``{% orkestapay_shop_url %}`` (the way back to the shop that the app's pages offer)."""
+them), ``{% orkestapay_shop_url %}`` (the way back to the shop that the app's pages offer) and the filter
+``orkestapay_money`` (an amount and its currency, written the active language's way)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from django.urls import NoReverseMatch
 from django.utils.translation import gettext as _
 
 from .. import adapters, conf, services
-from ..models import Order
-from ..signing import PAY_FIELD, sign_pay_reference
+from ..models import Order, OrderStatus
 
 register = template.Library()
 logger = logging.getLogger("django_orkestapay.templatetags")
@@ -30,12 +30,8 @@ def orkestapay_button(
     carries a signed reference (valid ``PAY_LINK_MAX_AGE`` seconds), never a bare id; for a shop object the order
     is made when the buyer clicks.
     """
-    if isinstance(target, Order):
-        order: Order | None = target
-        field_name, field_value = PAY_FIELD, sign_pay_reference(target.pk)
-    else:
-        order = services.paid_order_for(target)
-        field_name, field_value = "object", adapters.sign_shop_object(target)
+    order = target if isinstance(target, Order) else services.paid_order_for(target)
+    ((field_name, field_value),) = adapters.pay_fields(target).items()
     return {
         "order": order,
         "field_name": field_name,
@@ -45,7 +41,20 @@ def orkestapay_button(
         "csrf_token": context.get("csrf_token"),
         "payable": order is None or order.is_payable,
         "paid": order is not None and order.is_paid,
+        "refunded": order is not None and order.status == OrderStatus.REFUNDED,
+        "partly_refunded": order is not None and order.status == OrderStatus.PARTIALLY_REFUNDED,
     }
+
+
+@register.filter
+def orkestapay_money(amount: Any, currency: str = "") -> str:
+    """``{{ order.total_amount|orkestapay_money:order.currency }}``: the amount with the currency's decimal places,
+    grouped and separated as the active language writes numbers (``1,000.00 MXN`` in English and Mexican Spanish,
+    ``1 000,00 MXN`` in Spain's Spanish), then the currency code. A value that is not an amount is shown as it is."""
+    try:
+        return services.format_money(amount, currency)
+    except (ArithmeticError, TypeError, ValueError):
+        return f"{amount} {currency}".strip()
 
 
 @register.simple_tag

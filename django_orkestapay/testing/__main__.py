@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import base64
+import errno
 import ipaddress
 import signal
 import sys
@@ -12,7 +14,7 @@ from types import FrameType
 
 from .fake_gateway import FakeOrkestaPay
 from .recording import RecordedRequest
-from .webhooks import PAYLOAD_VERSIONS, WEBHOOK_MODES
+from .webhooks import PAYLOAD_VERSIONS, WEBHOOK_MODES, generate_secret
 
 
 def is_loopback(host: str) -> bool:
@@ -36,7 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-id", default="fake-client-id")
     parser.add_argument("--client-secret", default="fake-client-secret")
     parser.add_argument("--webhook-url", action="append", default=[], help="webhook receiver URL (repeatable)")
-    parser.add_argument("--webhook-secret", default=None, help="whsec_ secret for the webhook URLs (else generated)")
+    parser.add_argument(
+        "--webhook-secret",
+        default=None,
+        help="whsec_ secret signing the deliveries to every receiver registered without one (default: a new one, "
+        "printed at start)",
+    )
     parser.add_argument("--public-base-url", default=None, help="base URL browsers use to reach the hosted page")
     parser.add_argument("--webhook-mode", choices=WEBHOOK_MODES, default="normal")
     parser.add_argument("--webhook-payload-version", choices=PAYLOAD_VERSIONS, default="v2026")
@@ -69,9 +76,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         webhook_mode=args.webhook_mode,
         on_request=None if args.quiet else _log_line,
     )
-    fake.start()
-    secrets = [fake.add_webhook_endpoint(url, args.webhook_secret) for url in args.webhook_url]
-    _print_banner(fake, args.webhook_url, secrets)
+    secret = args.webhook_secret or generate_secret()
+    if not is_webhook_secret(secret):
+        print(f"--webhook-secret {secret!r} is not a whsec_ secret (whsec_ and base64)", file=sys.stderr)
+        return 2
+    try:
+        fake.start()
+    except OSError as exc:
+        print(bind_failure(args.host, args.port, exc), file=sys.stderr)
+        return 1
+    fake.webhooks.default_secret = secret
+    for url in args.webhook_url:
+        fake.add_webhook_endpoint(url)
+    print_banner(fake, secret, args.webhook_url)
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -86,16 +103,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _print_banner(fake: FakeOrkestaPay, urls: Sequence[str], secrets: Sequence[str]) -> None:
-    print(f"Fake OrkestaPay listening on {fake.base_url}", flush=True)
-    print(f"  API base URL:   {fake.base_url}", flush=True)
-    print(f"  client_id:      {fake.client_id}", flush=True)
-    print(f"  client_secret:  {fake.client_secret}", flush=True)
-    print(f"  hosted page:    {fake.page_base_url()}/checkout/<checkout_id>", flush=True)
-    print(f"  control routes: {fake.base_url}/_fake/health, /_fake/reset, /_fake/requests, ...", flush=True)
-    for url, secret in zip(urls, secrets, strict=True):
-        print(f"  webhook:        {url}  secret: {secret}", flush=True)
-    print("Press Ctrl+C to stop.", flush=True)
+def is_webhook_secret(value: str) -> bool:
+    """Whether ``value`` is ``whsec_`` followed by base64 (the form OrkestaPay's portal shows)."""
+    try:
+        return value.startswith("whsec_") and bool(base64.b64decode(value.removeprefix("whsec_"), validate=True))
+    except ValueError:
+        return False
+
+
+def bind_failure(host: str, port: int, exc: OSError) -> str:
+    """One line saying why the server could not listen, and what to do."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {host}:{port}: the port is already in use. Pick another with --port, or --port 0 for "
+            "any free one (the banner says which)."
+        )
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
+def print_banner(fake: FakeOrkestaPay, webhook_secret: str, webhook_urls: Sequence[str]) -> None:
+    """What a shop needs to talk to this fake: its URL, credentials and webhook secret, as ``ORKESTAPAY`` keys."""
+    receivers = ", ".join(webhook_urls) or "none yet (--webhook-url http://127.0.0.1:8000/orkestapay/webhook/)"
+    lines = [
+        f"Fake OrkestaPay listening on {fake.base_url} (a test gateway: no real money)",
+        f'  base URL        {fake.base_url:<48}  ORKESTAPAY["BASE_URL"]',
+        f'  client id       {fake.client_id:<48}  ORKESTAPAY["CLIENT_ID"]',
+        f'  client secret   {fake.client_secret:<48}  ORKESTAPAY["CLIENT_SECRET"]',
+        f'  webhook secret  {webhook_secret:<48}  ORKESTAPAY["WEBHOOK_SECRETS"]',
+        f"  webhooks to     {receivers}",
+        f"  hosted page     {fake.page_base_url()}/checkout/<checkout_id>",
+        f"  control routes  {fake.base_url}/_fake/health, /_fake/reset, /_fake/requests, ...",
+        "Press Ctrl+C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":

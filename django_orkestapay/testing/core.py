@@ -3,11 +3,13 @@
 ``GatewayCore`` holds the settings, the state, the fault book, the webhook dispatcher and the request log of one
 fake. The API and control routes receive it explicitly (the hosted page only needs its state), so none of them
 knows ``FakeOrkestaPay``. It also turns state changes into signed webhook messages (``publish``), derives the
-validation rules in force (``checkout_rules``) and resets everything but credentials and webhook endpoints.
+validation rules in force (``checkout_rules``) and resets everything but credentials and webhook endpoints (then
+runs its ``reset_hooks``: the pytest plugin's makes the app forget the token the fake issued).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ._util import dumps_bytes
@@ -28,6 +30,8 @@ class GatewayCore:
         self.state = GatewayState(settings, settings.clock, self.publish)
         self.faults = FaultBook()
         self.log = RequestLog()
+        #: Called, in order, at the end of every reset (``fake.reset()`` and ``POST /_fake/reset``).
+        self.reset_hooks: list[Callable[[], None]] = []
 
     def publish(self, event_type: str, payment: dict[str, Any], order: dict[str, Any]) -> None:
         """Queue the webhook event for a payment and its order, in the configured payload version."""
@@ -51,9 +55,12 @@ class GatewayCore:
         )
 
     def reset(self) -> None:
-        """Clear state, logs, faults and queued webhooks; restore behaviour settings; keep credentials/endpoints."""
+        """Clear state, logs, faults and queued webhooks; restore behaviour settings; keep credentials/endpoints;
+        then run the reset hooks."""
         self.state.clear()
         self.faults.clear()
         self.webhooks.reset()
         self.log.clear()
         self.settings.restore_defaults()
+        for hook in list(self.reset_hooks):
+            hook()

@@ -166,6 +166,9 @@ class FakeOrkestaPay(RemoteControl):
             token_claims_lifetime=token_claims_lifetime,
         )
         super().__init__(GatewayCore(self.settings, webhooks))
+        #: Callables run at the end of every reset (``reset()`` or ``POST /_fake/reset``), e.g. to make an app forget
+        #: the access token it cached, which the reset revoked. The pytest plugin adds one for django-orkestapay.
+        self.reset_hooks = self.core.reset_hooks
         self._server: FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -205,7 +208,8 @@ class FakeOrkestaPay(RemoteControl):
         self.stop()
 
     def reset(self) -> None:
-        """Clear state, logs, faults and queued webhooks; restore behaviour settings; keep credentials/endpoints."""
+        """Clear state, logs, faults and queued webhooks; restore behaviour settings; keep credentials/endpoints;
+        then run ``reset_hooks``."""
         self.core.reset()
 
     @property

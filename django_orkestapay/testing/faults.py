@@ -12,6 +12,14 @@ Kinds and what they do to a matching request:
 ``connection_reset`` reset the TCP connection (RST) without answering.
 ``redirect_host``    answer normally, but with ``checkout_redirect_url`` pointing at ``redirect_host``.
 
+Path patterns are shell-style globs (``fnmatch``), matched against the whole path without the query string: ``*``
+matches any run of characters **including** ``/`` (``/v1/orders/*`` also matches ``/v1/orders/ord_1/payments``),
+``?`` one character, ``[...]`` a set; ``*`` alone matches every path. A pattern that starts with ``re:`` is a
+regular expression instead, which must match the whole path (``re:/v1/orders/[^/]+`` is an order but not its
+payments). Globs are the default because they say what almost every test means (a path, or a path prefix) without
+escaping; since ``.*`` or ``^`` in a glob would silently never match, a glob that looks like a regular expression
+is refused with a ``ValueError`` that suggests the ``re:`` prefix.
+
 ``after_processing`` says whether the request is carried out (a checkout created, a refund made) before the fault
 spoils the answer. Defaults: True for ``timeout`` (the realistic hard case: the work is done and the answer lost),
 ``malformed_json``, ``truncated_json`` and ``redirect_host``; False for ``status``, ``unauthorized`` and
@@ -20,6 +28,7 @@ spoils the answer. Defaults: True for ``timeout`` (the realistic hard case: the 
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
@@ -42,6 +51,31 @@ FAULT_KINDS = (
 _PROCESS_FIRST = frozenset({"timeout", "malformed_json", "truncated_json", "redirect_host"})
 _MUST_PROCESS = frozenset({"truncated_json", "redirect_host"})
 MALFORMED_BODY = b'{"status": "OK", "data": {"id": , "items": [}'
+#: A path pattern with this prefix is a regular expression matched against the whole path; any other is a glob.
+REGEX_PREFIX = "re:"
+#: What gives a glob away as a regular expression: an anchor, ``.*`` / ``.+``, a class escape, a group, a ``|``.
+_LOOKS_LIKE_A_REGEX = re.compile(r"^\^|\$$|\.[*+]|\\[dDwWsS]|\(\?|\|")
+
+
+def path_matches(pattern: str, path: str) -> bool:
+    """Whether ``path`` matches a fault's path pattern: a glob, or (``re:...``) a regular expression."""
+    if pattern.startswith(REGEX_PREFIX):
+        return re.fullmatch(pattern.removeprefix(REGEX_PREFIX), path) is not None
+    return fnmatchcase(path, pattern)
+
+
+def check_path_pattern(pattern: str) -> None:
+    """Refuse a regular expression that does not compile, and a glob that looks like a regular expression."""
+    if pattern.startswith(REGEX_PREFIX):
+        try:
+            re.compile(pattern.removeprefix(REGEX_PREFIX))
+        except re.error as exc:
+            raise ValueError(f"path pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+    elif _LOOKS_LIKE_A_REGEX.search(pattern):
+        raise ValueError(
+            f"path pattern {pattern!r} looks like a regular expression, but path patterns are shell-style globs "
+            f"(* matches anything, / included); write {REGEX_PREFIX + pattern!r} to match it as a regular expression"
+        )
 
 
 @dataclass
@@ -60,8 +94,8 @@ class Fault:
     fault_id: str = field(default_factory=lambda: new_id("flt"))
 
     def matches(self, method: str, path: str) -> bool:
-        """Whether this fault applies to ``method path`` (fnmatch: ``*`` also matches ``/``)."""
-        return self.method in ("*", method.upper()) and fnmatchcase(path, self.path_pattern)
+        """Whether this fault applies to ``method path`` (see :func:`path_matches`)."""
+        return self.method in ("*", method.upper()) and path_matches(self.path_pattern, path)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly description."""
@@ -82,6 +116,7 @@ def make_fault(
     """Validate the arguments of ``inject_fault`` and build the Fault."""
     if kind not in FAULT_KINDS:
         raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+    check_path_pattern(path_pattern)
     if times < 1:
         raise ValueError("times must be at least 1")
     if delay < 0:

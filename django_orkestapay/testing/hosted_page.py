@@ -1,6 +1,7 @@
 """The fake hosted checkout page: ``GET /checkout/{id}`` and its form actions (reference section 13.3).
 
-The page is self-contained HTML (inline CSS, no external assets). Every button is a plain ``<form method=post>``, so
+The page is self-contained HTML (inline CSS, no external assets), in the checkout's language (``EN_US`` English,
+anything else Spanish; :mod:`.hosted_page_texts`). Every button is a plain ``<form method=post>``, so
 tests can drive it with an HTTP client and Playwright can click it by id: ``pay-button``, ``three-ds-button``,
 ``pending-button``, ``decline-button``, ``cancel-button`` (and ``three-ds-complete-button`` on the challenge).
 """
@@ -14,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ._util import to_decimal
+from .hosted_page_texts import SPANISH, TEXTS, page_language
 from .records import DEFAULT_CARD, THREE_DS_CARD, CheckoutClosed, CheckoutExpired, PaymentDeclined
 from .state import GatewayState
 from .wire import Request, Response, html_response, redirect_response
@@ -51,18 +53,22 @@ def money(amount: Any, currency: str) -> str:
     return f"${value:,.2f} {escape(currency)}"
 
 
-def _layout(title: str, body: str) -> str:
+def _layout(t: dict[str, str], title: str, body: str) -> str:
     return (
-        '<!DOCTYPE html><html lang="es"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{t["lang"]}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)} · OrkestaPay (fake sandbox)</title><style>{CSS}</style></head><body>"
-        '<div class="sandbox">Entorno de pruebas: no se realizan cargos reales '
-        "<small>(test environment: no real charges)</small></div>"
-        "<header><h1>OrkestaPay (fake sandbox)</h1><small>Checkout de prueba · test checkout</small></header>"
+        f"<title>{escape(title)} · {escape(t['site'])}</title><style>{CSS}</style></head><body>"
+        f'<div class="sandbox">{escape(t["sandbox"])}</div>'
+        f"<header><h1>{escape(t['site'])}</h1><small>{escape(t['tagline'])}</small></header>"
         f"<main>{body}</main>"
-        "<footer>Fake OrkestaPay gateway for development and tests. Not affiliated with OrkestaPay.</footer>"
+        f"<footer>{escape(t['footer'])}</footer>"
         "</body></html>"
     )
+
+
+def _texts(checkout: dict[str, Any]) -> dict[str, str]:
+    """The page's words, in the checkout's language."""
+    return TEXTS[page_language(checkout.get("locale"))]
 
 
 def _product_rows(order: dict[str, Any]) -> str:
@@ -77,144 +83,136 @@ def _product_rows(order: dict[str, Any]) -> str:
     return "".join(rows)
 
 
-def _totals_rows(order: dict[str, Any]) -> str:
+def _totals_rows(t: dict[str, str], order: dict[str, Any]) -> str:
     currency = str(order.get("currency", ""))
-    rows = [f'<tr><td colspan="2">Subtotal</td><td class="n">{money(order.get("subtotal_amount"), currency)}</td></tr>']
+    subtotal = money(order.get("subtotal_amount"), currency)
+    rows = [f'<tr><td colspan="2">{t["subtotal"]}</td><td class="n">{subtotal}</td></tr>']
     for discount in order.get("discounts") or []:
         amount = money(discount.get("amount", 0), currency)
-        rows.append(f'<tr class="discount"><td colspan="2">Descuento</td><td class="n">-{amount}</td></tr>')
+        rows.append(f'<tr class="discount"><td colspan="2">{t["discount"]}</td><td class="n">-{amount}</td></tr>')
     shipping = order.get("shipping_details")
     if isinstance(shipping, dict) and shipping.get("amount") is not None:
         amount = money(shipping["amount"], currency)
-        rows.append(f'<tr class="shipping"><td colspan="2">Envío</td><td class="n">{amount}</td></tr>')
+        rows.append(f'<tr class="shipping"><td colspan="2">{t["shipping"]}</td><td class="n">{amount}</td></tr>')
     total = money(order.get("total_amount"), currency)
-    rows.append(f'<tr class="total"><td colspan="2">Total</td><td class="n" id="order-total">{total}</td></tr>')
+    rows.append(f'<tr class="total"><td colspan="2">{t["total"]}</td><td class="n" id="order-total">{total}</td></tr>')
     return "".join(rows)
 
 
-def _summary(order: dict[str, Any]) -> str:
-    email = escape(str(order.get("customer", {}).get("email", "")))
+def _summary(t: dict[str, str], order: dict[str, Any]) -> str:
+    reference = f'<strong id="merchant-order-id">{escape(str(order.get("merchant_order_id")))}</strong>'
+    email = f'<span id="customer-email">{escape(str(order.get("customer", {}).get("email", "")))}</span>'
+    head = f'<th>{t["product"]}</th><th class="n">{t["quantity"]}</th><th class="n">{t["unit_price"]}</th>'
     return (
-        '<section class="card" id="order-summary"><h2>Resumen del pedido '
-        f'<span class="muted">(order summary)</span></h2>'
-        f'<p class="muted">Pedido <strong id="merchant-order-id">{escape(str(order.get("merchant_order_id")))}</strong>'
-        f' · Cliente <span id="customer-email">{email}</span></p>'
-        '<table><thead><tr><th>Producto</th><th class="n">Cantidad</th><th class="n">Precio unitario</th></tr>'
-        f"</thead><tbody>{_product_rows(order)}</tbody><tfoot>{_totals_rows(order)}</tfoot></table></section>"
+        f'<section class="card" id="order-summary"><h2>{t["summary"]}</h2>'
+        f'<p class="muted">{t["order_and_customer"].format(order=reference, customer=email)}</p>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{_product_rows(order)}</tbody>"
+        f"<tfoot>{_totals_rows(t, order)}</tfoot></table></section>"
     )
 
 
 def _button_form(page_url: str, action: str, button_id: str, label: str, css: str, extra: str = "") -> str:
     return (
         f'<form method="post" action="{escape(page_url)}/{action}">{extra}'
-        f'<button type="submit" id="{button_id}" class="{css}">{label}</button></form>'
+        f'<button type="submit" id="{button_id}" class="{css}">{escape(label)}</button></form>'
     )
 
 
-def _payment_panel(checkout: dict[str, Any]) -> str:
+def _payment_panel(t: dict[str, str], checkout: dict[str, Any]) -> str:
     page_url = checkout["checkout_redirect_url"]
     order = checkout["order"]
     total = money(order.get("total_amount"), str(order.get("currency", "")))
     card_fields = (
-        '<label for="card-number">Número de tarjeta <span class="muted">(card number)</span></label>'
+        f'<label for="card-number">{t["card_number"]}</label>'
         f'<input id="card-number" name="card_number" form="pay-form" value="{DEFAULT_CARD}" autocomplete="off">'
-        '<div class="row"><div><label for="card-expiry">Vencimiento</label>'
+        f'<div class="row"><div><label for="card-expiry">{t["expiry"]}</label>'
         '<input id="card-expiry" value="12/30" form="pay-form"></div>'
-        '<div><label for="card-cvc">CVC</label><input id="card-cvc" value="123" form="pay-form"></div></div>'
+        f'<div><label for="card-cvc">{t["cvc"]}</label><input id="card-cvc" value="123" form="pay-form"></div></div>'
     )
     pay_form = (
         f'<form method="post" id="pay-form" action="{escape(page_url)}/pay">'
-        f'<button type="submit" id="pay-button" class="primary">Pagar {total}</button></form>'
+        f'<button type="submit" id="pay-button" class="primary">{t["pay"].format(total=total)}</button></form>'
     )
     three_ds = f'<input type="hidden" name="card_number" value="{THREE_DS_CARD}">'
     buttons = "".join(
         [
             pay_form,
-            _button_form(page_url, "3ds", "three-ds-button", "Pagar con 3-D Secure", "secondary", three_ds),
-            _button_form(page_url, "pay-pending", "pending-button", "Pagar con SPEI (pendiente)", "secondary"),
-            _button_form(page_url, "decline", "decline-button", "Simular rechazo", "danger"),
-            _button_form(page_url, "cancel", "cancel-button", "Cancelar y volver a la tienda", "link"),
+            _button_form(page_url, "3ds", "three-ds-button", t["pay_3ds"], "secondary", three_ds),
+            _button_form(page_url, "pay-pending", "pending-button", t["pay_spei"], "secondary"),
+            _button_form(page_url, "decline", "decline-button", t["decline"], "danger"),
+            _button_form(page_url, "cancel", "cancel-button", t["cancel"], "link"),
         ]
     )
-    hint = (
-        '<p class="muted">4242 4242 4242 4242 aprueba · 4000 0000 0000 0002 rechaza · '
-        "4000 0000 0000 2503 pide 3-D Secure <small>(approve / decline / 3DS test cards)</small></p>"
-    )
     return (
-        '<section class="card" id="payment-panel"><h2>Pago con tarjeta</h2>'
-        f'{card_fields}{hint}<div class="actions">{buttons}</div></section>'
+        f'<section class="card" id="payment-panel"><h2>{t["card_payment"]}</h2>'
+        f'{card_fields}<p class="muted">{t["test_cards"]}</p><div class="actions">{buttons}</div></section>'
     )
 
 
-def _status_panel(checkout: dict[str, Any]) -> str:
-    order = checkout["order"]
-    status = order["status"]
+def _status_panel(t: dict[str, str], checkout: dict[str, Any]) -> str:
+    status = checkout["order"]["status"]
     if status in ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED"):
         link = escape(checkout["completed_redirect_url"])
         return (
-            '<section class="card alert ok" id="checkout-completed">Este pedido ya fue pagado '
-            f'<small>(already paid)</small>. <a href="{link}">Volver a la tienda</a></section>'
+            f'<section class="card alert ok" id="checkout-completed">{t["already_paid"]} '
+            f'<a href="{link}">{t["back_to_shop"]}</a></section>'
         )
     if status == "PAYMENT_ACTION_REQUIRED":
-        return (
-            '<section class="card alert warn" id="checkout-pending">Esperando tu transferencia SPEI '
-            "<small>(waiting for the SPEI transfer)</small>.</section>"
-        )
-    return (
-        '<section class="card alert warn" id="checkout-closed">'
-        f"Este checkout ya no acepta pagos (estado {escape(status)}) "
-        "<small>(this checkout no longer accepts payments)</small>.</section>"
-    )
+        return f'<section class="card alert warn" id="checkout-pending">{t["waiting_spei"]}</section>'
+    closed = t["closed"].format(status=escape(status))
+    return f'<section class="card alert warn" id="checkout-closed">{closed}</section>'
 
 
 def render_checkout(checkout: dict[str, Any], error: str | None = None, notice: str | None = None) -> str:
-    """The main hosted page for a checkout view (as returned by ``GatewayState.checkout_view``)."""
+    """The main hosted page for a checkout view (as returned by ``GatewayState.checkout_view``), in its language;
+    ``error`` and ``notice`` are keys of its texts, or sentences shown as they are."""
+    t = _texts(checkout)
     parts = []
     if error:
-        parts.append(f'<div class="alert error" id="payment-error" role="alert">{escape(error)}</div>')
+        parts.append(f'<div class="alert error" id="payment-error" role="alert">{escape(t.get(error, error))}</div>')
     if notice:
-        parts.append(f'<div class="alert warn" id="checkout-notice">{escape(notice)}</div>')
-    parts.append(_summary(checkout["order"]))
+        parts.append(f'<div class="alert warn" id="checkout-notice">{escape(t.get(notice, notice))}</div>')
+    parts.append(_summary(t, checkout["order"]))
     if checkout["order"]["status"] == "CREATED":
-        parts.append(_payment_panel(checkout))
+        parts.append(_payment_panel(t, checkout))
     else:
-        parts.append(_status_panel(checkout))
-    return _layout("Checkout", "".join(parts))
+        parts.append(_status_panel(t, checkout))
+    return _layout(t, t["title_checkout"], "".join(parts))
 
 
 def render_expired(checkout: dict[str, Any]) -> str:
     """The page of an expired checkout."""
+    t = _texts(checkout)
     body = (
-        '<section class="card alert error" id="checkout-expired"><h2>Este checkout ha expirado</h2>'
-        "<p>Vuelve a la tienda e inicia el pago de nuevo. <small>(This checkout has expired.)</small></p></section>"
+        f'<section class="card alert error" id="checkout-expired"><h2>{t["expired"]}</h2>'
+        f"<p>{t['expired_hint']}</p></section>"
     )
-    return _layout("Checkout expirado", body + _summary(checkout["order"]))
+    return _layout(t, t["title_expired"], body + _summary(t, checkout["order"]))
 
 
 def render_three_ds(checkout: dict[str, Any], card_number: str) -> str:
     """A simulated 3-D Secure challenge; its button approves the payment."""
+    t = _texts(checkout)
     hidden = (
         f'<input type="hidden" name="card_number" value="{escape(card_number)}">'
         '<input type="hidden" name="three_ds" value="passed">'
     )
     form = _button_form(
-        checkout["checkout_redirect_url"], "pay", "three-ds-complete-button", "Autenticar y pagar", "primary", hidden
+        checkout["checkout_redirect_url"], "pay", "three-ds-complete-button", t["three_ds_pay"], "primary", hidden
     )
     body = (
-        '<section class="card" id="three-ds-challenge"><h2>Verificación 3-D Secure</h2>'
-        "<p>Tu banco pide confirmar esta compra. <small>(Simulated 3-D Secure challenge.)</small></p>"
-        f'<div class="actions">{form}</div></section>'
+        f'<section class="card" id="three-ds-challenge"><h2>{t["three_ds"]}</h2>'
+        f'<p>{t["three_ds_hint"]}</p><div class="actions">{form}</div></section>'
     )
-    return _layout("3-D Secure", body)
+    return _layout(t, t["title_3ds"], body)
 
 
 def render_not_found(checkout_id: str) -> str:
-    """The page of an unknown checkout."""
-    body = (
-        '<section class="card alert error" id="checkout-not-found"><h2>Checkout no encontrado</h2>'
-        f"<p>No existe el checkout <code>{escape(checkout_id)}</code>. <small>(Unknown checkout.)</small></p></section>"
-    )
-    return _layout("No encontrado", body)
+    """The page of an unknown checkout (no checkout, so no locale: Spanish)."""
+    t = TEXTS[SPANISH]
+    hint = t["not_found_hint"].format(checkout=f"<code>{escape(checkout_id)}</code>")
+    body = f'<section class="card alert error" id="checkout-not-found"><h2>{t["not_found"]}</h2><p>{hint}</p></section>'
+    return _layout(t, t["title_not_found"], body)
 
 
 def _form(request: Request) -> dict[str, str]:
@@ -259,7 +257,7 @@ def handle_page(state: GatewayState, request: Request) -> Response:
         return html_response(404, render_not_found(checkout_id))
     if action is None:
         if request.method != "GET":
-            return html_response(405, render_checkout(view, notice="Método no permitido"))
+            return html_response(405, render_checkout(view, notice="method_not_allowed"))
         if view["order"]["status"] == "EXPIRED":
             return html_response(200, render_expired(view))
         return html_response(200, render_checkout(view))
@@ -272,8 +270,7 @@ def _page_action(state: GatewayState, checkout_id: str, action: str, form: dict[
     try:
         return _run_action(state, checkout_id, action, form)
     except PaymentDeclined:
-        message = "Tu tarjeta fue rechazada. Intenta con otro método de pago. (Your card was declined.)"
-        return html_response(200, render_checkout(state.checkout_view(checkout_id), error=message))
+        return html_response(200, render_checkout(state.checkout_view(checkout_id), error="declined"))
     except CheckoutExpired:
         return html_response(200, render_expired(state.checkout_view(checkout_id)))
     except CheckoutClosed as exc:

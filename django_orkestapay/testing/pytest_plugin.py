@@ -7,10 +7,16 @@ Enable in a project's top-level ``conftest.py``::
 ``fake_orkestapay_server`` (session scope) is one started fake for the whole run; ``fake_orkestapay`` (function
 scope) is the same fake, reset before and after each test (state, logs, faults, webhook queue and behaviour
 settings), so tests may change its switches freely; webhook endpoints a test registers are removed afterwards.
+
+A reset revokes every token the fake issued, so the plugin also makes django-orkestapay forget the access token it
+cached (:func:`forget_app_token`, a reset hook): the next API call fetches a new one instead of being refused once.
+That part needs Django configured with ``django_orkestapay`` installed, and does nothing otherwise; the fake itself
+never imports Django.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -18,16 +24,38 @@ import pytest
 from .fake_gateway import FakeOrkestaPay
 
 
+def forget_app_token(fake: FakeOrkestaPay) -> None:
+    """Delete the access token django-orkestapay cached from ``fake`` (and the one of the ``ORKESTAPAY`` settings,
+    which may name the fake by another host) from its token cache; a no-op without Django or the app."""
+    try:
+        from django.apps import apps
+        from django.conf import settings
+    except ImportError:  # a project without Django uses the fake on its own
+        return
+    if not settings.configured or not apps.ready or not apps.is_installed("django_orkestapay"):
+        return
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_orkestapay import services
+
+    services.forget_access_token(fake.base_url, fake.client_id, fake.client_secret)
+    with contextlib.suppress(ImproperlyConfigured):  # without credentials in the settings nothing of theirs is cached
+        services.forget_access_token()
+
+
 @pytest.fixture(scope="session")
 def fake_orkestapay_server() -> Iterator[FakeOrkestaPay]:
-    """One fake gateway on a free loopback port, started for the whole test session."""
+    """One fake gateway on a free loopback port, started for the whole test session. Its resets make the app forget
+    its cached access token."""
     with FakeOrkestaPay() as fake:
+        fake.reset_hooks.append(lambda: forget_app_token(fake))
         yield fake
 
 
 @pytest.fixture
 def fake_orkestapay(fake_orkestapay_server: FakeOrkestaPay) -> Iterator[FakeOrkestaPay]:
-    """The session's fake gateway, reset before and after the test (webhook endpoints it adds are removed)."""
+    """The session's fake gateway, reset before and after the test (webhook endpoints it adds are removed, and the
+    app's cached access token is forgotten)."""
     fake = fake_orkestapay_server
     endpoints = fake.webhook_endpoints
     fake.reset()

@@ -135,7 +135,9 @@ class RemoteControl:
     ) -> Fault:
         """Make the next ``times`` requests matching ``method`` ("*" for any) and ``path_pattern`` misbehave.
 
-        See :mod:`django_orkestapay.testing.faults` for the kinds and the ``after_processing`` defaults.
+        ``path_pattern`` is a shell-style glob whose ``*`` also matches ``/`` (``"/v1/orders/*"``), or with the
+        prefix ``re:`` a regular expression matching the whole path (``"re:/v1/orders/[^/]+"``). See
+        :mod:`django_orkestapay.testing.faults` for the kinds and the ``after_processing`` defaults.
         """
         fault = make_fault(
             method,

@@ -180,6 +180,8 @@ class WebhookDispatcher:
         self.timeout = timeout
         self.tamper = tamper
         self.endpoints: list[WebhookEndpoint] = []
+        #: The secret of receivers registered without one (the CLI sets it and prints it); None: a new one each.
+        self.default_secret: str | None = None
         self._cond = threading.Condition()
         self._heap: list[_Delivery] = []
         self._held: list[WebhookMessage] = []
@@ -215,8 +217,8 @@ class WebhookDispatcher:
         self._tamper = value
 
     def add_endpoint(self, url: str, secret: str | None = None, events: Iterable[str] | None = None) -> str:
-        """Register a receiver; return its ``whsec_`` secret (generated when not given)."""
-        secret = secret or generate_secret()
+        """Register a receiver; return its ``whsec_`` secret (when not given: ``default_secret``, else a new one)."""
+        secret = secret or self.default_secret or generate_secret()
         secret_key(secret)  # fail early on a secret that is not base64
         subscribed = frozenset(events) if events is not None else None
         with self._cond:

@@ -7,7 +7,9 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env(
-    DEBUG=(bool, True),
+    # Off by default: buyers see the shop's own error pages, never Django's debug pages (settings, tracebacks).
+    # `manage.py rundemo` serves the static files itself. DEBUG=on in .env for development.
+    DEBUG=(bool, False),
     ALLOWED_HOSTS=(list, ["127.0.0.1", "localhost"]),
     ORKESTAPAY_CLIENT_ID=(str, ""),
     ORKESTAPAY_CLIENT_SECRET=(str, ""),
@@ -80,7 +82,8 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 LANGUAGE_CODE = "es-mx"
-LANGUAGES = [("es-mx", "Español (México)"), ("en", "English")]
+# Each language named in itself: the header's picker shows these names untranslated ("English", not "Inglés").
+LANGUAGES = [("es-mx", "Español"), ("en", "English")]
 TIME_ZONE = "America/Mexico_City"
 USE_I18N = True
 USE_TZ = True

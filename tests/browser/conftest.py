@@ -10,7 +10,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Error, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Error, Page, Playwright, ViewportSize, expect, sync_playwright
 
 from tests.browser.shop_pages import PageFactory
 from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
@@ -60,7 +60,7 @@ def browser(playwright_runtime: Playwright) -> Iterator[Browser]:
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleShop]:
     """The example shop (``manage.py rundemo``) with the embedded fake gateway, on free loopback ports."""
     try:
-        with running_shop(tmp_path_factory.mktemp("browser-shop"), debug=True) as running:
+        with running_shop(tmp_path_factory.mktemp("browser-shop")) as running:
             yield running
     except ShopDidNotStart as exc:
         pytest.fail(str(exc), pytrace=False)
@@ -68,7 +68,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleShop]:
 
 @pytest.fixture
 def new_page(browser: Browser, shop: ExampleShop, request: pytest.FixtureRequest) -> Iterator[PageFactory]:
-    """Open a page in a fresh browser context (own cookies) with ``locale`` as the browser's language.
+    """Open a page in a fresh browser context (own cookies) with ``locale`` as the browser's language, ``width`` by
+    ``height`` CSS pixels (``phone``: a mobile browser, which honours the viewport meta tag, with touch).
 
     Every page opened is remembered on the test item so a failure can screenshot it.
     """
@@ -76,8 +77,9 @@ def new_page(browser: Browser, shop: ExampleShop, request: pytest.FixtureRequest
     pages = request.node.stash.setdefault(PAGES, [])
     contexts = []
 
-    def open_page(locale: str = "en-US") -> Page:
-        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+    def open_page(locale: str = "en-US", *, width: int = 1280, height: int = 900, phone: bool = False) -> Page:
+        viewport: ViewportSize = {"width": width, "height": height}
+        context = browser.new_context(locale=locale, viewport=viewport, is_mobile=phone, has_touch=phone)
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
+from django.core.cache import caches
 
+from django_orkestapay import services
+from django_orkestapay.exceptions import NotFoundError
 from django_orkestapay.testing import FakeOrkestaPay
 
 from .helpers import ApiClient, session
@@ -107,3 +113,55 @@ class TestPluginFixture:
         assert fake_orkestapay.strict_amounts is False
 
     port: int = 0
+
+
+def test_reset_hooks_run_after_every_reset_in_order(make_fake: Any) -> None:
+    fake = make_fake()
+    calls: list[tuple[str, int]] = []
+    fake.reset_hooks.append(lambda: calls.append(("first", len(fake.checkouts))))
+    fake.reset_hooks.append(lambda: calls.append(("second", len(fake.checkouts))))
+    ApiClient(fake).create_checkout()
+
+    fake.reset()
+    session().post(f"{fake.base_url}/_fake/reset", timeout=5)
+
+    assert calls == [("first", 0), ("second", 0)] * 2  # after the state was cleared, for both ways of resetting
+
+
+def test_a_reset_makes_the_app_forget_the_token_it_cached(fake_orkestapay: FakeOrkestaPay, settings: Any) -> None:
+    """Without the plugin's reset hook the app would present the revoked token, be refused once and fetch anew."""
+    settings.ORKESTAPAY = {
+        "CLIENT_ID": fake_orkestapay.client_id,
+        "CLIENT_SECRET": fake_orkestapay.client_secret,
+        "BASE_URL": fake_orkestapay.base_url,
+    }
+    client = services.get_client()
+    client.get_access_token()
+    key = client.token_cache_key
+    assert caches["default"].get(key) is not None
+
+    fake_orkestapay.reset()
+
+    assert caches["default"].get(key) is None
+    with pytest.raises(NotFoundError):
+        client.get_order("ord_unknown")
+    assert [(r.method, r.path, r.status) for r in fake_orkestapay.request_log] == [
+        ("POST", "/v1/oauth/tokens", 200),
+        ("GET", "/v1/orders/ord_unknown", 404),
+    ]
+
+
+def test_the_plugin_imports_no_django_and_its_hook_needs_a_configured_django() -> None:
+    code = (
+        "import sys\n"
+        "from django_orkestapay.testing.pytest_plugin import forget_app_token\n"
+        "from django_orkestapay.testing import FakeOrkestaPay\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))\n"
+        "with FakeOrkestaPay() as fake:\n"
+        "    forget_app_token(fake)\n"
+        "    print('no-op')\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "no-op"]

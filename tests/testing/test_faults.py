@@ -208,6 +208,8 @@ def test_faults_via_http_control_routes(fake: FakeOrkestaPay, api: ApiClient) ->
         {"method": "GET", "path_pattern": "/v1/*", "kind": "delay", "times": 0},
         {"method": "GET", "path_pattern": "/v1/*", "kind": "truncated_json", "after_processing": False},
         {"method": "GET", "path_pattern": "/v1/*", "kind": "delay", "surprise": 1},
+        {"method": "GET", "path_pattern": "/v1/orders/.*", "kind": "delay"},
+        {"method": "GET", "path_pattern": "re:/v1/orders/(", "kind": "delay"},
     ],
 )
 def test_bad_fault_specs_are_refused(fake: FakeOrkestaPay, spec: dict[str, object]) -> None:
@@ -215,4 +217,31 @@ def test_bad_fault_specs_are_refused(fake: FakeOrkestaPay, spec: dict[str, objec
 
     assert response.status_code == 400
     assert response.json()["message"]
+    assert fake.faults == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matched"),
+    [
+        ("/v1/orders/*", ["/v1/orders/ord_1", "/v1/orders/ord_1/payments"]),  # a glob's * also matches /
+        ("/v1/orders/ord_?", ["/v1/orders/ord_1"]),
+        ("*", ["/v1/orders/ord_1", "/v1/orders/ord_1/payments", "/v1/payments/pay_1", "/v1/checkouts"]),
+        ("re:/v1/orders/[^/]+", ["/v1/orders/ord_1"]),  # a regular expression matches the whole path
+        ("re:/v1/(orders|payments)/.*", ["/v1/orders/ord_1", "/v1/orders/ord_1/payments", "/v1/payments/pay_1"]),
+        ("re:/v1/orders", []),  # not a prefix match
+    ],
+)
+def test_path_patterns_are_globs_unless_marked_as_regular_expressions(
+    fake: FakeOrkestaPay, pattern: str, matched: list[str]
+) -> None:
+    fault = fake.inject_fault("GET", pattern, "delay")
+    paths = ["/v1/orders/ord_1", "/v1/orders/ord_1/payments", "/v1/payments/pay_1", "/v1/checkouts"]
+    assert [path for path in paths if fault.matches("GET", path)] == matched
+
+
+@pytest.mark.parametrize("pattern", ["/v1/orders/.*", "^/v1/orders", "/v1/orders/[^/]+$", r"/v1/orders/\d+", "/a|/b"])
+def test_a_glob_that_looks_like_a_regular_expression_is_refused(fake: FakeOrkestaPay, pattern: str) -> None:
+    with pytest.raises(ValueError, match="looks like a regular expression") as excinfo:
+        fake.inject_fault("GET", pattern, "delay")
+    assert f"'re:{pattern}'".replace("\\", "\\\\") in str(excinfo.value)
     assert fake.faults == []

@@ -33,7 +33,7 @@ def test_page_renders_the_order(api: ApiClient) -> None:
     assert page.headers["Content-Type"].startswith("text/html")
     html = page.text
     assert '<html lang="es">' in html
-    assert "OrkestaPay (fake sandbox)" in html
+    assert "OrkestaPay (pasarela simulada)" in html
     assert "1366656595193" in html
     assert "john.doe@example.com" in html
     assert "Pantalla TCL Smart TV Serie A3 A343 HD Android TV 40" in html
@@ -247,3 +247,46 @@ def test_page_requests_are_not_api_requests(fake: FakeOrkestaPay, api: ApiClient
     assert fake.count_requests(kind="page") == 3
     assert fake.count_requests(kind="control") == 1
     assert fake.count_requests(kind="all") == api_calls + 4
+
+
+#: What each language's page says, and what the other language's would.
+PAGE_WORDS = {
+    "es": ["Resumen del pedido", "Pagar $990.00 MXN", "Cancelar y volver a la tienda", "Entorno de pruebas"],
+    "en": ["Order summary", "Pay $990.00 MXN", "Cancel and return to the shop", "Test environment"],
+}
+
+
+@pytest.mark.parametrize(
+    ("locale", "language"),
+    [(None, "es"), ("ES_LATAM", "es"), ("EN_US", "en"), ("en_us", "en"), ("PT_BR", "es"), ("EN_GB", "es")],
+)
+def test_the_page_follows_the_checkouts_locale(api: ApiClient, locale: str | None, language: str) -> None:
+    body = seed_body()
+    if locale is None:
+        del body["locale"]
+    else:
+        body["locale"] = locale
+    checkout = api.create_checkout(body)
+
+    html = session().get(checkout["checkout_redirect_url"], timeout=5).text
+
+    assert f'<html lang="{language}">' in html
+    other = "en" if language == "es" else "es"
+    assert all(words in html for words in PAGE_WORDS[language])
+    assert not any(words in html for words in PAGE_WORDS[other])
+
+
+def test_an_english_checkout_says_declined_and_expired_in_english(make_fake: Any) -> None:
+    clock = FakeClock()
+    fake = make_fake(clock=clock, checkout_lifetime=60)
+    checkout = ApiClient(fake).create_checkout({**seed_body(), "locale": "EN_US"})
+
+    declined = _press(checkout, "decline")
+    three_ds = _press(checkout, "3ds")
+    clock.advance(61)
+    expired = session().get(checkout["checkout_redirect_url"], timeout=5)
+
+    assert "Your card was declined. Try another payment method." in declined.text
+    assert "3-D Secure verification" in three_ds.text
+    assert "This checkout has expired" in expired.text
+    assert '<html lang="en">' in expired.text

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import NoReverseMatch, reverse
 
 from django_orkestapay import tasks
@@ -30,7 +30,13 @@ class Command(BaseCommand):
         fake = None
         if settings.USE_FAKE_GATEWAY:
             fake = FakeOrkestaPay(host="127.0.0.1", port=settings.FAKE_GATEWAY_PORT)
-            fake.start()
+            try:
+                fake.start()
+            except OSError as exc:
+                raise CommandError(
+                    f"The fake gateway cannot listen on 127.0.0.1:{settings.FAKE_GATEWAY_PORT} ({exc.strerror}): "
+                    "stop what uses that port, or set FAKE_GATEWAY_PORT to a free one."
+                ) from exc
             shop_url = f"http://{addrport}"
             secrets = settings.ORKESTAPAY.get("WEBHOOK_SECRETS") or []
             webhook_path = _webhook_path()
@@ -48,7 +54,8 @@ class Command(BaseCommand):
         stop = threading.Event()
         threading.Thread(target=_run_schedule, args=(stop,), name="orkestapay-schedule", daemon=True).start()
         try:
-            call_command("runserver", addrport, use_reloader=False)
+            # insecure_serving: the static files too, with DEBUG off (the development server's --insecure).
+            call_command("runserver", addrport, use_reloader=False, insecure_serving=True)
         finally:
             stop.set()
             worker.terminate()
