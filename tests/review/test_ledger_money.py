@@ -74,3 +74,60 @@ def test_an_order_paid_and_fully_refunded_before_we_heard_is_refunded(
     assert Payment.objects.get(orkestapay_payment_id=payment_id).status == PaymentStatus.COMPLETED
     assert order.refunds.get().amount == Decimal("990.00")  # mirrored
     assert order.status == OrderStatus.REFUNDED
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a payment whose own order_id names another OrkestaPay order is recorded under whichever order listed "
+    "it first: one order paid with another buyer's money, the payer's order left unpaid",
+)
+def test_a_payment_listed_under_two_orders_pays_only_its_own(orkestapay_settings: Any, fake_orkestapay: Any) -> None:
+    """The gateway lists buyer Y's completed payment (its ``order_id`` says Y's order) under X's order too. X is
+    read first (its sync, its expiry sweep, a webhook): the ledger records Y's payment as X's, X is ``paid`` and
+    ``order_paid`` ships X. Then Y's own read finds the payment taken: Y is flagged ``malformed_answer`` and stays
+    unpaid although Y paid. ``record_payment`` never compares the payment's ``order_id`` with the attempt it read."""
+    x, y = make_order(), make_order()
+    x_checkout, y_checkout = start(x), start(y)
+    fake_orkestapay.pay(y_checkout.orkestapay_checkout_id)
+    y_payment = fake_orkestapay.get_order(y_checkout.orkestapay_order_id)["payment_id"]
+    assert fake_orkestapay.get_payment(y_payment)["order_id"] == y_checkout.orkestapay_order_id
+    x_remote = fake_orkestapay.state.order(x_checkout.orkestapay_order_id)
+    with fake_orkestapay.state.lock:
+        x_remote.payment_ids.append(y_payment)  # listed under X as well
+
+    with signal_log() as log:
+        services.sync_order(x)
+        services.sync_order(y)
+
+    x, y = Order.objects.get(pk=x.pk), Order.objects.get(pk=y.pk)
+    assert (x.status, y.status) == (OrderStatus.PENDING, OrderStatus.PAID)
+    assert Payment.objects.get(orkestapay_payment_id=y_payment).order_id == y.pk
+    assert log.names(x) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a transfer whose OrkestaPay order EXPIRED keeps the order 'payment in progress' forever: the buyer can "
+    "never pay it again",
+)
+def test_a_transfer_whose_order_expired_at_orkestapay_no_longer_blocks_paying(
+    orkestapay_settings: Any, fake_orkestapay: Any
+) -> None:
+    """The buyer picks SPEI and never transfers; OrkestaPay expires the order (PAYMENT_ACTION_REQUIRED -> EXPIRED,
+    after which the fake refuses to settle it). The payment itself still says PAYMENT_ACTION_REQUIRED, which the
+    ledger maps to pending and the attempt status puts above the order's EXPIRED: the attempt stays ``pending``,
+    the order ``pending``, and ``start_checkout`` answers "a payment is in progress, do not pay again" for good.
+    Neither the sweep nor the sync can ever change it."""
+    order = make_order()
+    checkout = start(order)
+    fake_orkestapay.pay_pending(checkout.orkestapay_checkout_id)
+    services.sync_order(order)
+    fake_orkestapay.expire_checkout(checkout.orkestapay_checkout_id)
+    assert fake_orkestapay.get_order(checkout.orkestapay_order_id)["status"] == "EXPIRED"
+
+    services.sync_order(Order.objects.get(pk=order.pk))
+    services.expire_checkouts()
+
+    order = Order.objects.get(pk=order.pk)
+    assert order.status == OrderStatus.EXPIRED
+    assert start(order).pk != checkout.pk  # a new attempt, not PaymentInProgressError
