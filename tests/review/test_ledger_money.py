@@ -131,3 +131,30 @@ def test_a_transfer_whose_order_expired_at_orkestapay_no_longer_blocks_paying(
     order = Order.objects.get(pk=order.pk)
     assert order.status == OrderStatus.EXPIRED
     assert start(order).pk != checkout.pk  # a new attempt, not PaymentInProgressError
+
+
+@pytest.mark.parametrize("later_status", ["VOIDED", "CANCELED", "CHARGEBACK"])
+@pytest.mark.xfail(
+    strict=True,
+    reason="a completed payment that OrkestaPay later reports voided, canceled or charged back is only logged: the "
+    "order stays paid, unflagged, and its full amount is still offered for refund",
+)
+def test_a_completed_payment_reported_voided_later_is_flagged(
+    orkestapay_settings: Any, fake_orkestapay: Any, later_status: str
+) -> None:
+    """The ledger's monotonic rule keeps the row completed (right: we must not forget the money arrived), but
+    nothing tells a person that OrkestaPay now says the money is not there: no review flag, no signal, and
+    ``refundable_amount`` still offers 990 of a payment OrkestaPay will not refund."""
+    order = make_order()
+    checkout = start(order)
+    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
+    services.sync_order(order)
+    payment_id = fake_orkestapay.get_order(checkout.orkestapay_order_id)["payment_id"]
+    with fake_orkestapay.state.lock:
+        fake_orkestapay.state.payment(payment_id).status = later_status
+
+    services.sync_order(Order.objects.get(pk=order.pk))
+
+    order = Order.objects.get(pk=order.pk)
+    assert Payment.objects.get(orkestapay_payment_id=payment_id).remote_status == "COMPLETED"  # kept, and ...
+    assert order.needs_review  # ... a person is told OrkestaPay now says otherwise
