@@ -14,13 +14,13 @@ from django_orkestapay import services
 from django_orkestapay.models import Checkout, Order, OrderStatus, Payment, PaymentStatus
 from tests.conftest import make_order
 from tests.ledger_helpers import signal_log, start
+from tests.review.helpers import defect, paid_at_orkestapay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the payment recorded from a COMPLETED order with no payments listed is counted again once the real "
+@defect(
+    "the payment recorded from a COMPLETED order with no payments listed is counted again once the real "
     "payment is listed: a false paid_twice and order_paid_twice",
 )
 def test_a_payments_list_that_lags_does_not_make_an_order_paid_twice(
@@ -30,9 +30,7 @@ def test_a_payments_list_that_lags_does_not_make_an_order_paid_twice(
     for): one completed payment ``<order_id>:completed`` is recorded, fine. The next read lists the real payment: it
     becomes a second completed row, the order is flagged ``paid_twice`` and ``order_paid_twice`` tells the shop to
     "refund one, or keep both": a shop that refunds one refunds the buyer's only payment."""
-    order = make_order()
-    checkout = start(order)
-    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
+    order, checkout, _payment_id = paid_at_orkestapay(fake_orkestapay)
     remote = fake_orkestapay.state.order(checkout.orkestapay_order_id)
     with fake_orkestapay.state.lock:
         listed, remote.payment_ids = remote.payment_ids, []  # the list lags behind the order's status
@@ -52,9 +50,8 @@ def test_a_payments_list_that_lags_does_not_make_an_order_paid_twice(
     assert log.names(order).count("order_paid_twice") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an order paid and then fully refunded before we heard of either stays PENDING (PENDING -> REFUNDED is "
+@defect(
+    "an order paid and then fully refunded before we heard of either stays PENDING (PENDING -> REFUNDED is "
     "refused and only PARTIALLY_REFUNDED gets the PAID step)",
 )
 def test_an_order_paid_and_fully_refunded_before_we_heard_is_refunded(
@@ -64,10 +61,7 @@ def test_an_order_paid_and_fully_refunded_before_we_heard_is_refunded(
     reads the order. The ledger has the completed payment and a mirrored refund of 990, derive_status says
     REFUNDED, but the transition from PENDING is refused and ignored: the order stays ``pending`` ("payment in
     progress") for good, offered to pay again, while a partial portal refund would have given ``partially_refunded``."""
-    order = make_order()
-    checkout = start(order)
-    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
-    payment_id = fake_orkestapay.get_order(checkout.orkestapay_order_id)["payment_id"]
+    order, _checkout, payment_id = paid_at_orkestapay(fake_orkestapay)
     fake_orkestapay.refund_from_portal(payment_id, 990)
 
     services.sync_order(order)
@@ -78,9 +72,8 @@ def test_an_order_paid_and_fully_refunded_before_we_heard_is_refunded(
     assert order.status == OrderStatus.REFUNDED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a payment whose own order_id names another OrkestaPay order is recorded under whichever order listed "
+@defect(
+    "a payment whose own order_id names another OrkestaPay order is recorded under whichever order listed "
     "it first: one order paid with another buyer's money, the payer's order left unpaid",
 )
 def test_a_payment_listed_under_two_orders_pays_only_its_own(orkestapay_settings: Any, fake_orkestapay: Any) -> None:
@@ -88,10 +81,9 @@ def test_a_payment_listed_under_two_orders_pays_only_its_own(orkestapay_settings
     read first (its sync, its expiry sweep, a webhook): the ledger records Y's payment as X's, X is ``paid`` and
     ``order_paid`` ships X. Then Y's own read finds the payment taken: Y is flagged ``malformed_answer`` and stays
     unpaid although Y paid. ``record_payment`` never compares the payment's ``order_id`` with the attempt it read."""
-    x, y = make_order(), make_order()
-    x_checkout, y_checkout = start(x), start(y)
-    fake_orkestapay.pay(y_checkout.orkestapay_checkout_id)
-    y_payment = fake_orkestapay.get_order(y_checkout.orkestapay_order_id)["payment_id"]
+    x = make_order()
+    x_checkout = start(x)
+    y, y_checkout, y_payment = paid_at_orkestapay(fake_orkestapay)
     assert fake_orkestapay.get_payment(y_payment)["order_id"] == y_checkout.orkestapay_order_id
     x_remote = fake_orkestapay.state.order(x_checkout.orkestapay_order_id)
     with fake_orkestapay.state.lock:
@@ -107,9 +99,8 @@ def test_a_payment_listed_under_two_orders_pays_only_its_own(orkestapay_settings
     assert log.names(x) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a transfer whose OrkestaPay order EXPIRED keeps the order 'payment in progress' forever: the buyer can "
+@defect(
+    "a transfer whose OrkestaPay order EXPIRED keeps the order 'payment in progress' forever: the buyer can "
     "never pay it again",
 )
 def test_a_transfer_whose_order_expired_at_orkestapay_no_longer_blocks_paying(
@@ -136,9 +127,8 @@ def test_a_transfer_whose_order_expired_at_orkestapay_no_longer_blocks_paying(
 
 
 @pytest.mark.parametrize("later_status", ["VOIDED", "CANCELED", "CHARGEBACK"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="a completed payment that OrkestaPay later reports voided, canceled or charged back is only logged: the "
+@defect(
+    "a completed payment that OrkestaPay later reports voided, canceled or charged back is only logged: the "
     "order stays paid, unflagged, and its full amount is still offered for refund",
 )
 def test_a_completed_payment_reported_voided_later_is_flagged(
@@ -147,11 +137,8 @@ def test_a_completed_payment_reported_voided_later_is_flagged(
     """The ledger's monotonic rule keeps the row completed (right: we must not forget the money arrived), but
     nothing tells a person that OrkestaPay now says the money is not there: no review flag, no signal, and
     ``refundable_amount`` still offers 990 of a payment OrkestaPay will not refund."""
-    order = make_order()
-    checkout = start(order)
-    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
+    order, _checkout, payment_id = paid_at_orkestapay(fake_orkestapay)
     services.sync_order(order)
-    payment_id = fake_orkestapay.get_order(checkout.orkestapay_order_id)["payment_id"]
     with fake_orkestapay.state.lock:
         fake_orkestapay.state.payment(payment_id).status = later_status
 
@@ -162,9 +149,8 @@ def test_a_completed_payment_reported_voided_later_is_flagged(
     assert order.needs_review  # ... a person is told OrkestaPay now says otherwise
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="order_paid_twice is 'sent once per order' only while the review reason text stays: an operator who "
+@defect(
+    "order_paid_twice is 'sent once per order' only while the review reason text stays: an operator who "
     "reviews the order and clears it (the admin allows exactly that) gets it sent again on the next read",
 )
 def test_order_paid_twice_is_sent_once_even_after_the_operator_reviewed_it(
@@ -193,9 +179,8 @@ def test_order_paid_twice_is_sent_once_even_after_the_operator_reviewed_it(
     assert log.names(order).count("order_paid_twice") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one read of a paid order with a field missing (total_amount null) disputes the attempt for good: the "
+@defect(
+    "one read of a paid order with a field missing (total_amount null) disputes the attempt for good: the "
     "buyer's payment never counts again, and the order is offered for payment a second time",
 )
 def test_one_incomplete_answer_does_not_dispute_a_paid_attempt_for_good(
@@ -206,9 +191,7 @@ def test_one_incomplete_answer_does_not_dispute_a_paid_attempt_for_good(
     once and never cleared, so every later, complete and matching answer is ignored: the order stays
     ``pending`` (flagged ``amount_mismatch``), and since nothing is in progress ``start_checkout`` opens a new
     checkout for the same 990 MXN. An unusable answer should be a malformed answer (nothing applied), not a verdict."""
-    order = make_order()
-    checkout = start(order)
-    fake_orkestapay.pay(checkout.orkestapay_checkout_id)
+    order, checkout, _payment_id = paid_at_orkestapay(fake_orkestapay)
     fake_orkestapay.tamper_order(checkout.orkestapay_order_id, total_amount=None)
     services.sync_order(order)
     fake_orkestapay.tamper_order(checkout.orkestapay_order_id, total_amount=990)  # complete answers again

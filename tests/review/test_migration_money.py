@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from django_orkestapay import services
 from django_orkestapay.models import Order, PaymentStatus
+from tests.review.helpers import defect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,9 +88,8 @@ def old_paid_order(apps: Any, reference: str, checkout: Any, stored_payment_id: 
     return order
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="0003 records the stored payment id as a completed payment even when it is the declined one the old "
+@defect(
+    "0003 records the stored payment id as a completed payment even when it is the declined one the old "
     "code stored; the first read then finds the real one: a false paid_twice, 2000 offered for refund",
 )
 def test_an_old_order_that_stored_its_declined_payment_is_not_paid_twice_after_upgrading(
@@ -118,9 +118,8 @@ def test_an_old_order_that_stored_its_declined_payment_is_not_paid_twice_after_u
     assert services.refundable_amount(order) == Decimal("1000.00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="every REQUESTED refund carried over from the old code (months old, its key long forgotten) is resent "
+@defect(
+    "every REQUESTED refund carried over from the old code (months old, its key long forgotten) is resent "
     "by the first orkestapay_sync after upgrading: money that already left is refunded again",
 )
 def test_upgrading_does_not_resend_old_refunds_whose_outcome_was_lost(

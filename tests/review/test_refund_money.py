@@ -18,6 +18,7 @@ from django_orkestapay import services
 from django_orkestapay.exceptions import OrkestaPayError
 from django_orkestapay.models import Order, Refund, RefundStatus
 from tests.conftest import make_paid_order
+from tests.review.helpers import defect
 from tests.test_admin import confirmation_intent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,9 +43,8 @@ def ours_succeeded(order: Order) -> Decimal:
     return sum(amounts, Decimal("0.00"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a REQUESTED refund is resent blindly; once OrkestaPay forgot its idempotency key it refunds twice",
+@defect(
+    "a REQUESTED refund is resent blindly; once OrkestaPay forgot its idempotency key it refunds twice",
 )
 def test_a_refund_whose_answer_was_lost_is_not_refunded_again_after_the_key_expired(
     paid: Order, fake_orkestapay: Any
@@ -68,9 +68,8 @@ def test_a_refund_whose_answer_was_lost_is_not_refunded_again_after_the_key_expi
     assert remote_refunded(fake_orkestapay, payment_id) == Decimal("100")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="read_back credits another in-flight refund's money to this one: the ledger says 100 refunded, 50 left",
+@defect(
+    "read_back credits another in-flight refund's money to this one: the ledger says 100 refunded, 50 left",
 )
 def test_a_refusal_on_a_resend_is_not_settled_with_another_refunds_money(paid: Order, fake_orkestapay: Any) -> None:
     """Two refunds of 50 in flight: A went through (answer lost), B never reached OrkestaPay (connection reset).
@@ -103,9 +102,8 @@ def staff_client(client: Any) -> Any:
     return client
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a multi-row refund confirmation refunds what is left at submit time, not the amount the page showed",
+@defect(
+    "a multi-row refund confirmation refunds what is left at submit time, not the amount the page showed",
 )
 def test_a_confirmed_refund_never_sends_more_than_the_page_showed(
     staff_client: Any, orkestapay_settings: Any, fake_orkestapay: Any

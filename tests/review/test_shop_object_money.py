@@ -11,6 +11,7 @@ from django.urls import reverse
 from django_orkestapay import adapters, services
 from django_orkestapay.models import Order, OrderStatus
 from tests.ledger_helpers import come_back, signal_log
+from tests.review.helpers import defect
 from tests.shop.models import Cart
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,9 +37,8 @@ def press_pay(client: Any, cart: Cart) -> Any:
     return client.post(reverse("orkestapay:pay"), {"object": adapters.sign_shop_object(cart)})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two orders of one cart with the same contents (only the buyer's details changed) both paid: "
+@defect(
+    "two orders of one cart with the same contents (only the buyer's details changed) both paid: "
     "order_paid twice for one cart, nothing flagged",
 )
 def test_a_cart_paid_twice_through_two_orders_is_flagged(
@@ -68,9 +68,8 @@ def test_a_cart_paid_twice_through_two_orders_is_flagged(
     assert first.needs_review or second.needs_review
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after a stale payment, a cart changed back to the paid contents counts as paid (button, 409) although "
+@defect(
+    "after a stale payment, a cart changed back to the paid contents counts as paid (button, 409) although "
     "order_paid was never sent for it",
 )
 def test_a_cart_counted_as_paid_was_announced_with_order_paid(
