@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from django_orkestapay import services
-from django_orkestapay.models import Checkout, Order, OrderStatus, Payment, PaymentStatus
-from tests.conftest import make_order
-from tests.ledger_helpers import signal_log, start
+from django_orkestapay.models import Checkout, Order, OrderStatus, Payment, PaymentStatus, ReviewCode
+from tests.conftest import hosted_page_post, make_order
+from tests.ledger_helpers import come_back, signal_log, start
 from tests.review.helpers import defect, paid_at_orkestapay
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -200,3 +201,31 @@ def test_one_incomplete_answer_does_not_dispute_a_paid_attempt_for_good(
 
     order = Order.objects.get(pk=order.pk)
     assert order.status == OrderStatus.PAID
+
+
+@defect(
+    "a second payment on an attempt closed here, made after the order was paid through another attempt (webhook "
+    "lost), is never read: orkestapay_sync skips paid orders and sync_order skips their closed attempts"
+)
+def test_a_second_payment_on_a_closed_attempt_of_a_paid_order_is_found(
+    client: Any, orkestapay_settings: Any, fake_orkestapay: Any
+) -> None:
+    """The issue's scenario 2 once the order is paid: the buyer cancels attempt 1 (OrkestaPay keeps it payable),
+    pays attempt 2, then pays the old tab of attempt 1 too, its webhook lost. ``orders_to_reconcile`` leaves paid
+    orders out and ``sync_order`` reads a paid order's attempts only when open, pending or already holding money,
+    so the buyer's second 990 MXN is never recorded: no ``paid_twice``, no ``order_paid_twice``, nothing to refund."""
+    fake_orkestapay.cancel_marks_order_canceled = False
+    order = make_order()
+    first = start(order)
+    come_back(client, hosted_page_post(first.redirect_url, "cancel").headers["Location"])
+    second = start(Order.objects.get(pk=order.pk))
+    come_back(client, fake_orkestapay.pay(second.orkestapay_checkout_id))
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+
+    fake_orkestapay.pay(first.orkestapay_checkout_id)  # the old tab, paid too; no webhook
+    call_command("orkestapay_sync")
+    services.sync_order(Order.objects.get(pk=order.pk))
+
+    order = Order.objects.get(pk=order.pk)
+    assert order.payments.filter(status=PaymentStatus.COMPLETED).count() == 2
+    assert order.review_code == ReviewCode.PAID_TWICE
