@@ -4,7 +4,7 @@ No HTTP here: see :mod:`django_orkestapay.services`.
 """
 
 from .events import Event, EventStatus
-from .ledger import Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus
+from .ledger import Payment, PaymentOrigin, PaymentStatus, Refund, RefundOrigin, RefundStatus
 from .orders import (
     FROZEN_ORDER_FIELDS,
     MONEY,
@@ -32,6 +32,7 @@ __all__ = [
     "Order",
     "OrderStatus",
     "Payment",
+    "PaymentOrigin",
     "PaymentStatus",
     "Refund",
     "RefundOrigin",
