@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import adapters, conf, services
-from .exceptions import OrderNotPayableError, OrkestaPayError, PaymentInProgressError
+from .exceptions import OrderNotPayableError, OrkestaPayError, PartiallyPaidError, PaymentInProgressError
 from .models import Checkout, Order, OrderStatus
 from .signing import (
     CANCELED,
@@ -106,6 +106,13 @@ def pay(request: HttpRequest) -> HttpResponse:
         message = _(
             "A payment for this order is in progress, for example a bank transfer or a cash payment. "
             "We will confirm it as soon as it arrives; please do not pay again."
+        )
+        status, retry = 409, False
+    except PartiallyPaidError:
+        title = _("Part of this order is paid")
+        message = _(
+            "We received part of the payment for this order. The shop will contact you about the rest; please do "
+            "not pay the full amount again."
         )
         status, retry = 409, False
     except OrderNotPayableError:

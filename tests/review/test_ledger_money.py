@@ -1,5 +1,5 @@
-"""Review of issue 11 (money truth), the ledger and the derived status: defects shown as strict xfails, over real
-HTTP against the fake gateway, with the signals sent on the real commit."""
+"""Review of issue 11 (money truth), the ledger and the derived status: the defects the review found, each now
+asserted fixed, over real HTTP against the fake gateway, with the signals sent on the real commit."""
 
 from __future__ import annotations
 
@@ -12,18 +12,15 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from django_orkestapay import services
+from django_orkestapay.exceptions import MalformedResponseError
 from django_orkestapay.models import Checkout, Order, OrderStatus, Payment, PaymentStatus, ReviewCode
 from tests.conftest import hosted_page_post, make_order
 from tests.ledger_helpers import come_back, signal_log, start
-from tests.review.helpers import defect, paid_at_orkestapay
+from tests.review.helpers import paid_at_orkestapay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@defect(
-    "the payment recorded from a COMPLETED order with no payments listed is counted again once the real "
-    "payment is listed: a false paid_twice and order_paid_twice",
-)
 def test_a_payments_list_that_lags_does_not_make_an_order_paid_twice(
     orkestapay_settings: Any, fake_orkestapay: Any
 ) -> None:
@@ -51,10 +48,6 @@ def test_a_payments_list_that_lags_does_not_make_an_order_paid_twice(
     assert log.names(order).count("order_paid_twice") == 0
 
 
-@defect(
-    "an order paid and then fully refunded before we heard of either stays PENDING (PENDING -> REFUNDED is "
-    "refused and only PARTIALLY_REFUNDED gets the PAID step)",
-)
 def test_an_order_paid_and_fully_refunded_before_we_heard_is_refunded(
     orkestapay_settings: Any, fake_orkestapay: Any
 ) -> None:
@@ -73,10 +66,6 @@ def test_an_order_paid_and_fully_refunded_before_we_heard_is_refunded(
     assert order.status == OrderStatus.REFUNDED
 
 
-@defect(
-    "a payment whose own order_id names another OrkestaPay order is recorded under whichever order listed "
-    "it first: one order paid with another buyer's money, the payer's order left unpaid",
-)
 def test_a_payment_listed_under_two_orders_pays_only_its_own(orkestapay_settings: Any, fake_orkestapay: Any) -> None:
     """The gateway lists buyer Y's completed payment (its ``order_id`` says Y's order) under X's order too. X is
     read first (its sync, its expiry sweep, a webhook): the ledger records Y's payment as X's, X is ``paid`` and
@@ -100,10 +89,6 @@ def test_a_payment_listed_under_two_orders_pays_only_its_own(orkestapay_settings
     assert log.names(x) == []
 
 
-@defect(
-    "a transfer whose OrkestaPay order EXPIRED keeps the order 'payment in progress' forever: the buyer can "
-    "never pay it again",
-)
 def test_a_transfer_whose_order_expired_at_orkestapay_no_longer_blocks_paying(
     orkestapay_settings: Any, fake_orkestapay: Any
 ) -> None:
@@ -128,10 +113,6 @@ def test_a_transfer_whose_order_expired_at_orkestapay_no_longer_blocks_paying(
 
 
 @pytest.mark.parametrize("later_status", ["VOIDED", "CANCELED", "CHARGEBACK"])
-@defect(
-    "a completed payment that OrkestaPay later reports voided, canceled or charged back is only logged: the "
-    "order stays paid, unflagged, and its full amount is still offered for refund",
-)
 def test_a_completed_payment_reported_voided_later_is_flagged(
     orkestapay_settings: Any, fake_orkestapay: Any, later_status: str
 ) -> None:
@@ -150,10 +131,6 @@ def test_a_completed_payment_reported_voided_later_is_flagged(
     assert order.needs_review  # ... a person is told OrkestaPay now says otherwise
 
 
-@defect(
-    "order_paid_twice is 'sent once per order' only while the review reason text stays: an operator who "
-    "reviews the order and clears it (the admin allows exactly that) gets it sent again on the next read",
-)
 def test_order_paid_twice_is_sent_once_even_after_the_operator_reviewed_it(
     orkestapay_settings: Any, fake_orkestapay: Any
 ) -> None:
@@ -180,10 +157,6 @@ def test_order_paid_twice_is_sent_once_even_after_the_operator_reviewed_it(
     assert log.names(order).count("order_paid_twice") == 1
 
 
-@defect(
-    "one read of a paid order with a field missing (total_amount null) disputes the attempt for good: the "
-    "buyer's payment never counts again, and the order is offered for payment a second time",
-)
 def test_one_incomplete_answer_does_not_dispute_a_paid_attempt_for_good(
     orkestapay_settings: Any, fake_orkestapay: Any
 ) -> None:
@@ -191,10 +164,16 @@ def test_one_incomplete_answer_does_not_dispute_a_paid_attempt_for_good(
     not know). ``payment_mismatches`` reads the missing amount as a disagreement, and ``Checkout.disputed`` is set
     once and never cleared, so every later, complete and matching answer is ignored: the order stays
     ``pending`` (flagged ``amount_mismatch``), and since nothing is in progress ``start_checkout`` opens a new
-    checkout for the same 990 MXN. An unusable answer should be a malformed answer (nothing applied), not a verdict."""
+    checkout for the same 990 MXN. An unusable answer is a malformed answer (nothing applied, the error recorded on
+    the order, raised as for an unreadable answer), not a verdict."""
     order, checkout, _payment_id = paid_at_orkestapay(fake_orkestapay)
     fake_orkestapay.tamper_order(checkout.orkestapay_order_id, total_amount=None)
-    services.sync_order(order)
+    with pytest.raises(MalformedResponseError, match="no total_amount"):  # as an unreadable answer: nothing applied
+        services.sync_order(order)
+    unread = Order.objects.get(pk=order.pk)
+    assert (unread.status, unread.needs_review) == (OrderStatus.PENDING, False)
+    assert "no total_amount" in unread.last_error
+    assert not Checkout.objects.get(pk=checkout.pk).disputed
     fake_orkestapay.tamper_order(checkout.orkestapay_order_id, total_amount=990)  # complete answers again
 
     services.sync_order(Order.objects.get(pk=order.pk))
@@ -203,10 +182,6 @@ def test_one_incomplete_answer_does_not_dispute_a_paid_attempt_for_good(
     assert order.status == OrderStatus.PAID
 
 
-@defect(
-    "a second payment on an attempt closed here, made after the order was paid through another attempt (webhook "
-    "lost), is never read: orkestapay_sync skips paid orders and sync_order skips their closed attempts"
-)
 def test_a_second_payment_on_a_closed_attempt_of_a_paid_order_is_found(
     client: Any, orkestapay_settings: Any, fake_orkestapay: Any
 ) -> None:
