@@ -18,6 +18,7 @@ orkestapay.E009    ``ADAPTER`` cannot be imported or is not callable
 orkestapay.E010    ``CHECKOUT_LIFETIME`` is not longer than ``CHECKOUT_REUSE_MARGIN``: no checkout is ever reused
 orkestapay.E011    a ``WEBHOOK_SECRETS`` entry decodes to fewer than 24 bytes: not a real signing secret
 orkestapay.E012    ``TOKEN_LOCK_TIMEOUT`` or ``TOKEN_LOCK_WAIT`` is not a number of seconds, 0 or more
+orkestapay.E013    ``IDEMPOTENCY_KEY_LIFETIME`` is not a positive number of seconds
 orkestapay.W001    ``WEBHOOK_SECRETS`` is empty: the webhook endpoint refuses every delivery
 orkestapay.W002    deploy: the sandbox environment is configured
 orkestapay.W003    deploy: ``BASE_URL`` overrides OrkestaPay's API URL with another host

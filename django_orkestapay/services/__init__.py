@@ -25,6 +25,8 @@ from .money import format_amount_for_input, parse_localized_amount, validate_amo
 from .orders import create_order, current_fingerprint, linked_orders, order_for, paid_order_for
 from .refund_intents import RefundIntent, load_refund_intent, new_refund_intent
 from .refunds import (
+    mark_refund_failed,
+    mark_refunds_failed,
     reconcile_refunds,
     refund_order,
     refund_orders,
@@ -68,6 +70,8 @@ __all__ = [
     "load_refund_intent",
     "map_payment_status",
     "map_remote_status",
+    "mark_refund_failed",
+    "mark_refunds_failed",
     "new_refund_intent",
     "order_for",
     "orders_to_reconcile",

@@ -1,19 +1,12 @@
-"""Helpers of the review tests: the mark of a proven defect, and an order paid on the fake but not yet read."""
+"""Helpers of the review tests: an order paid on the fake but not yet read."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from django_orkestapay.models import Checkout, Order
 from tests.conftest import make_order
 from tests.ledger_helpers import start
-
-
-def defect(reason: str) -> pytest.MarkDecorator:
-    """A test that shows a defect: it fails today and must pass once the defect is fixed (strict xfail)."""
-    return pytest.mark.xfail(strict=True, reason=reason)
 
 
 def paid_at_orkestapay(fake: Any) -> tuple[Order, Checkout, str]:

@@ -1,5 +1,5 @@
 """Review of issue 11 (money truth), migrations 0003/0004 on realistic old data, then the new code against the fake
-gateway: defects shown as strict xfails."""
+gateway: the defects the review found, each now asserted fixed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from django_orkestapay import services
 from django_orkestapay.models import Order, PaymentStatus
-from tests.review.helpers import defect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,10 +87,6 @@ def old_paid_order(apps: Any, reference: str, checkout: Any, stored_payment_id: 
     return order
 
 
-@defect(
-    "0003 records the stored payment id as a completed payment even when it is the declined one the old "
-    "code stored; the first read then finds the real one: a false paid_twice, 2000 offered for refund",
-)
 def test_an_old_order_that_stored_its_declined_payment_is_not_paid_twice_after_upgrading(
     orkestapay_settings: Any, fake_orkestapay: Any, old_schema: Any
 ) -> None:
@@ -118,10 +113,6 @@ def test_an_old_order_that_stored_its_declined_payment_is_not_paid_twice_after_u
     assert services.refundable_amount(order) == Decimal("1000.00")
 
 
-@defect(
-    "every REQUESTED refund carried over from the old code (months old, its key long forgotten) is resent "
-    "by the first orkestapay_sync after upgrading: money that already left is refunded again",
-)
 def test_upgrading_does_not_resend_old_refunds_whose_outcome_was_lost(
     orkestapay_settings: Any, fake_orkestapay: Any, old_schema: Any
 ) -> None:

@@ -1,6 +1,6 @@
-"""Review of issue 11 (money truth), refunds: defects shown as strict xfails, over real HTTP against the fake.
+"""Review of issue 11 (money truth), refunds: the defects the review found, over real HTTP against the fake.
 
-Each test asserts what must hold for the money to be right; it fails today (xfail, strict) and flips when fixed.
+Each test asserts what must hold for the money to be right (each failed before its fix).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from django_orkestapay import services
 from django_orkestapay.exceptions import OrkestaPayError
 from django_orkestapay.models import Order, Refund, RefundStatus
 from tests.conftest import make_paid_order
-from tests.review.helpers import defect
 from tests.test_admin import confirmation_intent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,9 +42,6 @@ def ours_succeeded(order: Order) -> Decimal:
     return sum(amounts, Decimal("0.00"))
 
 
-@defect(
-    "a REQUESTED refund is resent blindly; once OrkestaPay forgot its idempotency key it refunds twice",
-)
 def test_a_refund_whose_answer_was_lost_is_not_refunded_again_after_the_key_expired(
     paid: Order, fake_orkestapay: Any
 ) -> None:
@@ -68,9 +64,6 @@ def test_a_refund_whose_answer_was_lost_is_not_refunded_again_after_the_key_expi
     assert remote_refunded(fake_orkestapay, payment_id) == Decimal("100")
 
 
-@defect(
-    "read_back credits another in-flight refund's money to this one: the ledger says 100 refunded, 50 left",
-)
 def test_a_refusal_on_a_resend_is_not_settled_with_another_refunds_money(paid: Order, fake_orkestapay: Any) -> None:
     """Two refunds of 50 in flight: A went through (answer lost), B never reached OrkestaPay (connection reset).
     B's resend is refused with a 400; the read-back sees 50 refunded, counts only *succeeded* refunds as "others",
@@ -102,9 +95,6 @@ def staff_client(client: Any) -> Any:
     return client
 
 
-@defect(
-    "a multi-row refund confirmation refunds what is left at submit time, not the amount the page showed",
-)
 def test_a_confirmed_refund_never_sends_more_than_the_page_showed(
     staff_client: Any, orkestapay_settings: Any, fake_orkestapay: Any
 ) -> None:
