@@ -95,6 +95,10 @@ DEFAULTS: dict[str, Any] = {
     # Refused webhook deliveries (bad signature, malformed body): only the newest this many are kept as events (2 KiB
     # of body each); every one is counted per day (RejectedWebhookCount, in the admin). 0: counted only.
     "REJECTED_WEBHOOKS_KEPT": 50,
+    # How long (seconds) OrkestaPay is assumed to remember a refund's Idempotency-Key (unknown for the real API; the
+    # fake's default is a day). A refund whose answer was lost and that is older than this is resent only when
+    # OrkestaPay's refunded amount proves it did not happen; otherwise it is left for a person. Default: 24 hours.
+    "IDEMPOTENCY_KEY_LIFETIME": 60 * 60 * 24,
     # Hosts a checkout_redirect_url may point at; None: DEFAULT_CHECKOUT_HOSTS plus BASE_URL's host.
     "CHECKOUT_HOSTS": None,
     # Webhook signing secrets (whsec_...), several during a rotation.

@@ -190,6 +190,13 @@ class TooManyFailedCheckoutsError(OrkestaPayError):
         return True
 
 
+class PartiallyPaidError(OrderNotPayableError):
+    """The order received part of its total (or money a person must look at): no new checkout for the full total is
+    offered; the shop settles the rest with the buyer."""
+
+    default_message = "Part of this order was paid; no new checkout is offered"
+
+
 class RefundNotAllowedError(OrkestaPayError):
     """The order cannot be refunded as asked (not paid, no payment id, or more than what is left to refund)."""
 

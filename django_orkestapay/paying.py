@@ -19,7 +19,13 @@ from django.utils.translation import gettext as _
 
 from . import adapters, services
 from .adapters import OBJECT_FIELD
-from .exceptions import OrderNotPayableError, OrkestaPayError, PaymentInProgressError, TooManyFailedCheckoutsError
+from .exceptions import (
+    OrderNotPayableError,
+    OrkestaPayError,
+    PartiallyPaidError,
+    PaymentInProgressError,
+    TooManyFailedCheckoutsError,
+)
 from .models import Checkout, Order
 from .signing import PAY_FIELD, InvalidPayReference, load_pay_reference
 
@@ -105,6 +111,13 @@ def start_payment(
             "We will confirm it as soon as it arrives; please do not pay again."
         )
         refusal = Refusal("payment_in_progress", title, message, 409, retry=False)
+    except PartiallyPaidError:  # before OrderNotPayableError, its base
+        title = _("Part of this order is paid")
+        message = _(
+            "We received part of the payment for this order. The shop will contact you about the rest; please do "
+            "not pay the full amount again."
+        )
+        refusal = Refusal("partially_paid", title, message, 409, retry=False)
     except OrderNotPayableError:
         message = _("This order is already paid or can no longer be paid.")
         refusal = Refusal("nothing_to_pay", _("Nothing to pay"), message, 409)

@@ -17,16 +17,23 @@ from django.dispatch import Signal
 #: The order **and the shop object's current contents** are paid: OrkestaPay reported completed payments covering
 #: the total, in our currency, on an attempt whose amount, currency and reference matched. For an order linked to
 #: a shop object (a cart), this is sent only when the object's current description still has the order's content
-#: fingerprint; otherwise :data:`stale_order_paid` is sent instead. Ship on this signal.
+#: fingerprint (otherwise :data:`stale_order_paid` is sent instead) and no other order of the object already paid
+#: the same contents (otherwise :data:`order_paid_twice`). Not sent for an order paid and refunded in full before
+#: the app heard of either: nothing is left to ship for. Ship on this signal.
 order_paid = Signal()
 #: Money arrived for an order whose shop object changed since (a cart that gained an item in another tab), or can
-#: no longer be described (deleted, adapter error). The order is paid and flagged for review (``stale_contents``);
-#: ``order_paid`` is *not* sent. ``current_fingerprint`` is the object's current content fingerprint (``None`` when
-#: it could not be described). Do not ship the current contents on this signal: refund, or ask the buyer.
+#: no longer be described (deleted, adapter error). The order is paid, flagged for review (``stale_contents``) and
+#: marked ``stale_payment``: it never counts as the object's payment, not even if the object is changed back, and
+#: the buyer can pay the current contents. ``order_paid`` is *not* sent. ``current_fingerprint`` is the object's
+#: current content fingerprint (``None`` when it could not be described). This money is for a person: refund it,
+#: or ship it by hand.
 stale_order_paid = Signal()
-#: A second completed payment arrived for an order (two attempts both paid): the order is flagged for review
-#: (``paid_twice``). ``payments``: the order's completed :class:`~django_orkestapay.models.Payment` rows, oldest
-#: first. Sent once per order. Decide: refund one (``refund_payment``), or keep both.
+#: Money was paid twice: a second completed payment counted for an order (two attempts both paid; sent when the
+#: order's counted completed payments go from one or none to two or more), or an order was paid for the same
+#: contents of a shop object that another order of it already paid (sent for the second order instead of
+#: ``order_paid``; both orders are flagged). The orders are flagged for review (``paid_twice``). ``payments``: the
+#: completed :class:`~django_orkestapay.models.Payment` rows involved (of both orders), oldest first. Decide: refund
+#: one (``refund_payment``), or keep both.
 order_paid_twice = Signal()
 #: The buyer canceled, or OrkestaPay reported the order canceled, and no other attempt is open, pending or paid.
 order_canceled = Signal()

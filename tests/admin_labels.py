@@ -15,7 +15,6 @@ from django.test import RequestFactory
 from django.utils import translation
 from django.utils.translation import trans_real
 
-
 #: The apps whose labels are checked: ours, the shops' in this repository, and Django's own. A third-party app in
 #: the admin (the task backend's results) is its authors' to translate.
 CHECKED_APPS = ("django_orkestapay", "shop", "tests.", "django.contrib.")

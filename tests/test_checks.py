@@ -138,6 +138,12 @@ SECONDS_CHECKS: dict[str, tuple[tuple[str, ...], list[object], list[object], str
         [0, 0.5, 5, Decimal("2.5")],
         "number of seconds, 0 or more",
     ),
+    "orkestapay.E017": (
+        ("IDEMPOTENCY_KEY_LIFETIME",),
+        [0, -1, 0.0, float("nan"), None, "86400", True],
+        [1, 0.5, 86400, Decimal("2.5")],
+        "positive number of seconds",
+    ),
 }
 
 

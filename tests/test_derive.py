@@ -189,9 +189,13 @@ def test_only_completed_payments_are_money(status):
         ([(CheckoutStatus.CANCELED, "ord_1")], [], OrderStatus.CANCELED),
         ([(CheckoutStatus.DECLINED, "ord_1")], [], OrderStatus.FAILED),
         ([(CheckoutStatus.EXPIRED, "ord_1")], [], OrderStatus.EXPIRED),
-        # a transfer in progress, even on an attempt closed here: pending
-        ([(CheckoutStatus.EXPIRED, "ord_1")], [PaymentStatus.PENDING], OrderStatus.PENDING),
-        ([(CheckoutStatus.CANCELED, "ord_1")], [PaymentStatus.AUTHORIZED], OrderStatus.PENDING),
+        # a transfer in progress keeps the order pending while its attempt is open or pending...
+        ([(CheckoutStatus.PENDING, "ord_1")], [PaymentStatus.PENDING], OrderStatus.PENDING),
+        ([(CheckoutStatus.OPEN, "ord_1")], [PaymentStatus.AUTHORIZED], OrderStatus.PENDING),
+        # ... but not once the attempt is closed: checkout_status closes an attempt with a payment in progress only
+        # when OrkestaPay closed its order (expired, canceled), and then the payment can no longer finish there
+        ([(CheckoutStatus.EXPIRED, "ord_1")], [PaymentStatus.PENDING], OrderStatus.EXPIRED),
+        ([(CheckoutStatus.CANCELED, "ord_1")], [PaymentStatus.AUTHORIZED], OrderStatus.CANCELED),
         ([(CheckoutStatus.CANCELED, "ord_1")], [PaymentStatus.FAILED], OrderStatus.CANCELED),
         # the most recent closed attempt decides (FAILED-to-create attempts are skipped)
         ([(CheckoutStatus.CANCELED, "ord_1"), (CheckoutStatus.EXPIRED, "ord_2")], [], OrderStatus.EXPIRED),
@@ -238,6 +242,11 @@ def test_an_open_attempt_past_its_expiry_no_longer_keeps_the_order_pending():
         # a transfer started before we closed the attempt here: pending again
         (CheckoutStatus.EXPIRED, "PAYMENT_ACTION_REQUIRED", [PaymentStatus.PENDING], CheckoutStatus.PENDING),
         (CheckoutStatus.CANCELED, "CREATED", [PaymentStatus.PENDING], CheckoutStatus.PENDING),
+        # OrkestaPay's final status of the order wins over a payment that still says it is in progress (a SPEI
+        # reference never paid: the order expired, the payment stays PAYMENT_ACTION_REQUIRED)
+        (CheckoutStatus.PENDING, "EXPIRED", [PaymentStatus.PENDING], CheckoutStatus.EXPIRED),
+        (CheckoutStatus.OPEN, "CANCELED", [PaymentStatus.AUTHORIZED], CheckoutStatus.CANCELED),
+        (CheckoutStatus.PENDING, "FAILED", [PaymentStatus.PENDING], CheckoutStatus.DECLINED),
         # late money moves a closed attempt to completed
         (CheckoutStatus.CANCELED, "COMPLETED", [PaymentStatus.COMPLETED], CheckoutStatus.COMPLETED),
         (CheckoutStatus.EXPIRED, "EXPIRED", [PaymentStatus.COMPLETED], CheckoutStatus.COMPLETED),

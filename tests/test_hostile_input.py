@@ -7,7 +7,8 @@ and no state change, through the real views (Django's test client) and the real 
 * the webhook endpoint's signature check and body parser (property-based: unsigned garbage, signed garbage, signed
   JSON of any shape; and named cases: swapped signatures, NUL bytes, huge bodies, absurd nesting);
 * the pay view (GET, other methods, a missing or wrong CSRF token, a foreign origin, hostile order ids);
-* an amount, currency or reference mismatch reported by the API (flagged for review, never paid).
+* an amount, currency or reference mismatch reported by the API (flagged for review, never paid), and an answer
+  missing its amount or currency (malformed: applied not at all).
 
 "No state change" is checked with :func:`tests.test_fault_catalogue.db_snapshot` (every row of every model, every
 field). The one thing the contract records is a refused webhook: ``services.reject_webhook`` stores it as a REJECTED
@@ -699,9 +700,7 @@ def paid_signal() -> Iterator[PaidRecorder]:
 MISMATCHES = {
     "amount-lower": ({"total_amount": 1.0}, "amount"),
     "amount-one-centavo-off": ({"total_amount": 989.99}, "amount"),
-    "amount-missing": ({"total_amount": None}, "amount"),
     "currency": ({"currency": "USD"}, "currency"),
-    "currency-missing": ({"currency": None}, "currency"),
     "merchant-reference-of-another-order": ({"merchant_order_id": "SOMEONE-ELSE"}, "merchant_order_id"),
 }
 
@@ -749,6 +748,46 @@ def test_api_mismatch_is_flagged_for_review_and_never_paid(
     disputed = order.checkouts.get()
     assert disputed.disputed
     assert disputed.error.startswith("OrkestaPay's order disagrees with ours")
+
+
+@pytest.mark.parametrize(
+    ("field", "channel"), [(f, c) for f in ("total_amount", "currency") for c in ("return", "webhook")]
+)
+def test_an_answer_without_its_amount_or_currency_is_malformed_not_a_disagreement(
+    field: str,
+    channel: str,
+    client: Client,
+    webhook_settings: dict[str, Any],
+    fake_orkestapay: FakeOrkestaPay,
+    paid_signal: PaidRecorder,
+) -> None:
+    """A missing total or currency cannot be compared with ours: the answer is applied not at all (no payment
+    recorded, the attempt not disputed, the order not flagged), as an unreadable one is: the return shows the 503
+    "confirming" page with the error on ``last_error``, the webhook event fails and stays reprocessable. Once the
+    answer is complete again, the payment counts."""
+    order = make_order()
+    completed_url = hosted_page_post(pay(client, order)["Location"], "pay").headers["Location"]
+    order.refresh_from_db()
+    fake_orkestapay.tamper_order(order.orkestapay_order_id, **{field: None})
+    before = db_snapshot()
+
+    if channel == "return":
+        assert client.get(local_path(completed_url)).status_code == 503
+        assert_db_unchanged(before, allowed={"Order": {"last_error", "updated_at"}})
+        assert f"no {field}" in Order.objects.get(pk=order.pk).last_error
+    else:
+        message_id = f"msg_{uuid.uuid4().hex}"
+        assert post_webhook(client, purchase_event_body(order), message_id=message_id).status_code == 500
+        assert_db_unchanged(before, added=["Event"])
+        (event,) = new_rows(before, "Event")
+        assert event["status"] == EventStatus.FAILED
+        assert f"no {field}" in event["error"]
+
+    fake_orkestapay.tamper_order(order.orkestapay_order_id, **{field: 990 if field == "total_amount" else "MXN"})
+    services.sync_order(Order.objects.get(pk=order.pk))
+    order.refresh_from_db()
+    assert (order.status, order.needs_review) == (OrderStatus.PAID, False)
+    assert paid_signal.orders == [order.pk]
 
 
 def test_quoted_return_value_round_trip_still_works(

@@ -70,6 +70,7 @@ def test_ledger_migration_builds_payments_and_links_refunds_for_existing_install
         assert payment.orkestapay_payment_id == "pay_old1"
         assert payment.order_id == paid.pk
         assert payment.status == "completed"
+        assert payment.origin == "migrated"  # corrected by the first API answer about it
         assert payment.amount == Decimal("1000.00")
         assert payment.orkestapay_order_id == "ord_old1"
         assert payment.refunded_amount == Decimal("300.00")
@@ -86,5 +87,7 @@ def test_ledger_migration_builds_payments_and_links_refunds_for_existing_install
             total_amount=1000,
         )
         assert NewOrder.objects.get(pk=unpaid.pk).payments.count() == 0
+        assert not migrated.stale_payment
+        assert not NewRefund.objects.filter(needs_review=True).exists()
     finally:
         MigrationExecutor(connection).migrate(leaf)

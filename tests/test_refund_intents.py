@@ -208,7 +208,8 @@ def test_with_atomic_requests_the_refund_is_committed_before_the_call(staff_clie
     done = staff_client.post(REFUNDS, {**resend, "confirm": "yes"}, follow=True)
     assert messages_of(done)[-1] == "1 succeeded, 0 failed."
     refund.refresh_from_db()
-    assert (refund.status, refund.attempts) == (RefundStatus.SUCCEEDED, 2)
+    # the payment read back first shows the money left: settled without sending it again
+    assert (refund.status, refund.attempts) == (RefundStatus.SUCCEEDED, 1)
     assert remote_refunded(fake_orkestapay, paid.orkestapay_payment_id) == Decimal("990")  # refunded once
     refunds = [
         t for t in fake_orkestapay.get_payment(paid.orkestapay_payment_id)["transactions"] if t["type"] == "REFUND"
@@ -265,16 +266,17 @@ def test_an_unknown_status_is_pending_not_failed(paid, fake_orkestapay, monkeypa
     assert services.refundable_amount(paid) == Decimal("0.00")
 
 
-def test_a_refusal_on_a_resend_is_checked_against_the_payment(paid, fake_orkestapay, monkeypatch):
-    """The first answer was lost and the gateway forgot the key: the resend gets a 400 (nothing left), but the
-    payment shows the money left, so the refund succeeded."""
+def test_a_resend_reads_the_payment_back_first_and_settles_what_already_left(paid, fake_orkestapay, monkeypatch):
+    """The first answer was lost and the gateway forgot the key: a resend would get a 400 (nothing left), or worse,
+    refund again. The payment is read back first: it shows the money left, so the refund succeeded, unsent."""
     fake_orkestapay.inject_fault("POST", "/v1/payments/*/refund", "timeout", after_processing=True)
     with pytest.raises(APIConnectionError):
         services.refund_order(paid)
     fake_orkestapay.state.idempotency.clear()  # the gateway forgot the key (its time to live passed)
     refund = services.retry_refund(Refund.objects.get())
-    assert (refund.status, refund.attempts) == (RefundStatus.SUCCEEDED, 2)
+    assert (refund.status, refund.attempts) == (RefundStatus.SUCCEEDED, 1)
     assert fake_orkestapay.count_requests("GET", f"/v1/payments/{paid.orkestapay_payment_id}") == 1
+    assert fake_orkestapay.count_requests("POST", f"/v1/payments/{paid.orkestapay_payment_id}/refund") == 1
     assert remote_refunded(fake_orkestapay, paid.orkestapay_payment_id) == Decimal("990")
 
 

@@ -109,6 +109,17 @@ class RecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return self.hidden_fields
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Save only the editable fields the operator changed: the rest of the row (its status, say) may have
+        changed meanwhile and is never written back from the form."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        fields = [name for name in self.editable_fields if name in form.changed_data]
+        if fields:
+            stamped = any(field.name == "updated_at" for field in self.model._meta.fields)
+            obj.save(update_fields=[*fields, "updated_at"] if stamped else fields)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         own = [
             field.name

@@ -31,9 +31,10 @@ class PaymentAdmin(RecordAdmin):
         "refunded_amount",
         "currency",
         "method_type",
+        "origin",
         "created_at",
     )
-    list_filter = ("status", "method_type", "currency", "created_at")
+    list_filter = ("status", "origin", "method_type", "currency", "created_at")
     list_select_related = ("order",)
     search_fields = ("orkestapay_payment_id", "orkestapay_order_id", "order__merchant_order_id")
     hidden_fields = ("raw",)
@@ -69,14 +70,15 @@ class RefundAdmin(RecordAdmin):
         "transaction_id",
         "requested_by",
         "attempts",
+        "needs_review",
         "created_at",
     )
-    list_filter = ("status", "origin", "created_at")
+    list_filter = ("status", "needs_review", "origin", "created_at")
     list_select_related = ("order",)
     search_fields = ("transaction_id", "orkestapay_payment_id", "order__merchant_order_id", "idempotency_key")
     hidden_fields = ("raw_response",)
     readonly_fields = ("raw_response_display",)
-    actions = ("retry",)
+    actions = ("retry", "mark_failed")
 
     @admin.display(description=gettext_lazy("raw response"))
     def raw_response_display(self, obj: Refund) -> SafeString:
@@ -94,4 +96,20 @@ class RefundAdmin(RecordAdmin):
                 "idempotency key, so OrkestaPay cannot refund twice; a pending one is read back from OrkestaPay."
             ),
             run=services.retry_refunds,
+        )
+
+    @admin.action(
+        description=gettext_lazy("Mark refund failed (checked in OrkestaPay's portal)"), permissions=["change"]
+    )
+    def mark_failed(self, request: HttpRequest, queryset: QuerySet[Refund]) -> TemplateResponse | None:
+        return confirm_or_run(
+            self,
+            request,
+            queryset.filter(needs_review=True, status__in=[RefundStatus.REQUESTED, RefundStatus.PENDING]),
+            title=_("Mark refund failed"),
+            question=_(
+                "Mark these refunds failed? Do this only after checking in OrkestaPay's portal that the money did not "
+                "leave: their amounts become refundable again."
+            ),
+            run=lambda refunds: services.mark_refunds_failed(refunds, marked_by=request.user.get_username()),
         )

@@ -48,7 +48,7 @@ def refund_action(
         if not rows:
             _left_out(modeladmin, request, len(selected))
             return None
-        return _confirmation(modeladmin, request, rows, intent=services.new_refund_intent(t for t, _ in rows))
+        return _confirmation(modeladmin, request, rows, intent=services.new_refund_intent(rows))
     try:
         intent = services.load_refund_intent(request.POST.get("intent"))
     except RefundNotAllowedError as exc:

@@ -21,6 +21,7 @@ orkestapay.E012    ``TOKEN_LOCK_TIMEOUT`` or ``TOKEN_LOCK_WAIT`` is not a number
 orkestapay.E013    ``WEBHOOK_PROCESSING`` is not ``"auto"``, ``"inline"`` or ``"queue"``
 orkestapay.E014    ``SCHEDULE`` names an unknown sweep or a bad interval, or ``EVENT_REPROCESS_AFTER`` is not seconds
 orkestapay.E015    ``TASK_BACKEND`` is not an alias of ``settings.TASKS``
+orkestapay.E017    ``IDEMPOTENCY_KEY_LIFETIME`` is not a positive number of seconds
 orkestapay.W001    ``WEBHOOK_SECRETS`` is empty: the webhook endpoint refuses every delivery
 orkestapay.W002    deploy: the sandbox environment is configured
 orkestapay.W003    deploy: ``BASE_URL`` overrides OrkestaPay's API URL with another host

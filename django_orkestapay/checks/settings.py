@@ -32,8 +32,8 @@ from .background import background_work
 
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate ``settings.ORKESTAPAY``: its type, its keys, the credentials, environment, timeouts, token lock
-    timings, webhook secrets, adapter, checkout lifetime, background work and the bounds on each visitor's work
-    (orkestapay.E001 to E006, E009 to E016, W001)."""
+    timings, webhook secrets, callables, checkout lifetime, background work, the bounds on each visitor's work and
+    the idempotency key lifetime (orkestapay.E001 to E006, E009 to E017, W001)."""
     user = _raw_setting()
     if not isinstance(user, dict):
         return [
@@ -55,6 +55,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     messages += _checkout_lifetime(user)
     messages += background_work(user)
     messages += _bounds(user)
+    messages += _idempotency_key_lifetime(user)
     return messages
 
 
@@ -247,5 +248,21 @@ def _checkout_lifetime(user: dict[str, Any]) -> list[CheckMessage]:
             f"{conf.DEFAULTS['CHECKOUT_LIFETIME']} and {conf.DEFAULTS['CHECKOUT_REUSE_MARGIN']} seconds).",
             obj=_key("CHECKOUT_LIFETIME"),
             id="orkestapay.E010",
+        )
+    ]
+
+
+def _idempotency_key_lifetime(user: dict[str, Any]) -> list[CheckMessage]:
+    value = _effective(user, "IDEMPOTENCY_KEY_LIFETIME")
+    if _is_positive_number(value):
+        return []
+    return [
+        Error(
+            f"IDEMPOTENCY_KEY_LIFETIME is {value!r}; it must be a positive number of seconds.",
+            hint=f"Remove it to use the default ({conf.DEFAULTS['IDEMPOTENCY_KEY_LIFETIME']}) or set how long "
+            "OrkestaPay remembers a refund's Idempotency-Key; a refund whose answer was lost is never resent after "
+            "that without proof that it did not happen.",
+            obj=_key("IDEMPOTENCY_KEY_LIFETIME"),
+            id="orkestapay.E017",
         )
     ]

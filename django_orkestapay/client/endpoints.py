@@ -35,6 +35,7 @@ from .results import (
     _parse_refund,
     _ShapeError,
     encode_json,
+    more_pages,
 )
 from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
 from .tokens import AccessToken, TokenManager
@@ -46,6 +47,9 @@ SANDBOX_BASE_URL = "https://api.sand.orkestapay.com"
 PRODUCTION_BASE_URL = "https://api.orkestapay.com"
 
 _T = TypeVar("_T")
+
+#: At most this many pages of an order's payments are read (no order has that many payments).
+MAX_PAYMENT_PAGES = 10
 
 
 def _path_segment(value: str, name: str) -> str:
@@ -178,9 +182,24 @@ class OrkestaPayClient(ClientAttributes):
         return self._parse(parse, response, "GET", path)
 
     def get_order_payments(self, order_id: str) -> list[RemotePayment]:
-        """An order's payments, typed (``GET /v1/orders/{order_id}/payments``), in the order the API lists them."""
-        path = f"/v1/orders/{_path_segment(order_id, 'order_id')}/payments"
-        return self._parse(_parse_payment_page, self._call("GET", path, retry=True), "GET", path)
+        """An order's payments, typed (``GET /v1/orders/{order_id}/payments``), in the order the API lists them.
+
+        Every page is read (``?page=1``, ``2``... while a page says more follow: ``last: false`` or ``totalPages``),
+        at most :data:`MAX_PAYMENT_PAGES`; an answer with more pages than that is a :class:`MalformedResponseError`.
+        """
+        base = f"/v1/orders/{_path_segment(order_id, 'order_id')}/payments"
+        payments: list[RemotePayment] = []
+        for page in range(MAX_PAYMENT_PAGES):
+            path = base if page == 0 else f"{base}?page={page}"
+            response = self._call("GET", path, retry=True)
+            payments += self._parse(_parse_payment_page, response, "GET", path)
+            if not more_pages(response.data, page):
+                return payments
+        raise MalformedResponseError(
+            f"{MalformedResponseError.default_message}: more than {MAX_PAYMENT_PAGES} pages of payments",
+            method="GET",
+            path=base,
+        )
 
     def get_payment(self, payment_id: str) -> dict[str, Any]:
         """Read a payment (``GET /v1/payments/{payment_id}``) as the raw JSON object."""

@@ -351,6 +351,16 @@ def _parse_payment_page(data: dict[str, Any]) -> list[RemotePayment]:
     return [_parse_payment(item) for item in content]
 
 
+def more_pages(data: Mapping[str, Any], page: int) -> bool:
+    """Whether a Spring-style page (``page`` counted from 0) says more follow: ``last`` when it is a boolean, else
+    ``totalPages`` beyond this one."""
+    last = data.get("last")
+    if isinstance(last, bool):
+        return not last
+    total = data.get("totalPages")
+    return isinstance(total, int) and not isinstance(total, bool) and total > page + 1
+
+
 def parse_remote_payment(data: Any) -> RemotePayment:
     """Parse a payment object from elsewhere (a webhook body); ``ValueError`` when it is not one."""
     if not isinstance(data, dict):

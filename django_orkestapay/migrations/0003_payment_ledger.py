@@ -37,6 +37,7 @@ def build_ledger(apps, schema_editor):
             orkestapay_payment_id=payment_id,
             orkestapay_order_id=(checkout.orkestapay_order_id if checkout else order.orkestapay_order_id) or "",
             status="completed" if paid else "pending",
+            origin="migrated",  # corrected by the first API answer about it (the old code may have stored a declined id)
             remote_status="COMPLETED" if paid else "",
             amount=order.total_amount,
             currency=order.currency,
@@ -121,6 +122,16 @@ class Migration(migrations.Migration):
             name="status_changed_at",
             field=models.DateTimeField(blank=True, db_index=True, null=True, verbose_name="status changed"),
         ),
+        migrations.AddField(
+            model_name="order",
+            name="stale_payment",
+            field=models.BooleanField(
+                default=False,
+                help_text="Money arrived for contents its shop object no longer has: this order never counts as the "
+                "object's payment. For a person: refund it, or ship it by hand.",
+                verbose_name="paid for stale contents",
+            ),
+        ),
         migrations.CreateModel(
             name="Payment",
             fields=[
@@ -172,6 +183,20 @@ class Migration(migrations.Migration):
                 ),
                 ("currency", models.CharField(blank=True, max_length=3, verbose_name="currency")),
                 ("method_type", models.CharField(blank=True, max_length=32, verbose_name="method")),
+                (
+                    "origin",
+                    models.CharField(
+                        choices=[
+                            ("api", "OrkestaPay's API"),
+                            ("placeholder", "Stand-in until OrkestaPay lists the payment"),
+                            ("migrated", "Carried over from before the ledger"),
+                        ],
+                        db_index=True,
+                        default="api",
+                        max_length=16,
+                        verbose_name="origin",
+                    ),
+                ),
                 ("raw", models.JSONField(blank=True, null=True, verbose_name="OrkestaPay's last answer")),
                 ("completed_at", models.DateTimeField(blank=True, null=True, verbose_name="completed at")),
                 (
@@ -233,6 +258,17 @@ class Migration(migrations.Migration):
             model_name="refund",
             name="attempts",
             field=models.PositiveIntegerField(default=0, verbose_name="attempts"),
+        ),
+        migrations.AddField(
+            model_name="refund",
+            name="needs_review",
+            field=models.BooleanField(
+                db_index=True,
+                default=False,
+                help_text="Its outcome is unknown and OrkestaPay may have forgotten its idempotency key: it is not "
+                "resent automatically. Check the payment in OrkestaPay's portal.",
+                verbose_name="needs review",
+            ),
         ),
         migrations.AlterField(
             model_name="refund",

@@ -5,7 +5,7 @@ No HTTP here: see :mod:`django_orkestapay.services`.
 """
 
 from .events import Event, EventStatus, RejectedWebhookCount, RejectionKind
-from .ledger import Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus
+from .ledger import Payment, PaymentOrigin, PaymentStatus, Refund, RefundOrigin, RefundStatus
 from .orders import (
     FROZEN_ORDER_FIELDS,
     MONEY,
@@ -33,6 +33,7 @@ __all__ = [
     "Order",
     "OrderStatus",
     "Payment",
+    "PaymentOrigin",
     "PaymentStatus",
     "Refund",
     "RefundOrigin",

@@ -22,6 +22,17 @@ class PaymentStatus(models.TextChoices):
     CANCELED = "canceled", _("Canceled")  # voided or canceled
 
 
+class PaymentOrigin(models.TextChoices):
+    """Where a ledger row came from. Only ``api`` rows are OrkestaPay's word about a payment."""
+
+    API = "api", _("OrkestaPay's API")
+    # OrkestaPay reported the attempt's order paid but listed no completed payment: a stand-in, replaced (its
+    # refunds moved, the row deleted) when the real payment is listed; never refunded.
+    PLACEHOLDER = "placeholder", _("Stand-in until OrkestaPay lists the payment")
+    # Built by migration 0003 from the payment id the old code stored: corrected by the first API answer about it.
+    MIGRATED = "migrated", _("Carried over from before the ledger")
+
+
 class Payment(models.Model):
     """One OrkestaPay payment (``pay_...``) on any attempt of an order: the ledger.
 
@@ -53,6 +64,9 @@ class Payment(models.Model):
     )
     currency = models.CharField(_("currency"), max_length=3, blank=True)
     method_type = models.CharField(_("method"), max_length=32, blank=True)
+    origin = models.CharField(
+        _("origin"), max_length=16, choices=PaymentOrigin.choices, default=PaymentOrigin.API, db_index=True
+    )
     raw = models.JSONField(_("OrkestaPay's last answer"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
@@ -108,6 +122,15 @@ class Refund(models.Model):
     remote_status = models.CharField(_("OrkestaPay status"), max_length=40, blank=True)
     requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    needs_review = models.BooleanField(
+        _("needs review"),
+        default=False,
+        db_index=True,
+        help_text=_(
+            "Its outcome is unknown and OrkestaPay may have forgotten its idempotency key: it is not resent "
+            "automatically. Check the payment in OrkestaPay's portal."
+        ),
+    )
     error = models.TextField(_("error"), blank=True)
     raw_response = models.JSONField(_("raw response"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)

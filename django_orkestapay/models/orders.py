@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import uuid
@@ -157,6 +158,14 @@ class Order(models.Model):
     )
     review_reason = models.TextField(_("review reason"), blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    stale_payment = models.BooleanField(
+        _("paid for stale contents"),
+        default=False,
+        help_text=_(
+            "Money arrived for contents its shop object no longer has: this order never counts as the object's "
+            "payment. For a person: refund it, or ship it by hand."
+        ),
+    )
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True, db_index=True)
     content_fingerprint = models.CharField(
@@ -219,13 +228,20 @@ class Order(models.Model):
         return instance
 
     def _frozen_values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in FROZEN_ORDER_FIELDS if name in self.__dict__}
+        # A deep copy: line items changed in place (``order.items[0]["unit_price"] = ...``) must differ from it.
+        return copy.deepcopy({name: getattr(self, name) for name in FROZEN_ORDER_FIELDS if name in self.__dict__})
 
     def frozen_changes(self) -> list[str]:
-        """The frozen fields whose value differs from what was loaded from the database."""
+        """The frozen fields whose value differs from what was loaded from the database; a frozen field that was
+        deferred when the order was loaded (``only()``, ``defer()``) and set since is compared with the database."""
         snapshot: dict[str, Any] = getattr(self, "_frozen_snapshot", {})
         current = self._frozen_values()
-        return [name for name, value in snapshot.items() if name in current and current[name] != value]
+        changed = [name for name, value in snapshot.items() if name in current and current[name] != value]
+        unloaded = [name for name in current if name not in snapshot]
+        if unloaded and self.pk is not None:
+            stored = type(self)._default_manager.filter(pk=self.pk).values(*unloaded).first() or {}
+            changed += [name for name in unloaded if name in stored and stored[name] != current[name]]
+        return changed
 
     @property
     def is_paid(self) -> bool:

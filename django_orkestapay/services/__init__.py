@@ -32,6 +32,8 @@ from .money import (
 from .orders import create_order, current_fingerprint, linked_orders, order_for, paid_order_for
 from .refund_intents import RefundIntent, load_refund_intent, new_refund_intent
 from .refunds import (
+    mark_refund_failed,
+    mark_refunds_failed,
     reconcile_refunds,
     refund_order,
     refund_orders,
@@ -80,6 +82,8 @@ __all__ = [
     "load_refund_intent",
     "map_payment_status",
     "map_remote_status",
+    "mark_refund_failed",
+    "mark_refunds_failed",
     "new_refund_intent",
     "order_for",
     "orders_to_reconcile",

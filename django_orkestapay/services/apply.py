@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from django.db import transaction
@@ -25,6 +25,7 @@ from ..models import (
     Order,
     OrderStatus,
     Payment,
+    PaymentOrigin,
     PaymentStatus,
     Refund,
     ReviewCode,
@@ -38,16 +39,15 @@ from .derive import (
     derive_status,
     map_payment_status,
 )
-from .ledger import load_payments, mirror_external_refunds, record_payment, settle_refunds
+from .ledger import load_payments, mirror_external_refunds, record_payment, replace_placeholders, settle_refunds
 from .locking import lock_order
-from .orders import paid_contents_changed
+from .orders import paid_contents_changed, paid_twin
 from .transitions import flag_review, send_on_commit, transition_order
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
 logger = logging.getLogger("django_orkestapay.services")
 
-_PAID_TWICE = "paid twice"
 _ORDER_FIELDS = [
     "remote_status",
     "last_synced_at",
@@ -56,6 +56,7 @@ _ORDER_FIELDS = [
     "review_code",
     "review_reason",
     "orkestapay_payment_id",
+    "stale_payment",
     "updated_at",
 ]
 
@@ -88,7 +89,7 @@ def payment_mismatches(order: Order, checkout: Checkout, remote: RemoteOrder) ->
     if (remote.currency or "").upper() != order.currency.upper():
         problems.append(f"currency: OrkestaPay {remote.currency}, ours {order.currency}")
     expected_reference = checkout.merchant_reference or order.merchant_order_id
-    if remote.merchant_order_id != expected_reference:
+    if remote.merchant_order_id is not None and remote.merchant_order_id != expected_reference:
         problems.append(f"merchant_order_id: OrkestaPay {remote.merchant_order_id!r}, ours {expected_reference!r}")
     if checkout.orkestapay_order_id and remote.order_id != checkout.orkestapay_order_id:
         problems.append(f"order_id: OrkestaPay {remote.order_id!r}, ours {checkout.orkestapay_order_id!r}")
@@ -116,7 +117,8 @@ def apply_reads(
         answers = [_answers(read, extra) for read in reads]
         known = load_payments(order, {payment_id for merged in answers for payment_id in merged})
         # Only a payment completed before this read can have refunds: otherwise they need no query.
-        had_money = any(p.order_id == order.pk and p.status == PaymentStatus.COMPLETED for p in known.values())
+        completed_before = _completed(order, known.values())
+        had_money = bool(completed_before)
         order.last_synced_at = timezone.now()
         order.last_error = ""  # the API answered: an earlier "could not confirm" no longer describes the order
         remote_status = ""
@@ -131,8 +133,13 @@ def apply_reads(
         for merged in answers:
             for answer in merged.values():
                 _refunds_reported(order, known.get(answer.payment_id), answer, refunds)
-        changed = _finish(order, payments, refunds, checkouts)
+        changed = _finish(order, payments, refunds, checkouts, completed_before=completed_before)
     return SyncResult(order=order, changed=changed, remote_status=remote_status, flagged=order.needs_review)
+
+
+def _completed(order: Order, payments: Iterable[Payment]) -> set[uuid.UUID]:
+    """The ids of ``order``'s completed payments among ``payments`` (before an apply changes them)."""
+    return {p.pk for p in payments if p.order_id == order.pk and p.status == PaymentStatus.COMPLETED}
 
 
 def apply_payment_read(remote: RemotePayment) -> SyncResult | None:
@@ -146,11 +153,12 @@ def apply_payment_read(remote: RemotePayment) -> SyncResult | None:
     with transaction.atomic(savepoint=False):
         order = lock_order(order_id)
         known = load_payments(order, [remote.payment_id])
+        completed_before = _completed(order, known.values())
         row = record_payment(order, remote, known=known)
         refunds = list(order.refunds.all())
         _refunds_reported(order, row, remote, refunds)
         payments = [payment for payment in known.values() if payment.order_id == order.pk]
-        changed = _finish(order, payments, refunds, list(order.checkouts.all()))
+        changed = _finish(order, payments, refunds, list(order.checkouts.all()), completed_before=completed_before)
     return SyncResult(order=order, changed=changed, remote_status=remote.status, flagged=order.needs_review)
 
 
@@ -203,9 +211,11 @@ def _apply_read(
             fields += ["disputed", "error"]
     for answer in merged.values():
         record_payment(order, answer, checkout=checkout, known=known)
+    replace_placeholders(order, checkout, known)
     on_attempt = [payment for payment in known.values() if payment.checkout_id == checkout.pk]
     if remote.status in REMOTE_PAID and not problems and not any(_is_money(p) for p in on_attempt):
-        fallback = record_payment(order, _payment_from_order(remote, merged, known), checkout=checkout, known=known)
+        stand_in = _payment_from_order(remote, merged, known)
+        fallback = record_payment(order, stand_in, checkout=checkout, known=known, origin=PaymentOrigin.PLACEHOLDER)
         on_attempt += [fallback] if fallback is not None and fallback not in on_attempt else []
     status = checkout_status(checkout.status, remote.status, on_attempt)
     if close is not None and close[0] == checkout.pk and status == CheckoutStatus.OPEN:
@@ -229,8 +239,9 @@ def _payment_from_order(
     payment with an amount (a payments list that lags, or a shape we do not know). So the shop is never told
     "unpaid" when OrkestaPay says paid, record one completed payment from the order itself: under the id of a
     payment it reports completed, else under its ``payment_id`` unless that payment is known to have failed, else
-    under ``"<order_id>:completed"`` (a later read of the real payment fills in the details; if it arrives under
-    another id, the order is flagged ``paid_twice`` for a person to look at, never silently merged)."""
+    under ``"<order_id>:completed"``. The row is a placeholder (``Payment.origin``): the first API answer about its
+    id corrects it, and once a real completed payment is listed on the attempt it is replaced (its refunds moved,
+    the row deleted: it was never money of its own). A placeholder is never refunded."""
     completed = [pid for pid, answer in merged.items() if map_payment_status(answer.status) == PaymentStatus.COMPLETED]
     named = remote.raw.get("payment_id")
     closed = (PaymentStatus.FAILED, PaymentStatus.CANCELED)
@@ -260,45 +271,79 @@ def _payment_from_order(
 
 
 def _finish(
-    order: Order, payments: Sequence[Payment], refunds: Sequence[Refund], checkouts: Sequence[Checkout]
+    order: Order,
+    payments: Sequence[Payment],
+    refunds: Sequence[Refund],
+    checkouts: Sequence[Checkout],
+    *,
+    completed_before: set[uuid.UUID] | None = None,
 ) -> bool:
     """Derive the order's status from its ledger and apply it: reviews, the first payment's id, the transition
-    and the signals (``stale_order_paid`` instead of ``order_paid`` for changed contents, ``order_paid_twice``
-    once). Saves the order. Returns whether the status changed."""
+    and the signals (``stale_order_paid`` instead of ``order_paid`` for changed contents; ``order_paid_twice`` when
+    the completed payments counted go from fewer than two to two or more in this apply: ``completed_before`` holds
+    the ids completed before it, ``None`` when it changed no payment). Saves the order. Returns whether the status
+    changed."""
     derived = derive_status(order, payments, refunds, checkouts, now=timezone.now())
-    first_twice = not any(line.startswith(_PAID_TWICE) for line in order.review_reason.splitlines())
-    new_reviews = {review.code for review in derived.reviews if flag_review(order, review.code, review.reason)}
-    if derived.counted and not order.orkestapay_payment_id:
-        order.orkestapay_payment_id = derived.counted[0].orkestapay_payment_id
+    for review in derived.reviews:
+        flag_review(order, review.code, review.reason)
+    counted_ids = [p.orkestapay_payment_id for p in derived.counted]
+    if counted_ids and order.orkestapay_payment_id not in counted_ids:  # unset, or a payment that does not count
+        order.orkestapay_payment_id = counted_ids[0]
     changed = _transition(order, derived)
     if not changed:
         order.save(update_fields=_ORDER_FIELDS)
-    if ReviewCode.PAID_TWICE in new_reviews and first_twice:
-        send_on_commit(signals.order_paid_twice, order, payments=derived.counted)
+    if completed_before is not None and len(derived.counted) > 1:
+        counted_before = [p for p in derived.counted if p.pk in completed_before]
+        if len(counted_before) < 2:
+            send_on_commit(signals.order_paid_twice, order, payments=derived.counted)
     return changed
 
 
 def _transition(order: Order, derived: Derived) -> bool:
     reason = f"{derived.received} of {order.total_amount} {order.currency} received, {derived.refunded} refunded"
     steps = [derived.status]
-    if derived.status == OrderStatus.PARTIALLY_REFUNDED and order.status not in PAID_STATUSES:
-        steps = [OrderStatus.PAID, derived.status]  # paid, then partly refunded, before we heard of either
+    refunded_family = (OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
+    if derived.status in refunded_family and order.status not in PAID_STATUSES:
+        steps = [OrderStatus.PAID, derived.status]  # paid, then (partly) refunded, before we heard of either
     changed = False
     for step in steps:
-        stale, fingerprint = False, None
-        if step == OrderStatus.PAID and order.status not in PAID_STATUSES:
+        stale, fingerprint, twin = False, None, None
+        # Fully refunded before we heard of it: nothing is left to ship for, so no order_paid (nor its variants).
+        announce = step == OrderStatus.PAID and order.status not in PAID_STATUSES
+        announce = announce and derived.status != OrderStatus.REFUNDED
+        if announce:
             stale, fingerprint = paid_contents_changed(order)
             if stale:
                 flag_review(order, ReviewCode.STALE_CONTENTS, _stale_reason(order, fingerprint))
+                order.stale_payment = True
+            twin = None if stale else paid_twin(order)
+            if twin is not None:
+                _flag_paid_twice(order, twin)
         try:
-            moved = transition_order(order, step, reason=reason, paid_signal=not stale)
+            moved = transition_order(order, step, reason=reason, paid_signal=announce and not stale and twin is None)
         except InvalidTransitionError as exc:
             logger.warning("Ignored a status the ledger gives: %s (%s)", exc, reason)
             break
         changed = changed or moved
         if moved and stale:
             send_on_commit(signals.stale_order_paid, order, current_fingerprint=fingerprint)
+        if moved and twin is not None:
+            both = Payment.objects.filter(order__in=[order.pk, twin.pk], status=PaymentStatus.COMPLETED)
+            send_on_commit(signals.order_paid_twice, order, payments=list(both.order_by("completed_at", "created_at")))
     return changed
+
+
+def _flag_paid_twice(order: Order, twin: Order) -> None:
+    """``order`` is being paid while ``twin`` (another order of the same shop object, same contents) already is:
+    the object was paid twice. Both are flagged ``paid_twice`` (``order`` in memory, ``twin`` saved)."""
+    reason = (
+        f"paid twice: orders {twin.merchant_order_id} and {order.merchant_order_id} both pay the same contents of "
+        "the same shop object"
+    )
+    flag_review(order, ReviewCode.PAID_TWICE, reason)
+    twin = Order.objects.select_for_update().get(pk=twin.pk)
+    if flag_review(twin, ReviewCode.PAID_TWICE, reason):
+        twin.save(update_fields=["needs_review", "review_code", "review_reason", "updated_at"])
 
 
 def _stale_reason(order: Order, fingerprint: str | None) -> str:

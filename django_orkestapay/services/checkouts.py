@@ -24,11 +24,12 @@ from ..exceptions import (
     MalformedResponseError,
     OrderNotPayableError,
     OrkestaPayError,
+    PartiallyPaidError,
     PaymentInProgressError,
     TooManyFailedCheckoutsError,
     UnexpectedRedirectError,
 )
-from ..models import Checkout, CheckoutStatus, Order, OrderStatus, Payment
+from ..models import Checkout, CheckoutStatus, Order, OrderStatus, Payment, PaymentStatus
 from ..signing import CANCELED, COMPLETED, RETURN_PARAM, sign_return
 from .api_client import _jsonable, get_client
 from .derive import IN_PROGRESS_PAYMENTS
@@ -147,7 +148,8 @@ def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[st
     within ``FAILED_CHECKOUT_WINDOW`` OrkestaPay is not asked again for a while
     (:class:`TooManyFailedCheckoutsError`).
     While a payment of the order is in progress (a bank transfer, cash, 3-D Secure) no checkout is offered
-    (:class:`PaymentInProgressError`): the buyer could otherwise pay twice. An open checkout near its expiry is
+    (:class:`PaymentInProgressError`): the buyer could otherwise pay twice; nor while part of the total was received
+    (:class:`PartiallyPaidError`: the shop settles the rest with the buyer). An open checkout near its expiry is
     left open (the expiry sweep reads it first). ``order`` may be the order's id: it is read once, locked. Raises
     ``Order.DoesNotExist``, :class:`OrderNotPayableError`, ``ValidationError`` (amounts) or an
     :class:`OrkestaPayError`.
@@ -162,10 +164,20 @@ def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[st
         margin = float(conf.get("CHECKOUT_REUSE_MARGIN"))
         # One query for the payment-in-progress check, the reuse check and the attempt number (an order has a
         # handful of checkouts).
-        in_progress = Payment.objects.filter(checkout=OuterRef("pk"), status__in=IN_PROGRESS_PAYMENTS)
-        checkouts = list(order.checkouts.annotate(payment_in_progress=Exists(in_progress)).order_by("-created_at"))
-        if any(c.status == CheckoutStatus.PENDING or getattr(c, "payment_in_progress", False) for c in checkouts):
+        payments = Payment.objects.filter(checkout=OuterRef("pk"))
+        checkouts = list(
+            order.checkouts.annotate(
+                payment_in_progress=Exists(payments.filter(status__in=IN_PROGRESS_PAYMENTS)),
+                money_received=Exists(payments.filter(status=PaymentStatus.COMPLETED)),
+            ).order_by("-created_at")
+        )
+        live = (CheckoutStatus.OPEN, CheckoutStatus.PENDING)  # a payment on a closed attempt can no longer finish
+        if any(c.status in live and getattr(c, "payment_in_progress", False) for c in checkouts) or any(
+            c.status == CheckoutStatus.PENDING for c in checkouts
+        ):
             raise PaymentInProgressError(f"Order {order.merchant_order_id} has a payment in progress")
+        if any(getattr(c, "money_received", False) for c in checkouts):  # paid in part: a person settles the rest
+            raise PartiallyPaidError(f"Order {order.merchant_order_id} has received money but is not paid")
         for existing in checkouts:
             if existing.is_reusable(now=now, margin_seconds=margin):
                 return existing

@@ -92,8 +92,9 @@ def is_disputed(checkout: Checkout) -> bool:
 def checkout_status(current: str, remote_status: str, payments: Iterable[Payment]) -> str:
     """An attempt's status from its OrkestaPay order's status and the payments on it.
 
-    Money received wins (a late payment moves a closed attempt to COMPLETED); then a payment in progress (PENDING,
-    even when the attempt was closed locally); then OrkestaPay's closing statuses. CREATED and unknown statuses
+    Money received wins (a late payment moves a closed attempt to COMPLETED); then OrkestaPay's final statuses of
+    the order (EXPIRED, CANCELED, FAILED: no payment on it can finish any more, whatever the payment still says);
+    then a payment in progress (PENDING, even when the attempt was closed locally). CREATED and unknown statuses
     change nothing (an attempt that was only *in progress* reopens). COMPLETED and FAILED (could not be created)
     never change.
     """
@@ -103,10 +104,10 @@ def checkout_status(current: str, remote_status: str, payments: Iterable[Payment
     remote = remote_status.strip().upper()
     if PaymentStatus.COMPLETED in statuses or remote in REMOTE_PAID:
         return CheckoutStatus.COMPLETED
-    if statuses & IN_PROGRESS_PAYMENTS or remote in REMOTE_IN_PROGRESS:
-        return CheckoutStatus.PENDING
     if remote in _REMOTE_CLOSED:
         return _REMOTE_CLOSED[remote]
+    if statuses & IN_PROGRESS_PAYMENTS or remote in REMOTE_IN_PROGRESS:
+        return CheckoutStatus.PENDING
     return CheckoutStatus.OPEN if current == CheckoutStatus.PENDING else current
 
 
@@ -148,7 +149,8 @@ def derive_status(
     refunds of those payments. Received >= total: PAID, PARTIALLY_REFUNDED or REFUNDED (more than the total, or
     several completed payments: review ``paid_twice``). Less than the total: PENDING (review ``partially_paid``),
     or REFUNDED once all of it was refunded. Nothing: PENDING while a payment is in progress or an attempt is
-    pending or open (an open one past its ``expires_at`` at ``now`` no longer counts: the expiry sweep reads it,
+    pending or open (a payment in progress on an attempt OrkestaPay closed does not count; an open attempt past
+    its ``expires_at`` at ``now`` does not either: the expiry sweep reads it,
     and money that still arrives on it lands all the same); CREATED when no attempt was registered; else what the
     most recent closed attempt says.
     """
@@ -197,7 +199,10 @@ def _is_live(checkout: Checkout, now: datetime | None) -> bool:
 
 
 def _status_without_money(payments: Sequence[Payment], checkouts: Sequence[Checkout], now: datetime | None) -> str:
-    if any(p.status in IN_PROGRESS_PAYMENTS for p in payments):
+    # A payment in progress counts only on an attempt still open or pending: once OrkestaPay closed its order
+    # (expired, canceled), the payment can no longer finish there.
+    ended = {c.pk for c in checkouts if c.status not in (CheckoutStatus.OPEN, CheckoutStatus.PENDING)}
+    if any(p.status in IN_PROGRESS_PAYMENTS and p.checkout_id not in ended for p in payments):
         return OrderStatus.PENDING
     if any(_is_live(c, now) for c in checkouts):
         return OrderStatus.PENDING

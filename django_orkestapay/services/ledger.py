@@ -18,7 +18,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..client import RemotePayment
-from ..models import Checkout, Order, Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus, ReviewCode
+from ..models import (
+    Checkout,
+    Order,
+    Payment,
+    PaymentOrigin,
+    PaymentStatus,
+    Refund,
+    RefundOrigin,
+    RefundStatus,
+    ReviewCode,
+)
 from .api_client import _jsonable
 from .derive import CENT, PAYMENT_STATUS_RANK, map_payment_status
 from .transitions import flag_review
@@ -52,16 +62,28 @@ def record_payment(
     *,
     checkout: Checkout | None = None,
     known: dict[str, Payment] | None = None,
+    origin: str = PaymentOrigin.API,
 ) -> Payment | None:
     """Create or update the ledger row of ``remote`` for the *locked* ``order``; return it (``None`` if refused).
 
     ``known`` is what :func:`load_payments` returned (updated in place; without it the row is looked up). Only what
-    changed is saved. A payment id that belongs to another order, or does not fit our column, is not recorded: the
-    order is flagged ``malformed_answer`` (in memory; the caller saves the order).
+    changed is saved. A payment id that belongs to another order, a payment whose own ``order_id`` names another
+    OrkestaPay order than ``checkout``'s, or an id that does not fit our column is not recorded: the order is
+    flagged ``malformed_answer`` (in memory; the caller saves the order). ``origin``: where a new row comes from
+    (an API answer, or a placeholder); a placeholder or migrated row takes the first API answer about it as it is.
     """
     payment_id = remote.payment_id
     if len(payment_id) > _ID_LENGTH:
         flag_review(order, ReviewCode.MALFORMED_ANSWER, f"payment id {payment_id[:80]!r}... is too long to record")
+        return None
+    read_under = checkout.orkestapay_order_id if checkout is not None else ""
+    if remote.order_id and read_under and remote.order_id != read_under:
+        flag_review(
+            order,
+            ReviewCode.MALFORMED_ANSWER,
+            f"OrkestaPay lists payment {payment_id} under order {read_under}, but the payment names order "
+            f"{remote.order_id[:64]}: not recorded here",
+        )
         return None
     if known is None:
         known = load_payments(order, [payment_id])
@@ -74,23 +96,48 @@ def record_payment(
         )
         return None
     if row is None:
-        row = Payment(order=order, orkestapay_payment_id=payment_id)
+        row = Payment(order=order, orkestapay_payment_id=payment_id, origin=origin)
         _merge(row, remote, checkout)
         row.save(force_insert=True)
         known[payment_id] = row
         logger.info("Order %s: payment %s recorded (%s)", order.merchant_order_id, payment_id, row.status)
         return row
-    changed = _merge(row, remote, checkout)
+    if row.status == PaymentStatus.COMPLETED and row.origin == PaymentOrigin.API and _reverses(remote.status):
+        flag_review(
+            order,
+            ReviewCode.MALFORMED_ANSWER,
+            f"OrkestaPay now reports completed payment {payment_id} as {remote.status[:40]}; the ledger keeps it "
+            "completed (the money was received): check it in OrkestaPay's portal",
+        )
+    changed = _merge(row, remote, checkout, from_api=origin == PaymentOrigin.API)
     if changed:
         row.save(update_fields=[*changed, "updated_at"])
     return row
 
 
-def _merge(row: Payment, remote: RemotePayment, checkout: Checkout | None) -> list[str]:
-    """Apply what ``remote`` says to ``row`` in memory, by the ledger's rules; return the changed fields."""
+#: OrkestaPay statuses a completed payment may still be reported with while the API catches up: not a reversal.
+_LAGGING_STATUSES = frozenset(
+    {"PENDING", "PROCESSING", "PROCESSING_PAYMENT", "PAYMENT_ACTION_REQUIRED", "CREATED", "AUTHORIZED"}
+)
+
+
+def _reverses(remote_status: str) -> bool:
+    """Whether a completed payment reported with ``remote_status`` says the money is not there (voided, canceled,
+    failed, charged back, or a status never seen), rather than an answer that lags behind."""
+    status = remote_status.strip().upper()
+    return map_payment_status(status) != PaymentStatus.COMPLETED and status not in _LAGGING_STATUSES
+
+
+def _merge(row: Payment, remote: RemotePayment, checkout: Checkout | None, *, from_api: bool = True) -> list[str]:
+    """Apply what ``remote`` says to ``row`` in memory, by the ledger's rules; return the changed fields. A row that
+    is not yet OrkestaPay's word (a placeholder, a migrated row) takes the first API answer about it as it is, even
+    a lower status, and is OrkestaPay's from then on."""
     updates: dict[str, object] = {}
     status = map_payment_status(remote.status)
-    accepted = _may_move(row, status)
+    corrected = from_api and not row._state.adding and row.origin != PaymentOrigin.API
+    accepted = corrected or _may_move(row, status)
+    if corrected:
+        updates["origin"] = PaymentOrigin.API
     if accepted:
         if status != row.status or row._state.adding:
             updates["status"] = status
@@ -98,6 +145,8 @@ def _merge(row: Payment, remote: RemotePayment, checkout: Checkout | None) -> li
             updates["remote_status"] = remote.status[:40]
         if status == PaymentStatus.COMPLETED and row.completed_at is None:
             updates["completed_at"] = timezone.now()
+        elif status != PaymentStatus.COMPLETED and row.completed_at is not None:
+            updates["completed_at"] = None  # a migrated row the API says never completed
         if remote.amount is not None and (row._state.adding or Decimal(row.amount) != remote.amount):
             updates["amount"] = remote.amount.quantize(CENT)
     else:  # an older or odd answer (a late webhook, a glitch): the ledger keeps what it knows
@@ -126,6 +175,36 @@ def _merge(row: Payment, remote: RemotePayment, checkout: Checkout | None) -> li
 def _may_move(row: Payment, status: str) -> bool:
     """Statuses only move up the ladder (completed is its top: a completed payment stays completed)."""
     return row._state.adding or PAYMENT_STATUS_RANK[status] >= PAYMENT_STATUS_RANK[row.status]
+
+
+def replace_placeholders(order: Order, checkout: Checkout, known: dict[str, Payment]) -> None:
+    """Once OrkestaPay lists a real completed payment on ``checkout``, the placeholders recorded on that attempt
+    (it said paid before it listed the payment) were never money of their own: their refunds move to the real
+    payment and the rows are deleted (``known`` and ``order.orkestapay_payment_id`` follow, in memory)."""
+    on_attempt = [p for p in known.values() if p.order_id == order.pk and p.checkout_id == checkout.pk]
+    placeholders = [p for p in on_attempt if p.origin == PaymentOrigin.PLACEHOLDER]
+    real = [
+        p
+        for p in on_attempt
+        if p.origin == PaymentOrigin.API and p.status == PaymentStatus.COMPLETED and Decimal(p.amount) > 0
+    ]
+    if not placeholders or not real:
+        return
+    payment = min(real, key=lambda p: (p.completed_at or p.created_at, p.created_at))
+    for placeholder in placeholders:
+        Refund.objects.filter(payment=placeholder).update(
+            payment=payment, orkestapay_payment_id=payment.orkestapay_payment_id, updated_at=timezone.now()
+        )
+        placeholder.delete()
+        del known[placeholder.orkestapay_payment_id]
+        if order.orkestapay_payment_id == placeholder.orkestapay_payment_id:
+            order.orkestapay_payment_id = payment.orkestapay_payment_id
+        logger.info(
+            "Order %s: placeholder payment %s replaced by %s",
+            order.merchant_order_id,
+            placeholder.orkestapay_payment_id,
+            payment.orkestapay_payment_id,
+        )
 
 
 def settle_refunds(payment: Payment, remote: RemotePayment, refunds: Iterable[Refund]) -> list[Refund]:

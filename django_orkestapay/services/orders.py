@@ -177,7 +177,8 @@ def current_fingerprint(shop_object: models.Model) -> str | None:
 def paid_order_for(shop_object: models.Model) -> Order | None:
     """The newest order that pays for ``shop_object`` as it is now: PAID or PARTIALLY_REFUNDED (not REFUNDED), with
     the content fingerprint of the object's current description. Money paid for contents that changed since does
-    not count (that order is flagged ``stale_contents`` and announced by ``stale_order_paid``). An object that
+    not count, not even once the object is changed back (that order is flagged ``stale_contents``, marked
+    ``stale_payment`` and announced by ``stale_order_paid``: it is for a person). An object that
     nothing describes (only linked to its orders) has no contents to compare: its newest paid order counts."""
     if not _describable(shop_object):
         return _paid_order(linked_orders(shop_object), None)
@@ -186,10 +187,30 @@ def paid_order_for(shop_object: models.Model) -> Order | None:
 
 
 def _paid_order(linked: models.QuerySet[Order], fingerprint: str | None) -> Order | None:
-    paid = linked.filter(status__in=CURRENTLY_PAID)
+    paid = linked.filter(status__in=CURRENTLY_PAID, stale_payment=False)
     if fingerprint is not None:
         paid = paid.filter(content_fingerprint=fingerprint)
     return paid.order_by("-created_at").first()
+
+
+def paid_twin(order: Order) -> Order | None:
+    """Another order of ``order``'s shop object with the same contents (fingerprint) that is already paid (paid or
+    partially refunded) and was not paid for stale contents: when ``order`` is paid too, the object is paid twice.
+    ``None`` for an order linked to nothing."""
+    if not order.content_type_id or not order.content_fingerprint:
+        return None
+    return (
+        Order.objects.filter(
+            content_type_id=order.content_type_id,
+            object_id=order.object_id,
+            content_fingerprint=order.content_fingerprint,
+            status__in=CURRENTLY_PAID,
+            stale_payment=False,
+        )
+        .exclude(pk=order.pk)
+        .order_by("created_at")
+        .first()
+    )
 
 
 def _describable(shop_object: models.Model) -> bool:

@@ -9,10 +9,12 @@ tab) has another key, and its versions no longer match once the first page refun
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.core import signing
 from django.db.models import Count, Model
@@ -28,10 +30,12 @@ INTENT_MAX_AGE = 60 * 60
 
 @dataclass(frozen=True)
 class RefundIntent:
-    """A confirmation page's one-time intent: its key and the refund version of each order or payment it showed."""
+    """A confirmation page's one-time intent: its key, the refund version of each order or payment it showed and,
+    for each, the amount it showed as left to refund."""
 
     key: str
     versions: Mapping[str, int]
+    shown: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def idempotency_key(self, orkestapay_payment_id: str) -> str:
         """The ``Idempotency-Key`` of this intent's refund of one payment (the same on every submit of the page)."""
@@ -41,6 +45,11 @@ class RefundIntent:
     def version_of(self, target: Order | Payment) -> int | None:
         """The version ``target`` had when the page was shown; ``None`` when the page did not show it."""
         return self.versions.get(_label(target))
+
+    def shown_amount(self, target: Order | Payment) -> Decimal | None:
+        """What the page showed as left to refund of ``target``; ``None`` when it showed no amount for it."""
+        shown = self.shown.get(_label(target))
+        return None if shown is None else Decimal(shown)
 
 
 def _label(target: Model) -> str:
@@ -62,9 +71,12 @@ def refund_versions(targets: Iterable[Order | Payment]) -> dict[str, int]:
     return versions
 
 
-def new_refund_intent(targets: Iterable[Order | Payment]) -> str:
-    """A signed one-time intent for a confirmation page that offers to refund ``targets``."""
-    payload = {"key": secrets.token_hex(16), "versions": refund_versions(targets)}
+def new_refund_intent(targets: Iterable[Order | Payment | tuple[Order | Payment, Decimal]]) -> str:
+    """A signed one-time intent for a confirmation page that offers to refund ``targets``: orders or payments, or
+    ``(target, amount shown as left)`` pairs, in which case a refund is refused once what is left differs."""
+    rows = [target if isinstance(target, tuple) else (target, None) for target in targets]
+    shown = {_label(target): str(amount) for target, amount in rows if amount is not None}
+    payload = {"key": secrets.token_hex(16), "versions": refund_versions(t for t, _ in rows), "shown": shown}
     return signing.dumps(payload, salt=INTENT_SALT, compress=True)
 
 
@@ -72,7 +84,9 @@ def load_refund_intent(token: str | None) -> RefundIntent:
     """The intent a confirmation page posted back; :class:`RefundNotAllowedError` when missing, forged or stale."""
     try:
         payload = signing.loads(token or "", salt=INTENT_SALT, max_age=INTENT_MAX_AGE)
-        intent = RefundIntent(key=str(payload["key"]), versions=dict(payload["versions"]))
+        intent = RefundIntent(
+            key=str(payload["key"]), versions=dict(payload["versions"]), shown=dict(payload.get("shown", {}))
+        )
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise RefundNotAllowedError(
             _("This refund confirmation is missing, altered or older than an hour; review the refund again.")

@@ -7,19 +7,24 @@ Outcomes: SUCCESS (or SUCCEEDED, COMPLETED) succeeds; FAILED, DECLINED, REJECTED
 5xx, a 429, a 401/403, a 409 or an unreadable answer leaves the refund as it was (reserved) with the error noted. A
 400, 404 or 422 fails it, unless the request may have reached OrkestaPay before under the same key (a resend, or a
 first send the client retried): then the payment is read back first, and money that already left settles it.
+A refund sent before is resent only after reading its payment back (:func:`resend_refund`), and never once
+OrkestaPay may have forgotten its key unless the read proves it did not happen.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, NoReturn
 
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .. import conf
 from ..client import OrkestaPayClient
 from ..exceptions import (
     InvalidRequestError,
@@ -27,10 +32,11 @@ from ..exceptions import (
     OrkestaPayError,
     RefundNotAllowedError,
 )
-from ..models import Order, Refund, RefundStatus
+from ..models import Order, Refund, RefundStatus, ReviewCode
 from .api_client import _jsonable, get_client
 from .apply import apply_payment_read, refresh_order_status
 from .locking import lock_order
+from .transitions import flag_review
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -100,6 +106,7 @@ def send_refund(refund: Refund) -> Refund:
         settle_refund(refund, RefundStatus.FAILED, error=str(exc), raw=exc.response_body)
         raise
     outcome = refund_outcome(result.status)
+    other_amount = result.amount is not None and result.amount != refund.amount
     settle_refund(
         refund,
         outcome,
@@ -107,6 +114,10 @@ def send_refund(refund: Refund) -> Refund:
         remote_status=result.status,
         raw=result.raw,
         error=(result.message or "") if outcome == RefundStatus.FAILED else "",
+        review=f"OrkestaPay answered the refund of {refund.amount} (refund {refund.pk}) with an amount of "
+        f"{result.amount}: check which amount left"
+        if other_amount
+        else "",
     )
     if outcome == RefundStatus.FAILED:
         raise RefundNotAllowedError(
@@ -119,7 +130,7 @@ def settle_pending(refund: Refund) -> Refund:
     """Read a PENDING refund's payment back and settle the refund when its REFUND transaction has finished."""
     client = get_client()
     found = _read_back_or_note(refund, client)
-    if found is not None and found != refund.status:
+    if found in (RefundStatus.SUCCEEDED, RefundStatus.FAILED) and found != refund.status:
         settle_refund(refund, found)
     return refund
 
@@ -135,8 +146,11 @@ def _read_back_or_note(refund: Refund, client: OrkestaPayClient) -> RefundStatus
 def read_back(refund: Refund, client: OrkestaPayClient) -> RefundStatus | None:
     """What OrkestaPay's payment (``GET /v1/payments/{id}``) says of ``refund``, after applying that read to the
     ledger (the payment row, refunds settled by transaction id, refunds made elsewhere mirrored): the status of the
-    REFUND transaction with our ``transaction_id``, else SUCCEEDED when the payment's refunded amount covers this
-    refund on top of the refunds of this payment that already succeeded, else ``None`` (no evidence either way)."""
+    REFUND transaction with our ``transaction_id``; else, from the payment's refunded amount, SUCCEEDED when it
+    covers this refund on top of every other refund of the payment that succeeded or is in flight (requested,
+    pending), REQUESTED when it proves this refund was not made (it does not cover this one on top of those that
+    succeeded, and no unsettled refund transaction OrkestaPay lists could be this one); else ``None``: no
+    evidence (no refunded amount reported), or evidence that fits another refund of ours as well as this one."""
     remote = client.get_remote_payment(refund.orkestapay_payment_id)
     apply_payment_read(remote)
     for item in remote.transactions:
@@ -144,12 +158,74 @@ def read_back(refund: Refund, client: OrkestaPayClient) -> RefundStatus | None:
             return refund_outcome(str(item.get("status") or ""))
     if remote.refunded is None:
         return None
-    others = (
-        Refund.objects.filter(payment_id=refund.payment_id, status=RefundStatus.SUCCEEDED)
-        .exclude(pk=refund.pk)
-        .aggregate(total=models.Sum("amount"))["total"]
+    others = list(Refund.objects.filter(payment_id=refund.payment_id).exclude(pk=refund.pk))
+    succeeded = sum((r.amount for r in others if r.status == RefundStatus.SUCCEEDED), start=Decimal("0.00"))
+    in_flight = sum(
+        (r.amount for r in others if r.status in (RefundStatus.REQUESTED, RefundStatus.PENDING)), start=Decimal("0.00")
     )
-    return RefundStatus.SUCCEEDED if remote.refunded >= (others or 0) + refund.amount else None
+    if remote.refunded >= succeeded + in_flight + refund.amount:
+        return RefundStatus.SUCCEEDED
+    ours = {r.transaction_id for r in others if r.transaction_id}
+    if remote.refunded < succeeded + refund.amount and not _unsettled_unknown_refund(remote.transactions, ours):
+        return RefundStatus.REQUESTED
+    return None
+
+
+def _unsettled_unknown_refund(transactions: Iterable[dict[str, Any]], ours: set[str]) -> bool:
+    """Whether OrkestaPay lists a refund transaction not settled yet that is none of ``ours`` (it may be the one
+    whose answer was lost: a refund in progress is not in the refunded amount yet)."""
+    for item in transactions:
+        kind = str(item.get("type") or "REFUND").upper()
+        status = str(item.get("status") or "").strip().upper()
+        settled = status in SUCCEEDED_STATUSES or status in REFUSED_STATUSES
+        if kind == "REFUND" and not settled and item.get("transaction_id") not in ours:
+            return True
+    return False
+
+
+def resend_refund(refund: Refund) -> Refund:
+    """Resend a refund that was sent before (its answer lost, or answered pending without a transaction id), only
+    when that cannot refund twice. Its payment is read back first (and applied to the ledger): when that proves the
+    refund happened, or shows its transaction's outcome, it is settled without a call. When it proves the refund
+    did not happen, a requested refund is resent. Otherwise (no evidence, or evidence that fits another refund as
+    well) it is resent with its own key only while OrkestaPay may still remember that key
+    (``IDEMPOTENCY_KEY_LIFETIME`` after it was made); after that it is left for a person: flagged
+    ``refund_unknown`` on its order, marked ``needs_review``, still requested (its amount reserved), and
+    :class:`RefundNotAllowedError` is raised."""
+    found = _read_back_or_note(refund, get_client())
+    refund.refresh_from_db()  # the read may have settled it by its transaction id
+    if refund.status not in (RefundStatus.REQUESTED, RefundStatus.PENDING):
+        return refund
+    if found in (RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.PENDING):
+        return refund if found == refund.status else settle_refund(refund, found)
+    proven_not_made = found == RefundStatus.REQUESTED and refund.status == RefundStatus.REQUESTED
+    lifetime = timedelta(seconds=float(conf.get("IDEMPOTENCY_KEY_LIFETIME")))
+    if proven_not_made or timezone.now() - refund.created_at < lifetime:
+        return send_refund(refund)
+    _leave_for_a_person(refund)
+
+
+def _leave_for_a_person(refund: Refund) -> NoReturn:
+    reason = (
+        f"refund of {refund.amount} (payment {refund.orkestapay_payment_id}, refund {refund.pk}): its outcome is "
+        "unknown and OrkestaPay may have forgotten its idempotency key, so it is not resent; check the payment in "
+        "OrkestaPay's portal, then mark the refund failed or leave it"
+    )
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=refund.order_id)
+        if flag_review(order, ReviewCode.REFUND_UNKNOWN, reason):
+            order.save(update_fields=["needs_review", "review_code", "review_reason", "updated_at"])
+        refund.needs_review = True
+        refund.error = reason
+        refund.save(update_fields=["needs_review", "error", "updated_at"])
+    raise RefundNotAllowedError(
+        _(
+            "The outcome of this refund of %(amount)s is unknown and OrkestaPay may have forgotten its idempotency "
+            "key, so it was not resent. Check the payment in OrkestaPay's portal, then use Mark refund failed if "
+            "the money did not leave."
+        )
+        % {"amount": refund.amount}
+    )
 
 
 def settle_refund(
@@ -160,8 +236,10 @@ def settle_refund(
     remote_status: str | None = None,
     raw: Any = None,
     error: str = "",
+    review: str = "",
 ) -> Refund:
-    """Record ``status`` on the refund under its order's row lock, and what it means for the order."""
+    """Record ``status`` on the refund under its order's row lock, and what it means for the order. ``review``: a
+    reason to flag the order ``refund_unknown`` (recorded on the refund's error too)."""
     with transaction.atomic():
         order = lock_order(refund.order_id)
         refund.status = status
@@ -169,8 +247,10 @@ def settle_refund(
         refund.remote_status = (remote_status or refund.remote_status)[:40]
         if isinstance(raw, dict):
             refund.raw_response = _jsonable(raw)
-        refund.error = error
+        refund.error = "; ".join(part for part in (error, review) if part)
         refund.save(update_fields=["status", "transaction_id", "remote_status", "raw_response", "error", "updated_at"])
+        if review and flag_review(order, ReviewCode.REFUND_UNKNOWN, review):
+            order.save(update_fields=["needs_review", "review_code", "review_reason", "updated_at"])
         if status == RefundStatus.FAILED:
             _note_on_order(order, refund, error)
         elif status == RefundStatus.SUCCEEDED:

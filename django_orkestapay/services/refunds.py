@@ -21,12 +21,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..exceptions import RefundAlreadySentError, RefundNotAllowedError
-from ..models import Order, Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus
+from ..models import Order, Payment, PaymentOrigin, PaymentStatus, Refund, RefundOrigin, RefundStatus
 from .batch import BatchSummary, run_batch
 from .locking import lock_order
 from .money import validate_amount
 from .refund_intents import RefundIntent
-from .refund_sending import own_transaction, send_refund, settle_pending
+from .refund_sending import own_transaction, resend_refund, send_refund, settle_pending, settle_refund
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -38,8 +38,10 @@ RESEND_AFTER = timedelta(minutes=5)
 
 
 def completed_payments(order: Order) -> list[Payment]:
-    """The order's completed payments from its ledger (one query), oldest first: what can be refunded."""
-    return list(order.payments.filter(status=PaymentStatus.COMPLETED).order_by("created_at"))
+    """The order's completed payments in its currency, from its ledger (one query), oldest first: what can be
+    refunded (what :func:`refundable_amount` adds up and :func:`refund_order` chooses from)."""
+    payments = order.payments.filter(status=PaymentStatus.COMPLETED).order_by("created_at")
+    return [p for p in payments if p.currency.upper() in ("", order.currency.upper())]
 
 
 def _left_of(payments: list[Payment]) -> dict[Any, Decimal]:
@@ -66,7 +68,7 @@ def refundable_amount_of(payment: Payment) -> Decimal:
 
 def refundable_amount(order: Order) -> Decimal:
     """What is left to refund of an order: the sum over its completed payments in its currency."""
-    payments = [p for p in completed_payments(order) if p.currency.upper() in ("", order.currency.upper())]
+    payments = completed_payments(order)
     return sum(_left_of(payments).values(), start=ZERO) if payments else ZERO
 
 
@@ -98,6 +100,8 @@ def refund_order(
         if intent is not None:
             _check_intent(intent, order, payments, current_version=order.refunds.count())
         left = _left_of(payments)
+        if intent is not None:
+            _check_shown(intent, order, sum(left.values(), start=ZERO))
         candidates = [p for p in payments if left[p.pk] > 0]
         if len(candidates) > 1:
             raise RefundNotAllowedError(
@@ -108,6 +112,7 @@ def refund_order(
             raise RefundNotAllowedError(
                 _("Order %(reference)s has no payment left to refund.") % {"reference": order.merchant_order_id}
             )
+        _refuse_placeholder(candidates[0])
         refund = _record(order, candidates[0], left[candidates[0].pk], amount, description, requested_by, intent)
     return send_refund(refund)
 
@@ -127,10 +132,13 @@ def refund_payment(
         if intent is not None:
             _check_intent(intent, payment, [payment], current_version=payment.refunds.count())
         left = refundable_amount_of(payment)
+        if intent is not None:
+            _check_shown(intent, payment, left)
         if left <= 0:
             raise RefundNotAllowedError(
                 _("Payment %(payment)s has nothing left to refund.") % {"payment": payment.orkestapay_payment_id}
             )
+        _refuse_placeholder(payment)
         refund = _record(order, payment, left, amount, description, requested_by, intent)
     return send_refund(refund)
 
@@ -153,6 +161,27 @@ def _check_intent(
             raise RefundNotAllowedError(text % {"name": target.merchant_order_id})
         text = _("Payment %(name)s changed since this page was shown; review it again.")
         raise RefundNotAllowedError(text % {"name": target.orkestapay_payment_id})
+
+
+def _check_shown(intent: RefundIntent, target: Order | Payment, left: Decimal) -> None:
+    """A page that showed another amount left than there is now (a refund settled, or mirrored, since) is refused:
+    the operator confirmed that amount, not this one."""
+    shown = intent.shown_amount(target)
+    if shown is None or shown == left:
+        return
+    name = target.merchant_order_id if isinstance(target, Order) else target.orkestapay_payment_id
+    raise RefundNotAllowedError(
+        _("%(name)s: %(left)s is left to refund now, but the page showed %(shown)s; review it again. Nothing was sent.")
+        % {"name": name, "left": left, "shown": shown}
+    )
+
+
+def _refuse_placeholder(payment: Payment) -> None:
+    if payment.origin == PaymentOrigin.PLACEHOLDER:
+        raise RefundNotAllowedError(
+            _("Payment %(payment)s: OrkestaPay has not listed this payment yet; refresh the order first.")
+            % {"payment": payment.orkestapay_payment_id}
+        )
 
 
 def _record(
@@ -189,14 +218,16 @@ def _record(
 
 
 def retry_refund(refund: Refund) -> Refund:
-    """Settle a refund whose outcome is not known: resend a REQUESTED one with its own idempotency key; read a
-    PENDING one back from OrkestaPay (or resend it, when it has no transaction id to look for)."""
+    """Settle a refund whose outcome is not known: read a PENDING one back from OrkestaPay; resend a REQUESTED one
+    (or a PENDING one without a transaction id to look for) with its own idempotency key, after reading its payment
+    back when it was sent before (see :func:`~.refund_sending.resend_refund`: never resent once the key may be
+    forgotten, unless OrkestaPay's refunded amount proves it did not happen)."""
     refund = Refund.objects.get(pk=refund.pk)
     if refund.status == RefundStatus.PENDING and refund.transaction_id:
         return settle_pending(refund)
     if refund.status not in (RefundStatus.REQUESTED, RefundStatus.PENDING):
         raise RefundNotAllowedError(f"Refund {refund.pk} is {refund.status}; only an unsettled refund is resent")
-    return send_refund(refund)
+    return resend_refund(refund) if refund.attempts else send_refund(refund)
 
 
 def retry_refunds(refunds: Iterable[Refund]) -> BatchSummary:
@@ -206,10 +237,10 @@ def retry_refunds(refunds: Iterable[Refund]) -> BatchSummary:
 
 def refunds_to_reconcile(*, resend_after: timedelta = RESEND_AFTER) -> models.QuerySet[Refund]:
     """Our refunds whose outcome is not known: PENDING ones, and REQUESTED ones not sent for ``resend_after`` (a
-    more recent one may still be in flight)."""
+    more recent one may still be in flight). Those left for a person (``needs_review``) are not."""
     quiet_since = timezone.now() - resend_after
     return (
-        Refund.objects.filter(origin=RefundOrigin.SHOP)
+        Refund.objects.filter(origin=RefundOrigin.SHOP, needs_review=False)
         .filter(
             models.Q(status=RefundStatus.PENDING) | models.Q(status=RefundStatus.REQUESTED, updated_at__lte=quiet_since)
         )
@@ -220,6 +251,28 @@ def refunds_to_reconcile(*, resend_after: timedelta = RESEND_AFTER) -> models.Qu
 def reconcile_refunds(refunds: Iterable[Refund] | None = None) -> BatchSummary:
     """Resend or read back every refund whose outcome is not known (``orkestapay_sync`` calls this)."""
     return retry_refunds(refunds_to_reconcile() if refunds is None else refunds)
+
+
+def mark_refund_failed(refund: Refund, *, marked_by: str = "") -> Refund:
+    """A person checked OrkestaPay's portal and found that a refund left for review (``needs_review``) did not
+    happen: mark it failed, which frees its amount. Raises :class:`RefundNotAllowedError` for any other refund."""
+    with transaction.atomic():
+        Order.objects.select_for_update().get(pk=refund.order_id)
+        refund = Refund.objects.get(pk=refund.pk)
+        unsettled = refund.status in (RefundStatus.REQUESTED, RefundStatus.PENDING)
+        if not (refund.needs_review and unsettled):
+            raise RefundNotAllowedError(
+                _("Refund %(refund)s is not waiting for a person's check; nothing was changed.") % {"refund": refund.pk}
+            )
+        refund.needs_review = False
+        refund.save(update_fields=["needs_review", "updated_at"])
+        who = marked_by or "an operator"
+        return settle_refund(refund, RefundStatus.FAILED, error=f"marked failed by {who} after checking the portal")
+
+
+def mark_refunds_failed(refunds: Iterable[Refund], *, marked_by: str = "") -> BatchSummary:
+    """:func:`mark_refund_failed` for several refunds; refusals are counted as failures."""
+    return run_batch(refunds, lambda refund: bool(mark_refund_failed(refund, marked_by=marked_by)))
 
 
 def refund_orders(orders: Iterable[Order], *, requested_by: str = "") -> BatchSummary:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from .. import conf
 from ..client import RemoteOrder
-from ..exceptions import OrkestaPayError
+from ..exceptions import MalformedResponseError, OrkestaPayError
 from ..models import PAID_STATUSES, Checkout, CheckoutStatus, Order, OrderStatus, Payment, PaymentStatus
 from ..signing import CANCELED, ReturnLink
 from .api_client import get_client
@@ -70,9 +70,22 @@ def needs_payment_list(remote: RemoteOrder) -> bool:
 
 def read_attempt(checkout: Checkout) -> AttemptRead:
     """Read ``checkout``'s OrkestaPay order, and its payments when they matter (raises an
-    :class:`OrkestaPayError`)."""
+    :class:`OrkestaPayError`). An order without its total or currency is a :class:`MalformedResponseError`: an
+    answer that cannot be compared with ours is applied not at all (never read as a disagreement)."""
     client = get_client()
     remote = client.get_order(checkout.orkestapay_order_id)
+    missing = [
+        name
+        for name, absent in (("total_amount", remote.total_amount is None), ("currency", not remote.currency))
+        if absent
+    ]
+    if missing:
+        raise MalformedResponseError(
+            f"{MalformedResponseError.default_message}: the order has no {' and no '.join(missing)}",
+            status_code=200,
+            method="GET",
+            path=f"/v1/orders/{checkout.orkestapay_order_id}",
+        )
     listed = client.get_order_payments(checkout.orkestapay_order_id) if needs_payment_list(remote) else []
     return AttemptRead(checkout=checkout, remote=remote, listed=tuple(listed))
 
@@ -144,7 +157,8 @@ def _sync_checkout(checkout: Checkout, *, close_as: str | None) -> SyncResult:
 def sync_order(order: Order) -> SyncResult:
     """Confirm ``order`` with the API through every attempt whose outcome may still change (newest first, at most
     :data:`MAX_ATTEMPTS_READ`): open and pending ones; for an unpaid order, closed ones too (late money on an
-    attempt closed here); for a paid one, those with completed payments (to see refunds made elsewhere).
+    attempt closed here); for a paid one, those with completed payments (to see refunds made elsewhere) and those
+    closed within ``RECONCILE_WINDOW`` (a second payment on an old tab, its webhook lost).
 
     What could be read is applied; then the first failure, if any, is recorded on the order and raised.
     """
@@ -156,12 +170,14 @@ def sync_order(order: Order) -> SyncResult:
         .order_by("-created_at")[:MAX_ATTEMPTS_READ]
     )
     paid = order.status in PAID_STATUSES
+    recently = timezone.now() - _window()
     wanted = [
         checkout
         for checkout in attempts
         if not paid
         or checkout.status in (CheckoutStatus.OPEN, CheckoutStatus.PENDING)
         or getattr(checkout, "has_money", False)
+        or checkout.updated_at >= recently  # closed within the window: a second payment may still land on it
     ]
     reads, failure = [], None
     for checkout in wanted:
@@ -183,12 +199,17 @@ def sync_orders(orders: Iterable[Order]) -> BatchSummary:
     return run_batch(orders, sync_order)
 
 
+def _window() -> timedelta:
+    return timedelta(seconds=float(conf.get("RECONCILE_WINDOW")))
+
+
 def orders_to_reconcile(*, older_than: timedelta = timedelta(0)) -> models.QuerySet[Order]:
     """Orders whose outcome we may not know yet, with a registered checkout: created or pending ones, and canceled,
     failed or expired ones whose status changed within ``RECONCILE_WINDOW`` (a bank transfer that settles after
-    the buyer gave up, its webhook lost, still lands)."""
-    cutoff = timezone.now() - timedelta(seconds=float(conf.get("RECONCILE_WINDOW")))
-    closed = [OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.EXPIRED]
+    the buyer gave up, its webhook lost, still lands), and paid ones (paid, partially refunded, refunded) whose
+    status changed within it (a second payment on another attempt, its webhook lost)."""
+    cutoff = timezone.now() - _window()
+    closed = [OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.EXPIRED, *PAID_STATUSES]
     recently_closed = Q(status__in=closed) & (
         Q(status_changed_at__gte=cutoff) | Q(status_changed_at__isnull=True, updated_at__gte=cutoff)
     )

@@ -207,11 +207,33 @@ def get_order(core: GatewayCore, request: Request, match: re.Match[str], client_
 
 
 def get_order_payments(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:
-    """``GET /v1/orders/{id}/payments``."""
+    """``GET /v1/orders/{id}/payments`` (``?page=N`` when ``payments_page_size`` splits it into pages)."""
     try:
-        return json_response(200, core.state.order_payments_view(match["id"]))
+        view = core.state.order_payments_view(match["id"])
     except KeyError:
         return not_found("Order", match["id"])
+    return json_response(200, _page(view, core.settings.payments_page_size, request.query.get("page", "0")))
+
+
+def _page(view: dict[str, Any], size: int | None, page_param: str) -> dict[str, Any]:
+    """One Spring-style page of ``size`` items (``None``: the whole list is one page, as before)."""
+    if not size:
+        return view
+    page = int(page_param) if page_param.isdigit() else 0
+    content = view["content"]
+    pages = max(1, -(-len(content) // size))
+    chunk = content[page * size : (page + 1) * size]
+    return {
+        **view,
+        "content": chunk,
+        "totalPages": pages,
+        "size": size,
+        "number": page,
+        "numberOfElements": len(chunk),
+        "first": page == 0,
+        "last": page >= pages - 1,
+        "empty": not chunk,
+    }
 
 
 def get_payment(core: GatewayCore, request: Request, match: re.Match[str], client_id: str) -> Response:

@@ -62,6 +62,7 @@ class FakeOrkestaPay(RemoteControl):
     idempotent_checkouts = Setting[bool]()
     idempotency_conflict_status = Setting[int]()
     idempotency_ttl = Setting[float]()
+    payments_page_size = Setting[int | None]()
     webhook_mode = Setting[str]()
     webhook_delay = Setting[float]()
     webhook_retry_time_factor = Setting[float]()
@@ -104,6 +105,7 @@ class FakeOrkestaPay(RemoteControl):
         idempotent_checkouts: bool = False,
         idempotency_conflict_status: int = 409,
         idempotency_ttl: float = 86400,
+        payments_page_size: int | None = None,
         webhook_mode: str = "normal",
         webhook_delay: float = 0.0,
         webhook_retry_time_factor: float = 1.0,
@@ -148,6 +150,7 @@ class FakeOrkestaPay(RemoteControl):
             idempotent_checkouts=idempotent_checkouts,
             idempotency_conflict_status=idempotency_conflict_status,
             idempotency_ttl=idempotency_ttl,
+            payments_page_size=payments_page_size,
             webhook_mode=webhook_mode,
             webhook_delay=webhook_delay,
             webhook_retry_time_factor=webhook_retry_time_factor,

@@ -37,6 +37,7 @@ RESETTABLE = (
     "idempotent_checkouts",
     "idempotency_conflict_status",
     "idempotency_ttl",
+    "payments_page_size",
     "webhook_mode",
     "webhook_delay",
     "webhook_retry_time_factor",
@@ -89,6 +90,7 @@ class FakeSettings:
         idempotent_checkouts: bool,
         idempotency_conflict_status: int,
         idempotency_ttl: float,
+        payments_page_size: int | None,
         webhook_mode: str,
         webhook_delay: float,
         webhook_retry_time_factor: float,
@@ -128,6 +130,8 @@ class FakeSettings:
         self.idempotent_checkouts = idempotent_checkouts
         self.idempotency_conflict_status = idempotency_conflict_status
         self.idempotency_ttl = idempotency_ttl
+        # Payments per page of GET /v1/orders/{id}/payments (None: all of them on one page).
+        self.payments_page_size = payments_page_size
         self.webhook_mode = webhook_mode
         self.webhook_delay = webhook_delay
         self.webhook_retry_time_factor = webhook_retry_time_factor
