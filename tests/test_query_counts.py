@@ -26,7 +26,7 @@ from django_orkestapay.models import Checkout, CheckoutStatus, Event, EventStatu
 from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import hosted_page_post, local_path, make_order, pay_form, return_read_interval_passed
 from tests.task_workers import DATABASE_TASKS
-from tests.test_views import data_queries
+from tests.test_views import data_queries, sqlite_write_locks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,7 +49,7 @@ def pay(client: Client, order: Order) -> str:
 # ------------------------------------------------------------------------------------------------------------ pay
 
 
-def test_pay_again_after_the_open_checkout_expired_makes_five_queries(client, orkestapay_settings, fake_orkestapay):
+def test_pay_again_after_the_open_checkout_expired_query_count(client, orkestapay_settings, fake_orkestapay):
     order = make_order()
     pay(client, order)
     first = Checkout.objects.get(order=order)
@@ -57,12 +57,12 @@ def test_pay_again_after_the_open_checkout_expired_makes_five_queries(client, or
 
     queries, location = count_queries(lambda: pay(client, order))
 
-    # the order's write lock (an UPDATE that changes nothing, first: SQLite's write lock, see services.locking), the
-    # order read and locked, the order's checkouts (with whether a payment on each is in progress), checkout insert,
-    # order ids (the order is already pending, so there is no status transition to save them). Was 4 before the
-    # write lock. The old checkout is not expired here (only the expiry sweep closes it, after reading it from
-    # OrkestaPay: a bank transfer may have started on it).
-    assert queries == 5
+    # (SQLite: the order's write lock, an UPDATE that changes nothing, see services.locking), the order read and
+    # locked, the order's checkouts (with whether a payment on each is in progress), checkout insert, order ids (the
+    # order is already pending, so there is no status transition to save them). The old checkout is not expired
+    # here (only the expiry sweep closes it, after reading it from OrkestaPay: a bank transfer may have started on
+    # it).
+    assert queries == 4 + sqlite_write_locks()
     second = Checkout.objects.exclude(pk=first.pk).get(order=order)
     assert location == second.redirect_url
     assert second.merchant_reference == f"{order.merchant_order_id}-2"
@@ -75,18 +75,18 @@ def test_pay_again_after_the_open_checkout_expired_makes_five_queries(client, or
 # ------------------------------------------------------------------------------------------------ canceled return
 
 
-def test_canceled_return_makes_eight_queries(client, orkestapay_settings, fake_orkestapay):
+def test_canceled_return_query_count(client, orkestapay_settings, fake_orkestapay):
     order = make_order()
     canceled_url = hosted_page_post(pay(client, order), "cancel").headers["Location"]
 
     queries, response = count_queries(lambda: client.get(local_path(canceled_url)))
 
     assert response.status_code == 200
-    # checkout + order, the order's write lock (first in the transaction; was 7 without it), lock order, the order's
+    # checkout + order, (SQLite: the order's write lock, first in the transaction), lock order, the order's
     # checkouts, its payments (the ledger), insert the canceled payment OrkestaPay reports, checkout update, order
     # update. Was 5 before the ledger: the attempts and the ledger are read to derive the order's status (another
     # attempt may be open or paid); the checkout is not locked apart (the order's lock covers its attempts).
-    assert queries == 8
+    assert queries == 7 + sqlite_write_locks()
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELED
     assert Checkout.objects.get(order=order).status == CheckoutStatus.CANCELED
@@ -161,12 +161,12 @@ def test_webhook_processed_then_duplicate_query_counts(webhook_settings, fake_or
 
     assert (first.status_code, first.json()) == (200, {"status": "processed"})
     assert (second.status_code, second.json()) == (200, {"status": "duplicate"})
-    # event insert, checkout + order by OrkestaPay order id, the order's write lock (first in the transaction: SQLite,
-    # see services.locking), event settled (one conditional update: it also holds the event's row, so a concurrent
-    # processing of the same event waits, then finds it settled), the order's write lock again and its locking read
-    # (apply_reads takes its own), the order's checkouts, its payments, payment insert, checkout update, order
-    # update. 9 without the write locks; 11 before the event was inserted first and settled in one statement.
-    assert processed == 11
+    # event insert, checkout + order by OrkestaPay order id, (SQLite: the order's write lock, first in the
+    # transaction, see services.locking), event settled (one conditional update: it also holds the event's row, so a
+    # concurrent processing of the same event waits, then finds it settled), (SQLite: the write lock again, taken by
+    # apply_reads), the order's locking read, the order's checkouts, its payments, payment insert, checkout update,
+    # order update. 11 before the event was inserted first and settled in one statement.
+    assert processed == 9 + sqlite_write_locks(2)
     # the insert meets the unique message id, then the event is read: already processed
     assert duplicate == 2
     event = Event.objects.get()
@@ -209,8 +209,8 @@ def test_queued_webhook_intake_and_its_task_query_counts(settings, webhook_setti
     processing, outcome = count_queries(lambda: tasks.process_webhook_event.call(event.pk))
 
     assert outcome == "processed"
-    # the event read, then the 10 statements of processing it (the delivery's count above, less its insert)
-    assert processing == 11
+    # the event read, then the statements of processing it (the delivery's count above, less its insert)
+    assert processing == 9 + sqlite_write_locks(2)
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
 

@@ -1,11 +1,12 @@
-"""Taking an order's lock so that it works on SQLite as on PostgreSQL: a write first, then the read.
+"""Taking an order's lock so that it works on SQLite as on PostgreSQL: the lock first, then the work.
 
 ``select_for_update`` does nothing on SQLite, and a SQLite transaction that starts by reading cannot later take the
 write lock if another connection wrote meanwhile: it fails at once with ``database is locked``, whatever the
 timeout. A transaction whose first statement is a write waits for the lock instead (up to the connection's
-``timeout``). So :func:`lock_order` starts with an ``UPDATE`` of the order's row that changes nothing: on SQLite it
-takes the database's write lock, on PostgreSQL (and MySQL) the row's lock, and everything after it in the
-transaction runs alone for that order. Call it as the first statement of the transaction.
+``timeout``). So on a database without row locks (SQLite), :func:`lock_order` starts with an ``UPDATE`` of the
+order's row that changes nothing, which takes the database's write lock; on PostgreSQL (and MySQL) its
+``SELECT ... FOR UPDATE`` takes the row's lock by itself, and the extra statement is skipped. Either way everything
+after it in the transaction runs alone for that order. Call it as the first statement of the transaction.
 
 A database that stays busy past its timeout raises ``django.db.OperationalError``; the views answer it with 503.
 """
@@ -31,12 +32,18 @@ def lock_order(order_id: uuid.UUID) -> Order:
 
 
 def take_write_lock(order_id: uuid.UUID) -> None:
-    """Take the order's write lock without reading it (the caller reads it later, with :func:`lock_order`)."""
-    Order.objects.filter(pk=order_id).update(status=F("status"))
+    """On a database without row locks (SQLite), take its write lock now with a write to the order's row that
+    changes nothing; elsewhere nothing (the caller locks the row with :func:`lock_order`'s ``select_for_update``)."""
+    if _without_row_locks():
+        Order.objects.filter(pk=order_id).update(status=F("status"))
 
 
 def take_database_write_lock() -> None:
     """On a database without row locks (SQLite), take its write lock now, before the transaction reads anything;
     elsewhere nothing (the caller locks its rows with ``select_for_update``)."""
-    if not connections[router.db_for_write(Order)].features.has_select_for_update:
+    if _without_row_locks():
         Order.objects.filter(pk=_NO_ORDER).update(status=F("status"))
+
+
+def _without_row_locks() -> bool:
+    return not connections[router.db_for_write(Order)].features.has_select_for_update
