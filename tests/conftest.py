@@ -104,13 +104,17 @@ def return_read_interval_passed(order: Order) -> None:
 
 @contextmanager
 def database_busy() -> Iterator[None]:
-    """Every write fails as SQLite's does once its timeout has passed (``database is locked``); reads still work, as
-    they do under SQLite's WAL while another connection writes."""
+    """Every write fails as SQLite's does once its timeout has passed (``database is locked``), and so does a locking
+    read (``SELECT ... FOR UPDATE``, as PostgreSQL's with ``lock_timeout``); plain reads still work, as they do under
+    SQLite's WAL while another connection writes."""
     real = CursorWrapper.execute
 
     def execute(self: CursorWrapper, sql: str, params: Any = None) -> Any:
         if sql.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
             raise OperationalError("database is locked")
+        if sql.rstrip().upper().endswith(("FOR UPDATE", "FOR UPDATE NOWAIT", "FOR NO KEY UPDATE")):
+            # PostgreSQL takes the write lock with the locking read; with ``lock_timeout`` set it fails so
+            raise OperationalError("canceling statement due to lock timeout")
         return real(self, sql, params)
 
     with mock.patch.object(CursorWrapper, "execute", execute):
