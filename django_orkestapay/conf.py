@@ -29,98 +29,212 @@ DEFAULT_CHECKOUT_HOSTS: tuple[str, ...] = (".orkestapay.com", ".orkesta.io")
 WEBHOOK_PROCESSING_MODES: tuple[str, ...] = ("auto", "inline", "queue")
 
 DEFAULTS: dict[str, Any] = {
-    # Credentials (OrkestaPay portal: Developers > API keys). Required at use, never logged.
+    # Credentials and the API
     "CLIENT_ID": None,
     "CLIENT_SECRET": None,
-    # "sandbox" or "production"; picks the real base URL below unless BASE_URL overrides it.
     "ENVIRONMENT": SANDBOX,
-    # Override of the API base URL (the fake gateway in tests and demos). None: from ENVIRONMENT.
     "BASE_URL": None,
-    # HTTP timeouts (seconds) and retries of safe calls.
     "CONNECT_TIMEOUT": 5.0,
     "READ_TIMEOUT": 20.0,
     "MAX_RETRIES": 2,
-    # Where the access token is cached (a CACHES alias; shared by every worker), and how many seconds before
-    # expiry a token stops being reused.
+    # The access token
     "TOKEN_CACHE_ALIAS": "default",
     "TOKEN_EXPIRY_LEEWAY": 60,
-    # When the cache has no token, one worker fetches it while the others wait for it: the lock it takes in the
-    # cache lives TOKEN_LOCK_TIMEOUT seconds (0: no lock, every worker fetches its own), and the others wait up to
-    # TOKEN_LOCK_WAIT seconds before they fetch one themselves.
     "TOKEN_LOCK_TIMEOUT": 10,
     "TOKEN_LOCK_WAIT": 10,
-    # Lifetime of the signed return links, in seconds.
+    # Links, return pages and shop objects
     "RETURN_LINK_MAX_AGE": 60 * 60 * 24,
-    # Lifetime of a pay button (its signed order or shop-object reference), in seconds: a day, so a page left open
-    # overnight still pays; an older button gets a "this page is out of date, reload it" page.
     "PAY_LINK_MAX_AGE": 60 * 60 * 24,
-    # Absolute base (scheme://host[:port]) for return links when request.build_absolute_uri is wrong
-    # (behind a proxy). None: taken from the request.
     "RETURN_BASE_URL": None,
-    # Where the buyer lands after a return: a URL path or a URL pattern name; None: the app's own pages.
-    # The order's public id is appended as ?order=<uuid>.
     "SUCCESS_URL": None,
     "CANCEL_URL": None,
-    # The way back to the shop offered on every page of the app (a URL path, a full URL or a URL pattern name).
     "SHOP_URL": "/",
-    # Dotted path of a callable describing a shop object's payment (see django_orkestapay.adapters); None: shop
-    # objects implement orkestapay_payment() themselves.
     "ADAPTER": None,
-    # Dotted path of a callable (request, order_or_shop_object) -> bool that the JSON endpoints (headless front
-    # ends) ask before they start a checkout or report a status; None: whoever holds the signed reference, as the
-    # pay button.
     "HEADLESS_PERMISSION": None,
-    # Checkout request defaults. LOCALE None: follow the active language through LANGUAGE_LOCALES (language code
-    # prefix -> OrkestaPay locale), falling back to ES_LATAM. ES_LATAM is the only locale OrkestaPay documents, so
-    # no other is sent unless configured (add "en": "EN_US" once your sandbox accepts it).
+    # What a checkout asks for
     "LOCALE": None,
     "LANGUAGE_LOCALES": {"es": "ES_LATAM"},
     "CURRENCY": "MXN",
     "COUNTRY_CODE": "MX",
     "ALLOW_SAVE_PAYMENT_METHODS": False,
-    # Lifetime of a checkout (seconds), sent as order.expires_at; None lets OrkestaPay choose.
     "CHECKOUT_LIFETIME": 60 * 60,
-    # An open checkout is reused only while it has at least this many seconds left.
     "CHECKOUT_REUSE_MARGIN": 120,
-    # How long (seconds) orkestapay_sync keeps asking OrkestaPay about canceled, failed and expired orders, so a
-    # bank transfer that settles after the buyer gave up (its webhook lost) still lands. Default: 3 days.
+    "CHECKOUT_HOSTS": None,
+    # Reconciliation, bounded work, refunds
     "RECONCILE_WINDOW": 60 * 60 * 24 * 3,
-    # Bounded work per visitor. A return for an unpaid order reads OrkestaPay at most once per RETURN_SYNC_INTERVAL
-    # seconds (a key in the TOKEN_CACHE_ALIAS cache, taken with its atomic add; 0: every return reads); a return
-    # for a paid order never does. After FAILED_CHECKOUT_LIMIT checkouts of one order failed within
-    # FAILED_CHECKOUT_WINDOW seconds, the pay view answers 429 without asking again (0: no limit).
     "RETURN_SYNC_INTERVAL": 5,
     "FAILED_CHECKOUT_LIMIT": 3,
     "FAILED_CHECKOUT_WINDOW": 60,
-    # Refused webhook deliveries (bad signature, malformed body): only the newest this many are kept as events (2 KiB
-    # of body each); every one is counted per day (RejectedWebhookCount, in the admin). 0: counted only.
     "REJECTED_WEBHOOKS_KEPT": 50,
-    # How long (seconds) OrkestaPay is assumed to remember a refund's Idempotency-Key (unknown for the real API; the
-    # fake's default is a day). A refund whose answer was lost and that is older than this is resent only when
-    # OrkestaPay's refunded amount proves it did not happen; otherwise it is left for a person. Default: 24 hours.
     "IDEMPOTENCY_KEY_LIFETIME": 60 * 60 * 24,
-    # Hosts a checkout_redirect_url may point at; None: DEFAULT_CHECKOUT_HOSTS plus BASE_URL's host.
-    "CHECKOUT_HOSTS": None,
-    # Webhook signing secrets (whsec_...), several during a rotation.
+    # Webhooks
     "WEBHOOK_SECRETS": [],
     "WEBHOOK_TOLERANCE": 300,
-    # Background work (Django's Tasks framework): the TASKS alias and queue the app's tasks are enqueued on.
+    # Background work (Django's Tasks framework)
     "TASK_BACKEND": "default",
     "TASK_QUEUE": "default",
-    # How the webhook endpoint processes a verified delivery: "inline" (in the request, answering 5xx when it
-    # fails), "queue" (store it, enqueue a task, answer 202), or "auto": inline when TASK_BACKEND is Django's
-    # ImmediateBackend (no worker), queued otherwise.
     "WEBHOOK_PROCESSING": "auto",
-    # Seconds a verified event may stay unprocessed (its task never ran, or failed) before the reprocess sweep
-    # takes it up; events older than RECONCILE_WINDOW are left to the admin and orkestapay_reprocess_events.
     "EVENT_REPROCESS_AFTER": 300,
-    # Seconds between runs of each periodic sweep (manage.py orkestapay_schedule); None or 0 turns one off.
     "SCHEDULE": {
         "reprocess_events": 300,
         "expire_checkouts": 900,
         "reconcile_refunds": 900,
         "sync_orders": 1800,
     },
+}
+
+#: What each key of :data:`DEFAULTS` does, in reStructuredText: the documentation's settings reference is rendered
+#: from these two tables (``docs/_ext/orkestapay_docs.py``), and ``tests/test_docs_reference.py`` fails when a key
+#: has no description here or a description names no key. ``:setting:`` links another key, ``:ref:`` a section.
+SETTINGS_HELP: dict[str, str] = {
+    "CLIENT_ID": (
+        "The API *access key* (OrkestaPay portal: Developers > API keys). Required as soon as the app talks to "
+        "OrkestaPay: without it a call raises ``OrkestaPayConfigurationError`` naming the key, and ``manage.py "
+        "check`` reports :check:`orkestapay.E003`. Read it from the environment, never from code."
+    ),
+    "CLIENT_SECRET": (
+        "The API *secret key*, beside :setting:`CLIENT_ID`. Required at use like it; never logged, stored or shown "
+        "(error bodies are scrubbed, the token cache key is a hash)."
+    ),
+    "ENVIRONMENT": (
+        '``"sandbox"`` (``https://api.sand.orkestapay.com``: test payments, no money) or ``"production"`` '
+        "(``https://api.orkestapay.com``). Picks the API unless :setting:`BASE_URL` overrides it; anything else is "
+        ":check:`orkestapay.E004`, and ``sandbox`` in production is :check:`orkestapay.W002` (``check --deploy``)."
+    ),
+    "BASE_URL": (
+        "Overrides the API's base URL, for the fake gateway in development and tests (``http://127.0.0.1:8765``). "
+        "``None``: the URL of :setting:`ENVIRONMENT`. Its host is trusted as a checkout host too. A loopback URL "
+        "with ``DEBUG`` off is :check:`orkestapay.E007`, any other host :check:`orkestapay.W003` "
+        "(``check --deploy``)."
+    ),
+    "CONNECT_TIMEOUT": "Seconds to wait for a connection to OrkestaPay (every call has a timeout).",
+    "READ_TIMEOUT": "Seconds to wait for OrkestaPay's answer once connected.",
+    "MAX_RETRIES": (
+        "How many times a safe call is retried, with backoff, after a connection error, a timeout, a 429 or a "
+        "500, 502, 503 or 504. Safe: a ``GET``, the token request, and a refund (sent with its "
+        "``Idempotency-Key``); creating a checkout is never retried."
+    ),
+    "TOKEN_CACHE_ALIAS": (
+        "The ``CACHES`` alias holding the access token and the return pages' read keys "
+        "(:setting:`RETURN_SYNC_INTERVAL`). With several processes make it a cache they share (Redis, Memcached), "
+        "so the whole fleet uses one token: see :ref:`several-processes`."
+    ),
+    "TOKEN_EXPIRY_LEEWAY": "A token is renewed this many seconds before it expires.",
+    "TOKEN_LOCK_TIMEOUT": (
+        "Seconds the token fetch lock lives in the cache: on a cold cache one process fetches the token while the "
+        "others wait, and a holder that died is replaced after this. ``0`` turns the lock off (each process fetches "
+        "its own)."
+    ),
+    "TOKEN_LOCK_WAIT": (
+        "Seconds a process waits for another's token fetch before it fetches one itself (see :ref:`several-processes`)."
+    ),
+    "RETURN_LINK_MAX_AGE": (
+        "Seconds a signed return link stays valid (the URLs OrkestaPay sends the buyer back to; not pay buttons, "
+        "see :setting:`PAY_LINK_MAX_AGE`). Default: a day."
+    ),
+    "PAY_LINK_MAX_AGE": (
+        "Seconds a pay button stays valid (its signed order or shop-object reference, for the pay view and the "
+        'JSON endpoints): a day, so a page left open overnight still pays. An older one gets a "this page is out '
+        'of date" page (``expired_reference`` in JSON); see :ref:`pay-reference`.'
+    ),
+    "RETURN_BASE_URL": (
+        "``https://shop.example``: the scheme and host of the return URLs, when the request's own "
+        "(``build_absolute_uri``) are wrong, behind a proxy that does not pass them on. ``None``: taken from the "
+        "request. See :ref:`behind-a-proxy`."
+    ),
+    "SUCCESS_URL": (
+        'Where a paid buyer lands after the return: a path, a full URL or a URL pattern name (``"shop:thanks"``); '
+        "``?order=<uuid>`` is appended. ``None``: the app's own page. An order's own ``success_url`` (on this site) "
+        "wins. A name that does not reverse is :check:`orkestapay.E008`."
+    ),
+    "CANCEL_URL": ("Where a buyer who canceled, or whose payment failed or expired, lands: as :setting:`SUCCESS_URL`."),
+    "SHOP_URL": (
+        "The *Back to the shop* link of every page the app renders (a path, a full URL or a URL pattern name); "
+        "see :ref:`pages-and-templates`."
+    ),
+    "ADAPTER": (
+        "Dotted path of a callable ``(shop_object) -> PaymentDescription`` describing a shop object's payment, for "
+        "models you do not own; it wins over the object's ``orkestapay_payment()`` method. ``None``: the objects "
+        "describe themselves. See :doc:`/recipes/cart`; :check:`orkestapay.E009` when it does not import."
+    ),
+    "HEADLESS_PERMISSION": (
+        "Dotted path of a callable ``(request, order_or_shop_object) -> bool`` that the JSON endpoints ask first; "
+        "``False`` answers ``forbidden`` (403). ``None``: whoever holds the signed reference, as with the pay "
+        "button. See :doc:`/recipes/headless`."
+    ),
+    "LOCALE": (
+        "The checkout ``locale`` sent to OrkestaPay when the order has none. ``None``: follow the active language "
+        "through :setting:`LANGUAGE_LOCALES`. See :ref:`languages`."
+    ),
+    "LANGUAGE_LOCALES": (
+        "The active language (its full code, then its prefix: ``es-mx``, then ``es``) to a checkout locale; any "
+        'other language gets ``ES_LATAM``, the only locale OrkestaPay documents. Add ``"en": "EN_US"`` only '
+        "once your sandbox accepts it (the probe's ``locale.*`` rows tell)."
+    ),
+    "CURRENCY": "The currency of an order created without one.",
+    "COUNTRY_CODE": "The country of an order created without one.",
+    "ALLOW_SAVE_PAYMENT_METHODS": "Sent with each checkout as ``allow_save_payment_methods``.",
+    "CHECKOUT_LIFETIME": (
+        "Seconds a checkout lives, sent as the order's ``expires_at``; ``None`` lets OrkestaPay choose. Must be "
+        "longer than :setting:`CHECKOUT_REUSE_MARGIN` (:check:`orkestapay.E010`)."
+    ),
+    "CHECKOUT_REUSE_MARGIN": (
+        "An open checkout is offered again (a second press of the button) while it has at least this many seconds "
+        "left; after that the button makes a new one."
+    ),
+    "CHECKOUT_HOSTS": (
+        "The hosts a ``checkout_redirect_url`` may send the buyer to (a leading dot matches any subdomain). "
+        "``None``: ``.orkestapay.com``, ``.orkesta.io`` and :setting:`BASE_URL`'s host. A URL elsewhere is refused "
+        "and the checkout marked failed."
+    ),
+    "RECONCILE_WINDOW": (
+        "Seconds (3 days) during which ``orkestapay_sync`` keeps asking OrkestaPay about canceled, failed and "
+        "expired orders, so a transfer that settles late (its webhook lost) still lands, and about paid orders (a "
+        "second payment on an old tab). The reprocess sweep takes up failed events this young."
+    ),
+    "RETURN_SYNC_INTERVAL": (
+        "Seconds: the buyer's returns (and the JSON status endpoint) read an unpaid order from OrkestaPay at most "
+        "once per interval (a key in the :setting:`TOKEN_CACHE_ALIAS` cache); a paid order is never read. ``0``: "
+        "on every return. See :ref:`bounded-work`."
+    ),
+    "FAILED_CHECKOUT_LIMIT": (
+        "After this many of an order's checkouts failed within :setting:`FAILED_CHECKOUT_WINDOW`, the pay view "
+        "answers 429 without asking OrkestaPay. ``0``: no limit."
+    ),
+    "FAILED_CHECKOUT_WINDOW": "Seconds; see :setting:`FAILED_CHECKOUT_LIMIT`.",
+    "REJECTED_WEBHOOKS_KEPT": (
+        "How many refused webhook deliveries are kept as *rejected* events (the newest, 2 KiB of body each); every "
+        "one is counted per day (``RejectedWebhookCount``). ``0``: counted only."
+    ),
+    "IDEMPOTENCY_KEY_LIFETIME": (
+        "Seconds OrkestaPay is assumed to remember a refund's ``Idempotency-Key`` (unknown for the real API). A "
+        "refund whose answer was lost is resent under its key only within this time; after it, only when "
+        "OrkestaPay proves it did not happen, else it is left for a person. See :doc:`/recipes/refunds`."
+    ),
+    "WEBHOOK_SECRETS": (
+        "The webhook endpoint's ``whsec_...`` signing secrets, a list: several during a rotation. Required for the "
+        "webhook endpoint, which answers 500 to every delivery without one (:check:`orkestapay.W001`). See "
+        ":doc:`/webhooks`."
+    ),
+    "WEBHOOK_TOLERANCE": "Seconds a webhook's signed timestamp may be off from the server's clock.",
+    "TASK_BACKEND": (
+        "The ``TASKS`` alias the app's tasks are enqueued on (:check:`orkestapay.E015` when it is not one). See "
+        ":doc:`/background`."
+    ),
+    "TASK_QUEUE": "The queue the app's tasks go to (one of that backend's ``QUEUES``).",
+    "WEBHOOK_PROCESSING": (
+        '``"inline"`` (processed in the request; 500 when OrkestaPay could not be asked, so it retries), '
+        '``"queue"`` (stored, a task enqueued, 202) or ``"auto"``: inline under Django\'s '
+        "``ImmediateBackend`` (no worker), queued with any other backend. See :ref:`inline-or-queued`."
+    ),
+    "EVENT_REPROCESS_AFTER": (
+        "Seconds a verified event may stay unprocessed (its task never ran, or failed) before the reprocess sweep "
+        "takes it up."
+    ),
+    "SCHEDULE": (
+        "Seconds between runs of each periodic sweep (``manage.py orkestapay_schedule``); a sweep left out keeps "
+        "its default, ``None`` or ``0`` turns one off. See :ref:`the-schedule`."
+    ),
 }
 
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from django_orkestapay import services
 from django_orkestapay.models import Order, OrderStatus
 from django_orkestapay.services.throttle import return_read_key
 from django_orkestapay.signing import PAY_FIELD, sign_pay_reference
+from tests.doc_examples import ExamplesModule
 from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
 
 pytest_plugins = ["django_orkestapay.testing.pytest_plugin"]
@@ -31,6 +33,13 @@ pytest_plugins = ["django_orkestapay.testing.pytest_plugin"]
 # by hand they explore new examples each time.
 hypothesis.settings.register_profile("ci", derandomize=True, database=None)
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    """tests/test_docs_examples.py also collects the documentation's ``example-tests`` blocks, each as a module."""
+    if module_path.name == "test_docs_examples.py":
+        return ExamplesModule.from_parent(parent, path=module_path)
+    return None
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,13 @@
-"""A shop built the way README.rst tells a new user to build one: ``django-admin startproject``, then exactly the
-*Install* steps (the app and its URLs, the SQLite ``OPTIONS`` block copied out of README.rst itself, an
-``ORKESTAPAY`` dict pointing at the fake gateway), ``manage.py migrate`` on a SQLite file, served by gunicorn with
+"""A shop built the way the documentation's quickstart (docs/quickstart.rst) tells a new user to build one, from the
+page itself: ``django-admin startproject mysite`` and ``startapp shop``, then every file the page shows (its
+``example-file`` blocks and captioned templates, written to the paths their captions name), its settings blocks
+appended to startproject's settings (the SQLite ``OPTIONS`` included), the environment its ``export`` lines set
+(with the fake gateway's real address), ``makemigrations`` and ``migrate`` on a SQLite file; served by gunicorn with
 threads (two processes of eight threads: requests for the same order really run at once, in two processes).
 
-The only addition is what every shop has: an app (``manage.py startapp shop``) with a cart that describes its own
-payment (README's *Paying for your own models*) and an ``order_paid`` receiver that ships the order, here by
-appending a line to ``shipped.log``. Used by tests/test_startproject.py.
+The only addition is instrumentation: a second ``order_paid`` receiver, appended to the page's ``shop/receivers.py``,
+that writes one line per signal to ``shipped.log`` (the page's own receiver ships idempotently, so it cannot count
+signals). Used by tests/test_startproject.py.
 """
 
 from __future__ import annotations
@@ -13,66 +15,41 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
+from tests.doc_examples import DOCS, Block, blocks_of
 from tests.example_shop import free_port, sqlite_rows, stop
 
 ROOT = Path(__file__).resolve().parent.parent
+QUICKSTART = DOCS / "quickstart.rst"
 START_TIMEOUT = 30.0
+#: Where the quickstart's commands expect the fake gateway.
+DOCUMENTED_GATEWAY = "http://127.0.0.1:8765"
+SETTINGS_FILE = "mysite/settings.py"
 
-SHOP_APP = {
-    "apps.py": """
-        from django.apps import AppConfig
+#: Appended to the quickstart's shop/receivers.py: one line per ``order_paid``, to count the signals.
+SIGNAL_LOG = """
 
-
-        class ShopConfig(AppConfig):
-            name = "shop"
-
-            def ready(self):
-                from . import receivers  # noqa: F401
-    """,
-    "models.py": """
-        from decimal import Decimal
-
-        from django.db import models
-
-        from django_orkestapay.adapters import PaymentDescription
+# tests/startproject_shop.py: one line per order_paid signal, so the tests can count them.
+from django.conf import settings  # noqa: E402
 
 
-        class Cart(models.Model):
-            email = models.EmailField()
-
-            def orkestapay_payment(self):
-                item = {"product_id": "7197", "name": "Pantalla TCL 40", "quantity": 1, "unit_price": Decimal("990")}
-                return PaymentDescription(
-                    items=[item],
-                    customer={"first_name": "Ana", "last_name": "López", "email": self.email},
-                    merchant_order_id=f"CART-{self.pk}",
-                )
-    """,
-    "receivers.py": """
-        from django.conf import settings
-        from django.dispatch import receiver
-
-        from django_orkestapay.signals import order_paid
-
-
-        @receiver(order_paid)
-        def ship(sender, order, **kwargs):
-            with open(settings.BASE_DIR / "shipped.log", "a", encoding="utf-8") as log:
-                log.write(f"{order.pk.hex}\\n")
-    """,
-}
+@receiver(order_paid)
+def _log_order_paid(sender, order, **kwargs):
+    with open(settings.BASE_DIR / "shipped.log", "a", encoding="utf-8") as log:
+        log.write(f"{order.pk.hex}\\n")
+"""
 
 #: Creates orders and prints each one's id and signed pay reference (what the pay button posts) as JSON.
 MAKE_ORDERS = """
@@ -90,30 +67,62 @@ for index in range({count}):
     made.append({{"id": order.pk.hex, "field": "order", "reference": sign_pay_reference(order.pk)}})
 sys.stdout.write(json.dumps(made))
 """
-#: Creates carts and prints each one's id and signed reference (what ``{% orkestapay_button cart %}`` posts).
+#: Creates the quickstart's carts and prints each one's id and signed reference (what ``{% orkestapay_button cart
+#: %}`` posts).
 MAKE_CARTS = """
 import json, sys
 from django_orkestapay.adapters import sign_shop_object
 from shop.models import Cart
 made = []
 for index in range({count}):
-    cart = Cart.objects.create(email=f"cart{{index}}@example.com")
+    cart = Cart.objects.create(first_name="Ana", last_name="López", email=f"cart{{index}}@example.com")
     made.append({{"id": str(cart.pk), "field": "object", "reference": sign_shop_object(cart)}})
 sys.stdout.write(json.dumps(made))
 """
 
 
+def quickstart_files() -> dict[str, str]:
+    """The files the quickstart shows whole, by path: its ``example-file`` blocks and its captioned templates and
+    configuration files (``shop/templates/shop/cart.html``, ``pytest.ini``)."""
+    files = {}
+    for block in blocks_of(QUICKSTART):
+        whole = block.kind == "example-file" or (block.language != "python" and block.caption)
+        if whole and re.fullmatch(r"[\w./-]+", block.caption):
+            files[block.caption] = block.code
+    return files
+
+
+def quickstart_settings(*, sqlite_options: bool = True) -> list[Block]:
+    """The quickstart's settings blocks for ``mysite/settings.py``, in page order (without the SQLite ``OPTIONS``
+    block when ``sqlite_options`` is false)."""
+    blocks = [b for b in blocks_of(QUICKSTART) if b.kind == "example-settings" and b.caption == SETTINGS_FILE]
+    return [b for b in blocks if sqlite_options or '"transaction_mode"' not in b.code]
+
+
+def quickstart_sqlite_block() -> str:
+    """The quickstart's ``DATABASES`` block with the SQLite ``OPTIONS``, as written there."""
+    matches = [b.code for b in quickstart_settings() if '"transaction_mode"' in b.code and "DATABASES" in b.code]
+    assert len(matches) == 1, "the quickstart should show one DATABASES block with the SQLite OPTIONS"
+    return matches[0]
+
+
+def quickstart_environment(gateway_url: str) -> dict[str, str]:
+    """What the quickstart's ``export`` lines set, with the fake gateway's real address for the documented one."""
+    variables = {}
+    for block in blocks_of(QUICKSTART):
+        if block.language != "sh":
+            continue
+        for line in block.code.splitlines():
+            if line.startswith("export "):
+                for word in shlex.split(line)[1:]:
+                    name, _, value = word.partition("=")
+                    variables[name] = value.replace(DOCUMENTED_GATEWAY, gateway_url)
+    assert {"ORKESTAPAY_CLIENT_ID", "ORKESTAPAY_BASE_URL", "ORKESTAPAY_WEBHOOK_SECRETS"} <= set(variables)
+    return variables
+
+
 class ProjectFailed(RuntimeError):
     """A management command failed or the server did not start; the message carries the output."""
-
-
-def readme_sqlite_block() -> str:
-    """The ``DATABASES`` code block of README.rst's *Install* section, as written there."""
-    readme = (ROOT / "README.rst").read_text(encoding="utf-8")
-    blocks = re.findall(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", readme)
-    matches = [textwrap.dedent(block) for block in blocks if '"transaction_mode"' in block and "DATABASES" in block]
-    assert len(matches) == 1, "README.rst should show one DATABASES block with the SQLite OPTIONS"
-    return matches[0]
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,11 @@ class StartProject:
     directory: Path
     env: dict[str, str]
     url: str = ""
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret the quickstart's environment gives the webhook endpoint (its first)."""
+        return self.env["ORKESTAPAY_WEBHOOK_SECRETS"].split()[0]
 
     @property
     def db(self) -> Path:
@@ -177,9 +191,20 @@ class StartProject:
         return str(self.query("select status from orkestapay_order where id = ?", order.id)[0][0])
 
     def shipped(self) -> list[str]:
-        """The order ids the shop's ``order_paid`` receiver shipped, one per signal, in order."""
+        """The order ids ``order_paid`` was sent for, one line per signal, in order."""
         path = self.directory / "shipped.log"
         return path.read_text(encoding="utf-8").split() if path.exists() else []
+
+    def run_tests(self) -> subprocess.CompletedProcess[str]:
+        """``python -m pytest`` in the project, with the ``pytest.ini``, ``conftest.py`` and tests of the quickstart."""
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            cwd=self.directory,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     def log_tail(self, lines: int = 60) -> str:
         try:
@@ -191,46 +216,42 @@ class StartProject:
 def build(
     directory: Path,
     *,
-    orkestapay: dict[str, Any],
+    gateway_url: str,
     sqlite_options: bool = True,
     atomic_requests: bool = False,
     sqlite_timeout: int | None = None,
 ) -> StartProject:
-    """``django-admin startproject mysite`` in ``directory`` plus README's install steps, migrated.
+    """``django-admin startproject mysite`` in ``directory``, then the quickstart's steps, migrated; the environment
+    of its ``export`` lines, pointed at the fake gateway at ``gateway_url``.
 
-    ``sqlite_options=False`` leaves startproject's ``DATABASES`` as it is (no ``OPTIONS``: what ``orkestapay.W004``
-    warns about); ``atomic_requests`` adds ``ATOMIC_REQUESTS = True``; ``sqlite_timeout`` replaces README's
-    ``"timeout"`` (to see what a database that stays busy does without waiting 20 s).
+    ``sqlite_options=False`` leaves out the quickstart's SQLite ``OPTIONS`` block (startproject's ``DATABASES`` stays:
+    what ``orkestapay.W004`` warns about); ``atomic_requests`` adds ``ATOMIC_REQUESTS = True``; ``sqlite_timeout``
+    replaces the quickstart's ``"timeout"`` (to see what a database that stays busy does without waiting 20 s).
     """
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env.update(quickstart_environment(gateway_url))
     directory.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "django", "startproject", "mysite", str(directory)], env=env, check=True, timeout=60
     )
     project = StartProject(directory=directory, env=env)
     project.manage("startapp", "shop")
-    for name, source in SHOP_APP.items():
-        (directory / "shop" / name).write_text(textwrap.dedent(source).lstrip(), encoding="utf-8")
-    database = readme_sqlite_block() if sqlite_options else ""
+    for name, source in quickstart_files().items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source + (SIGNAL_LOG if name == "shop/receivers.py" else ""), encoding="utf-8")
+    database = "\n".join(block.code for block in quickstart_settings(sqlite_options=sqlite_options))
     if sqlite_timeout is not None:
+        assert '"timeout": 20' in database
         database = database.replace('"timeout": 20', f'"timeout": {sqlite_timeout}')
-    settings = directory / "mysite" / "settings.py"
+    settings = directory / SETTINGS_FILE
     settings.write_text(
         settings.read_text(encoding="utf-8")
-        + "\n\n# README.rst, Install\n"
-        + 'INSTALLED_APPS += ["django_orkestapay", "shop"]\n\n'
+        + "\n\n# docs/quickstart.rst\n"
         + database
-        + ('\nDATABASES["default"]["ATOMIC_REQUESTS"] = True\n' if atomic_requests else "")
-        + f"\nORKESTAPAY = {orkestapay!r}\n",
-        encoding="utf-8",
-    )
-    urls = directory / "mysite" / "urls.py"
-    urls.write_text(
-        urls.read_text(encoding="utf-8")
-        + "\nfrom django.urls import include  # noqa: E402\n\n"
-        + 'urlpatterns += [path("orkestapay/", include("django_orkestapay.urls"))]\n',
+        + ('\nDATABASES["default"]["ATOMIC_REQUESTS"] = True\n' if atomic_requests else ""),
         encoding="utf-8",
     )
     project.manage("makemigrations", "shop")
@@ -305,6 +326,17 @@ class Browser:
             cookies=self.cookies,
             allow_redirects=False,
             timeout=60,
+        )
+
+    def press_button(self, page_url: str) -> requests.Response:
+        """Open a page of the shop and press the pay button on it, its form as rendered (POST, not followed)."""
+        page = requests.get(page_url, cookies=self.cookies, timeout=30)
+        form = re.search(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', page.text, re.DOTALL)
+        assert page.status_code == 200, page.text[:2000]
+        assert form is not None, page.text[:2000]
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form[2]))
+        return requests.post(
+            urljoin(page_url, form[1]), data=fields, cookies=self.cookies, allow_redirects=False, timeout=60
         )
 
     def get(self, url: str) -> requests.Response:

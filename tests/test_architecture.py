@@ -1,6 +1,6 @@
 """The package keeps its shape: imports point down the layers, never run in a circle, and no module outgrows itself.
 
-The layers (README, "Architecture"), highest first; a module may import its own layer's rooms and lower layers:
+The layers (docs/architecture.rst), highest first; a module may import its own layer's rooms and lower layers:
 
 ==========  ==================================================================================================
 edges       ``views``, ``headless`` (the JSON views), ``paying`` (what they share), ``webhooks`` (the view),
@@ -388,7 +388,7 @@ def known_offenders_marked(reasons: Mapping[str, str], names: Iterable[str]) -> 
 
 def test_every_room_has_a_layer() -> None:
     rooms = {REAL.room(module) for module in REAL.modules} - {TESTING}
-    assert rooms - LAYERS.keys() == set(), "give each new room a layer here and a line in README's Architecture"
+    assert rooms - LAYERS.keys() == set(), "give each new room a layer here and a line in docs/architecture.rst"
 
 
 def test_imports_point_down_the_layers() -> None:

@@ -82,7 +82,7 @@ def test_e002_unknown_key_suggests_the_close_match(settings):
         "Unknown key 'WHATEVER'.",
     ]
     assert unknown[0].hint == "Did you mean 'READ_TIMEOUT'?"
-    assert "README.rst" in (unknown[1].hint or "")
+    assert "docs/reference/settings.rst" in (unknown[1].hint or "")
     assert all(m.level == ERROR and m.obj == "settings.ORKESTAPAY" for m in unknown)
 
 
@@ -417,8 +417,9 @@ def test_w004_locking_transaction_modes_memory_and_other_engines_pass(settings, 
 
 
 def test_w004_the_recommended_options_are_valid_for_this_django(tmp_path, django_db_blocker):
-    """The OPTIONS the hint (and README, and the example shop) recommend open a real SQLite connection. In a thread of
-    its own: the browser journeys leave Playwright's event loop running in this one, where Django refuses to connect."""
+    """The OPTIONS the hint (and the quickstart, and the example shop) recommend open a real SQLite connection. In a
+    thread of its own: the browser journeys leave Playwright's event loop running in this one, where Django refuses to
+    connect."""
     options = json.loads(checks.SQLITE_OPTIONS)
     database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "db.sqlite3"), "OPTIONS": options}
 

@@ -189,10 +189,10 @@ def test_sdist_carries_the_package_the_tests_and_no_local_files(dists):
     assert local == []
 
 
-def test_sdist_carries_every_tracked_file_of_the_suite_the_shop_and_the_bench(dists):
+def test_sdist_carries_every_tracked_file_of_the_suite_the_shop_the_bench_and_the_docs(dists):
     """MANIFEST.in lists these folders by kind of file; a file of a new kind would otherwise be left out unseen."""
     listed = subprocess.run(
-        ["git", "ls-files", "tests", "example_project", "bench"], cwd=ROOT, capture_output=True, text=True
+        ["git", "ls-files", "tests", "example_project", "bench", "docs"], cwd=ROOT, capture_output=True, text=True
     )
     if listed.returncode != 0:
         pytest.skip("not a git checkout (an unpacked sdist): no list of tracked files to compare with")

@@ -1,6 +1,6 @@
 """The app's own buyer pages (issue 12): every one offers a way back to the shop (``SHOP_URL``), and every one
 extends ``django_orkestapay/base.html``, which a shop overrides to wrap them in its own header and footer (here:
-``tests/page_templates``, built exactly as README's recipe says)."""
+``tests/page_templates``, built exactly as the documentation's recipe says: docs/pages.rst)."""
 
 from __future__ import annotations
 

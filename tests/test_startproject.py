@@ -1,14 +1,15 @@
-"""SQLite is correct on a shop built exactly as README.rst says (tests/startproject_shop.py: ``startproject``, the
-install steps, README's SQLite ``OPTIONS``, ``LANGUAGE_CODE`` left at ``en-us``), served by gunicorn with threads,
-driven over real HTTP with the fake gateway: a double click, a return racing the webhook, 8 buyers at once, each with
-and without ``ATOMIC_REQUESTS``; and a database that stays busy answers 503, never 500, and a retry works.
+"""A shop built from the documentation's quickstart alone (tests/startproject_shop.py: ``startproject``, then every
+file, setting and environment variable docs/quickstart.rst shows, ``LANGUAGE_CODE`` left at ``en-us``), served by
+gunicorn with threads, driven over real HTTP with the fake gateway: the quickstart's cart page pays and ships, and its
+own tests pass; and SQLite is correct there: a double click, a return racing the webhook, 8 buyers at once, with the
+quickstart's SQLite ``OPTIONS``, with ``ATOMIC_REQUESTS`` and without the options; and a database that stays busy
+answers 503, never 500, and a retry works.
 
 Marked ``standalone``: the projects have their own SQLite files, so scripts/test runs this once, in its SQLite pass.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import sqlite3
@@ -19,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 import requests
@@ -31,7 +32,6 @@ from tests.startproject_shop import Browser, Order, StartProject, build, served
 
 pytestmark = pytest.mark.standalone
 
-SECRET = "whsec_" + base64.b64encode(b"startproject-shop-signing-key-32").decode()
 BUYERS = 8
 T = TypeVar("T")
 
@@ -48,21 +48,11 @@ def at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
         return list(pool.map(run, calls))
 
 
-def orkestapay_settings(fake: FakeOrkestaPay) -> dict[str, Any]:
-    """The ``ORKESTAPAY`` dict of README's *Configuration*, pointing at the fake gateway."""
-    return {
-        "CLIENT_ID": fake.client_id,
-        "CLIENT_SECRET": fake.client_secret,
-        "BASE_URL": fake.base_url,
-        "WEBHOOK_SECRETS": [SECRET],
-    }
-
-
-#: README's settings, with and without ATOMIC_REQUESTS; and startproject's bare SQLite settings (no OPTIONS, what
-#: orkestapay.W004 warns about), which the app's write-lock-first transactions keep correct too.
+#: The quickstart's settings, with and without ATOMIC_REQUESTS; and startproject's bare SQLite settings (no OPTIONS,
+#: what orkestapay.W004 warns about), which the app's write-lock-first transactions keep correct too.
 VARIANTS = {
-    "readme": {"sqlite_options": True, "atomic_requests": False},
-    "readme-atomic-requests": {"sqlite_options": True, "atomic_requests": True},
+    "quickstart": {"sqlite_options": True, "atomic_requests": False},
+    "quickstart-atomic-requests": {"sqlite_options": True, "atomic_requests": True},
     "no-sqlite-options": {"sqlite_options": False, "atomic_requests": False},
 }
 
@@ -72,9 +62,7 @@ def shop(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_orkestapay_server: FakeOrkestaPay
 ) -> Iterator[StartProject]:
     project = build(
-        tmp_path_factory.mktemp("startproject"),
-        orkestapay=orkestapay_settings(fake_orkestapay_server),
-        **VARIANTS[request.param],
+        tmp_path_factory.mktemp("startproject"), gateway_url=fake_orkestapay_server.base_url, **VARIANTS[request.param]
     )
     with served(project):
         yield project
@@ -98,7 +86,7 @@ def checkouts_of(project: StartProject, order: Order) -> int:
 def test_a_double_click_makes_one_order_and_one_checkout(
     shop: StartProject, fake_orkestapay: FakeOrkestaPay, button: str
 ) -> None:
-    """An order's button, and a cart's (whose order the first click makes: README's *Paying for your own models*)."""
+    """An order's button, and a cart's (whose order the first click makes: the docs' cart recipe)."""
     (paid_for,) = shop.make_orders(1) if button == "order" else shop.make_carts(1)
     browser = Browser(shop)
 
@@ -112,8 +100,17 @@ def test_a_double_click_makes_one_order_and_one_checkout(
     assert shop.query("select count(*) from orkestapay_checkout where order_id = ?", orders[0][0]) == [(1,)]
 
 
+def test_the_quickstart_tests_pass(tmp_path: Path, fake_orkestapay: FakeOrkestaPay) -> None:
+    """The quickstart's pytest.ini, conftest.py and shop/tests.py, run with pytest inside the project: the fake
+    gateway comes from the package's plugin, as a shop's would."""
+    project = build(tmp_path / "tested", gateway_url=fake_orkestapay.base_url)
+    result = project.run_tests()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+
+
 def test_a_return_and_the_webhook_at_the_same_moment(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:
-    fake_orkestapay.add_webhook_endpoint(webhook_url(shop), SECRET)
+    fake_orkestapay.add_webhook_endpoint(webhook_url(shop), shop.webhook_secret)
     fake_orkestapay.webhook_mode = "manual"  # each payment's webhook waits for its buyer's return
     orders = shop.make_orders(3)
     browser = Browser(shop)
@@ -139,7 +136,7 @@ def test_a_return_and_the_webhook_at_the_same_moment(shop: StartProject, fake_or
 
 
 def test_eight_buyers_pay_at_once(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:
-    fake_orkestapay.add_webhook_endpoint(webhook_url(shop), SECRET)  # delivered as each buyer pays
+    fake_orkestapay.add_webhook_endpoint(webhook_url(shop), shop.webhook_secret)  # delivered as each buyer pays
     orders = shop.make_orders(BUYERS)
     browser = Browser(shop)
 
@@ -164,10 +161,30 @@ def test_eight_buyers_pay_at_once(shop: StartProject, fake_orkestapay: FakeOrkes
     assert all(attempt.ok for attempt in deliveries), [attempt.status for attempt in deliveries]
 
 
+def test_the_quickstart_cart_page_pays_and_ships(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:
+    """The quickstart's own page, button and receiver: the buyer opens the cart, pays on the hosted page, comes back
+    to the app's page saying so, and the cart is shipped once. (Last of the tests on ``shop``: the others count
+    every line of its ``shipped.log``.)"""
+    (cart,) = shop.make_carts(1)
+    browser = Browser(shop)
+
+    pressed = browser.press_button(f"{shop.url}/shop/cart/{cart.id}/")
+    assert pressed.status_code == 302, shop.log_tail()
+    completed_url = hosted_page_post(pressed.headers["Location"], "pay").headers["Location"]
+    back = browser.get(completed_url)
+
+    assert back.status_code == 200, shop.log_tail()
+    assert 'data-testid="orkestapay-paid"' in back.text
+    (order_id, status) = shop.query("select id, status from orkestapay_order where object_id = ?", cart.id)[0]
+    assert status == "paid"
+    assert shop.query("select shipped_at is not null from shop_cart where id = ?", cart.id) == [(1,)]
+    assert shop.shipped().count(order_id) == 1  # order_paid once
+
+
 # ------------------------------------------------------------------------------------------- a database kept busy
 
 
-def signed_purchase(orkestapay_order_id: str) -> tuple[bytes, dict[str, str]]:
+def signed_purchase(orkestapay_order_id: str, secret: str) -> tuple[bytes, dict[str, str]]:
     """A ``payment.purchase`` delivery for an OrkestaPay order, signed with the shop's secret."""
     body = json.dumps(
         {"type_event": "payment.purchase", "data": {"payment": {"order_id": orkestapay_order_id}}}
@@ -176,7 +193,7 @@ def signed_purchase(orkestapay_order_id: str) -> tuple[bytes, dict[str, str]]:
     headers = {
         "svix-id": message_id,
         "svix-timestamp": str(timestamp),
-        "svix-signature": sign_payload(SECRET, message_id, timestamp, body),
+        "svix-signature": sign_payload(secret, message_id, timestamp, body),
         "content-type": "application/json",
     }
     return body, headers
@@ -185,15 +202,15 @@ def signed_purchase(orkestapay_order_id: str) -> tuple[bytes, dict[str, str]]:
 def test_a_database_that_stays_busy_answers_503_and_a_retry_works(
     tmp_path: Path, fake_orkestapay: FakeOrkestaPay
 ) -> None:
-    """Another connection holds SQLite's write lock past the timeout (1 s here, README says 20): the pay view, the
-    return and the webhook answer 503 (never 500) and change nothing; once the lock is gone, each retry works."""
-    project = build(tmp_path / "busy", orkestapay=orkestapay_settings(fake_orkestapay), sqlite_timeout=1)
+    """Another connection holds SQLite's write lock past the timeout (1 s here, the quickstart says 20): the pay view,
+    the return and the webhook answer 503 (never 500) and change nothing; once the lock is gone, each retry works."""
+    project = build(tmp_path / "busy", gateway_url=fake_orkestapay.base_url, sqlite_timeout=1)
     with served(project):
         to_pay, paid = project.make_orders(2)
         browser = Browser(project)
         completed_url = hosted_page_post(browser.pay(paid).headers["Location"], "pay").headers["Location"]
         (gateway_order,) = project.query("select orkestapay_order_id from orkestapay_order where id = ?", paid.id)[0]
-        body, headers = signed_purchase(gateway_order)
+        body, headers = signed_purchase(gateway_order, project.webhook_secret)
         checkouts_before = checkouts_created(fake_orkestapay)
 
         holder = sqlite3.connect(str(project.db), timeout=20, isolation_level=None)

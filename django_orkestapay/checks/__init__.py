@@ -1,7 +1,7 @@
 """System checks for the ``ORKESTAPAY`` setting (``manage.py check``, ``manage.py check --deploy``).
 
 Every check reads ``settings.ORKESTAPAY`` when it runs (never at import time) and touches neither the database nor
-the network. The ids are stable; README.rst lists them:
+the network. The ids are stable; the documentation (Configuration, System checks) lists them:
 
 =================  ==========================================================================================
 id                 meaning

@@ -33,7 +33,7 @@ _URL_KEYS = {
 #: The database engines that are SQLite underneath, and the transaction modes that take the write lock at BEGIN.
 _SQLITE_ENGINES = ("django.db.backends.sqlite3", "django.contrib.gis.db.backends.spatialite")
 _LOCKING_TRANSACTION_MODES = ("IMMEDIATE", "EXCLUSIVE")
-#: What README.rst and the example project recommend for SQLite (valid from Django 5.1).
+#: What the quickstart and the example project recommend for SQLite (valid from Django 5.1).
 SQLITE_OPTIONS = '{"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}'
 
 

@@ -51,7 +51,7 @@ def _schedule(user: dict[str, Any]) -> list[CheckMessage]:
 def _e014(key: str, problem: str) -> Error:
     return Error(
         f"{key} {problem}",
-        hint=f"The default is {conf.DEFAULTS[key]!r} (README.rst, Background work).",
+        hint=f"The default is {conf.DEFAULTS[key]!r} (the documentation: Management commands and background work).",
         obj=_key(key),
         id="orkestapay.E014",
     )

@@ -65,7 +65,11 @@ def _unknown_keys(user: dict[str, Any]) -> list[CheckMessage]:
         if key in conf.DEFAULTS:
             continue
         close = difflib.get_close_matches(str(key).upper(), conf.DEFAULTS, n=1)
-        hint = f"Did you mean {close[0]!r}?" if close else "See README.rst (Configuration) for every key."
+        hint = (
+            f"Did you mean {close[0]!r}?"
+            if close
+            else "The documentation's Settings page (docs/reference/settings.rst) lists every key."
+        )
         messages.append(Error(f"Unknown key {key!r}.", hint=hint, obj=_SETTING, id="orkestapay.E002"))
     return messages
 

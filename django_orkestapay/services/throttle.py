@@ -1,6 +1,6 @@
 """Bounded work per visitor: at most one API read per order per ``RETURN_SYNC_INTERVAL`` for the buyer's return
 pages, through the Django cache named by ``TOKEN_CACHE_ALIAS`` (its atomic ``add``, so the bound holds across
-processes when that cache is shared, as README's *Several processes* recommends)."""
+processes when that cache is shared, as the documentation's *Several processes* recommends)."""
 
 from __future__ import annotations
 

@@ -1,29 +1,29 @@
 """Control routes under ``/_fake/`` (never part of the real API): reset, inspection, faults, webhooks, scenarios.
 
-========  ====================================  ==================================================================
-method    path                                  effect
-========  ====================================  ==================================================================
-GET       /_fake/health                         ``{status: "ok", base_url, client_id}``
-POST      /_fake/reset                          ``fake.reset()``
-GET       /_fake/requests                       API request log (``?kind=all|api|page|control``)
-GET       /_fake/state                          orders, checkouts and payments in API shape
-GET       /_fake/faults                         the active faults
-POST      /_fake/faults                         ``inject_fault`` from a JSON body with the same argument names
-DELETE    /_fake/faults                         ``clear_faults()``
-GET       /_fake/webhooks/log                   delivery attempts
-POST      /_fake/webhooks/flush                 release held (manual / out_of_order) messages
-POST      /_fake/webhooks/endpoints             ``{url, secret?, events?}`` -> ``{secret}``
-POST      /_fake/webhooks/config                ``{mode?, delay?, retry_time_factor?, payload_version?, tamper?}``
-POST      /_fake/webhooks/{msg_id}/resend       deliver a message again
-POST      /_fake/payments/{id}/settle           settle a pending (SPEI) payment
-POST      /_fake/payments/{id}/portal_refund    ``{amount}``: a refund made in OrkestaPay's portal
+========  ======================================  ================================================================
+method    path                                    effect
+========  ======================================  ================================================================
+GET       /_fake/health                           ``{status: "ok", base_url, client_id}``
+POST      /_fake/reset                            ``fake.reset()``
+GET       /_fake/requests                         API request log (``?kind=all|api|page|control``)
+GET       /_fake/state                            orders, checkouts and payments in API shape
+GET       /_fake/faults                           the active faults
+POST      /_fake/faults                           ``inject_fault`` from a JSON body with the same argument names
+DELETE    /_fake/faults                           ``clear_faults()``
+GET       /_fake/webhooks/log                     delivery attempts
+POST      /_fake/webhooks/flush                   release held (manual / out_of_order) messages
+POST      /_fake/webhooks/endpoints               ``{url, secret?, events?}`` -> ``{secret}``
+POST      /_fake/webhooks/config                  ``{mode?, delay?, retry_time_factor?, payload_version?, tamper?}``
+POST      /_fake/webhooks/{msg_id}/resend         deliver a message again
+POST      /_fake/payments/{id}/settle             settle a pending (SPEI) payment
+POST      /_fake/payments/{id}/portal_refund      ``{amount}``: a refund made in OrkestaPay's portal
 POST      /_fake/refunds/{transaction_id}/settle  ``{succeed?}`` (default true): finish a pending refund
-POST      /_fake/checkouts/{id}/expire          expire a checkout now
-POST      /_fake/orders/{id}/status             ``{status}``: back door, bypasses the state machine
-POST      /_fake/tokens/expire                  expire every issued token
-GET       /_fake/settings                       every behaviour switch and its value
-POST      /_fake/settings                       ``{switch: value, ...}``: set switches (``reset`` restores them)
-========  ====================================  ==================================================================
+POST      /_fake/checkouts/{id}/expire            expire a checkout now
+POST      /_fake/orders/{id}/status               ``{status}``: back door, bypasses the state machine
+POST      /_fake/tokens/expire                    expire every issued token
+GET       /_fake/settings                         every behaviour switch and its value
+POST      /_fake/settings                         ``{switch: value, ...}``: set switches (``reset`` restores them)
+========  ======================================  ================================================================
 
 Every action receives the ``GatewayCore`` (settings, state, faults, webhooks, request log), never the server class.
 """

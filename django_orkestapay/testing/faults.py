@@ -2,15 +2,19 @@
 
 Kinds and what they do to a matching request:
 
-``delay``            sleep ``delay`` seconds, then answer normally.
-``timeout``          sleep ``delay`` seconds, then close the connection without answering.
-``status``           answer ``status``: 500/502/503 with an HTML body, 400 with a JSON validation error, 429 with
-                     ``Retry-After``, anything else with a JSON ``{message}``.
-``malformed_json``   answer 200 with a body that is not JSON.
-``truncated_json``   answer the real response with its body cut in half.
-``unauthorized``     answer 401 JSON even though the token is valid.
-``connection_reset`` reset the TCP connection (RST) without answering.
-``redirect_host``    answer normally, but with ``checkout_redirect_url`` pointing at ``redirect_host``.
+====================  ============================================================================================
+kind                  effect
+====================  ============================================================================================
+``delay``             sleep ``delay`` seconds, then answer normally.
+``timeout``           sleep ``delay`` seconds, then close the connection without answering.
+``status``            answer ``status``: 500/502/503 with an HTML body, 400 with a JSON validation error, 429 with
+                      ``Retry-After``, anything else with a JSON ``{message}``.
+``malformed_json``    answer 200 with a body that is not JSON.
+``truncated_json``    answer the real response with its body cut in half.
+``unauthorized``      answer 401 JSON even though the token is valid.
+``connection_reset``  reset the TCP connection (RST) without answering.
+``redirect_host``     answer normally, but with ``checkout_redirect_url`` pointing at ``redirect_host``.
+====================  ============================================================================================
 
 Path patterns are shell-style globs (``fnmatch``), matched against the whole path without the query string: ``*``
 matches any run of characters **including** ``/`` (``/v1/orders/*`` also matches ``/v1/orders/ord_1/payments``),

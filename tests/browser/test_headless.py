@@ -1,32 +1,25 @@
-"""README's headless recipe, run as printed: its two JavaScript functions (``payWithOrkestaPay`` and ``orderStatus``)
-loaded into the example shop's pages in Chromium, paying through the JSON endpoints and polling the status."""
+"""The documentation's headless recipe (docs/recipes/headless.rst), run as printed: its two JavaScript functions
+(``payWithOrkestaPay`` and ``orderStatus``) loaded into the example shop's pages in Chromium, paying through the JSON
+endpoints and polling the status."""
 
 from __future__ import annotations
-
-import re
-import textwrap
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.shop_pages import buy_tv, hosted_checkout_url, pay_on_hosted_checkout
+from tests.doc_examples import DOCS, blocks_of
 from tests.example_shop import ExampleShop
 
-README = Path(__file__).resolve().parents[2] / "README.rst"
 
-
-def readme_javascript() -> str:
-    """The ``code-block:: javascript`` of README's *A headless front end* section."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("\nA headless front end\n", 1)[1]
-    match = re.search(r"\.\. code-block:: javascript\n\n((?:   .*\n|\n)+)", section)
-    assert match, "no javascript code block in README's headless section"
-    return textwrap.dedent(match.group(1))
+def recipe_javascript() -> str:
+    """The ``code-block:: javascript`` of the headless recipe."""
+    (block,) = [block for block in blocks_of(DOCS / "recipes" / "headless.rst") if block.language == "javascript"]
+    return block.code
 
 
 def load_recipe(page: Page) -> None:
-    page.add_script_tag(content=readme_javascript())
+    page.add_script_tag(content=recipe_javascript())
 
 
 def pay_reference(page: Page) -> str:
@@ -35,7 +28,7 @@ def pay_reference(page: Page) -> str:
 
 
 @pytest.mark.browser
-def test_the_readme_recipe_pays_and_polls_through_the_json_endpoints(page: Page, shop: ExampleShop) -> None:
+def test_the_recipe_pays_and_polls_through_the_json_endpoints(page: Page, shop: ExampleShop) -> None:
     order_id = buy_tv(page, shop)
     load_recipe(page)
     page.evaluate(
@@ -52,7 +45,7 @@ def test_the_readme_recipe_pays_and_polls_through_the_json_endpoints(page: Page,
 
 
 @pytest.mark.browser
-def test_the_readme_recipe_reports_a_refusal(page: Page, shop: ExampleShop) -> None:
+def test_the_recipe_reports_a_refusal(page: Page, shop: ExampleShop) -> None:
     buy_tv(page, shop)
     load_recipe(page)
     message = page.evaluate(

@@ -135,8 +135,8 @@ def test_order_paid_twice_is_sent_once_even_after_the_operator_reviewed_it(
     orkestapay_settings: Any, fake_orkestapay: Any
 ) -> None:
     """Two attempts of one order are both paid: ``paid_twice`` and one ``order_paid_twice`` (whose receiver, per the
-    README, refunds one payment or keeps both). The operator reviews the order in the admin and clears the flag and
-    its reason (the two fields the admin leaves editable, "for the operator who reviewed it"). The next read (any
+    signals page, refunds one payment or keeps both). The operator reviews the order in the admin and clears the flag
+    and its reason (the two fields the admin leaves editable, "for the operator who reviewed it"). The next read (any
     refund webhook, a refresh) finds no "paid twice" line, flags it again and sends ``order_paid_twice`` a second
     time: a receiver that refunds one payment refunds again."""
     order = make_order()

@@ -43,7 +43,7 @@ def test_a_cart_paid_twice_through_two_orders_is_flagged(
     ``order_for`` reuses a payable order only for the same customer, so a second order with the same content
     fingerprint is made, with its own checkout. Both tabs are paid. Each order is paid once, so neither is
     ``paid_twice``; the fingerprints match the cart, so neither is ``stale_contents``: the shop gets two
-    ``order_paid`` for one cart (the README: "the shop object's current contents are paid. Ship on it.") and
+    ``order_paid`` for one cart (the signals page: "the shop object's current contents are paid. Ship on it.") and
     nobody is told that the buyer paid 20,000 MXN for one television."""
     assert press_pay(client, cart).status_code == 302
     first = Order.objects.get()
@@ -67,7 +67,7 @@ def test_a_cart_changed_back_after_a_stale_payment_is_not_counted_as_paid_withou
     client: Any, orkestapay_settings: Any, fake_orkestapay: Any, cart: Cart, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The buyer pays a checkout left open for the old contents (the cart had gained an item): the order is paid,
-    flagged ``stale_contents`` and marked ``stale_payment``, and ``stale_order_paid`` is sent (the README: that
+    flagged ``stale_contents`` and marked ``stale_payment``, and ``stale_order_paid`` is sent (the signals page: that
     money is for a person, who refunds it or ships it by hand). The buyer removes the extra item again, so the cart
     has the very contents that order paid for. Before the fix the cart then counted as paid (the button said so, the
     pay view answered 409) although ``order_paid``, what the shop ships on, never came: the buyer could not pay and
