@@ -5,7 +5,7 @@ lock) composed with the parts that change it, each in its own module: ``TokenIss
 (orders, checkouts, the views, the state machine), ``PaymentDesk`` (the hosted page's actions, settling, expiry)
 and ``RefundDesk`` (refunds). Its methods delegate to them. Nothing here knows about HTTP. Views (``*_view``) return
 fresh dicts in the API's shapes; amounts are the very JSON numbers the client sent. The records, errors and
-constants live in ``records`` and are re-exported here for code that imported them from this module.
+constants live in ``records``.
 """
 
 from __future__ import annotations
@@ -14,56 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .orders import OrderBook
-from .payments import PaymentDesk, card_source, spei_source
-from .records import (
-    COUNTRY_NAMES,
-    DECLINE_CARD,
-    DEFAULT_CARD,
-    ORDER_TRANSITIONS,
-    PAID_STATUSES,
-    REFUNDABLE_PAYMENT_STATUSES,
-    THREE_DS_CARD,
-    CheckoutClosed,
-    CheckoutExpired,
-    CheckoutRecord,
-    FakeGatewayError,
-    InvalidTransition,
-    OrderRecord,
-    PaymentDeclined,
-    PaymentRecord,
-    Publisher,
-    RefundError,
-    Settings,
-    Store,
-    TokenRecord,
-)
+from .payments import PaymentDesk
+from .records import CheckoutRecord, OrderRecord, PaymentRecord, Publisher, Settings, Store
 from .refunds import RefundDesk
 from .tokens import TokenIssuer
-
-__all__ = [
-    "COUNTRY_NAMES",
-    "DECLINE_CARD",
-    "DEFAULT_CARD",
-    "ORDER_TRANSITIONS",
-    "PAID_STATUSES",
-    "REFUNDABLE_PAYMENT_STATUSES",
-    "THREE_DS_CARD",
-    "CheckoutClosed",
-    "CheckoutExpired",
-    "CheckoutRecord",
-    "FakeGatewayError",
-    "GatewayState",
-    "InvalidTransition",
-    "OrderRecord",
-    "PaymentDeclined",
-    "PaymentRecord",
-    "Publisher",
-    "RefundError",
-    "Settings",
-    "TokenRecord",
-    "card_source",
-    "spei_source",
-]
 
 
 class GatewayState(Store):
