@@ -25,7 +25,7 @@ from .recording import RecordedRequest, request_kind
 from .remote import RemoteControl
 from .server import FakeHTTPServer
 from .settings import FakeSettings, Setting
-from .validation import DEFAULT_CURRENCIES, CheckoutRules, normalize_currencies
+from .validation import DEFAULT_CURRENCIES, normalize_currencies
 from .webhooks import WebhookDispatcher
 from .wire import Request, Response
 
@@ -226,14 +226,6 @@ class FakeOrkestaPay(RemoteControl):
     def page_base_url(self) -> str:
         """Where ``checkout_redirect_url`` points: ``public_base_url`` or the API base."""
         return self.settings.page_base_url()
-
-    def token_issuer(self) -> str:
-        """The ``iss`` claim of issued tokens."""
-        return self.settings.token_issuer()
-
-    def checkout_rules(self) -> CheckoutRules:
-        """The validation rules in force now."""
-        return self.core.checkout_rules()
 
     # request handling ----------------------------------------------------------------------------------------
 
