@@ -71,8 +71,7 @@ def _reset(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
 
 
 def _requests(core: GatewayCore, request: Request, match: re.Match[str]) -> Any:
-    kind = request.query.get("kind", "api")
-    records = core.log.all_requests() if kind == "all" else [r for r in core.log.all_requests() if r.kind == kind]
+    records = core.log.requests(request.query.get("kind", "api"))
     return {"requests": [record.as_dict() for record in records]}
 
 

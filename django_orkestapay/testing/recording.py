@@ -104,24 +104,18 @@ class RequestLog:
         with self._lock:
             self._records.clear()
 
-    def api_requests(self) -> list[RecordedRequest]:
-        """API requests received (``/v1`` and unknown routes), oldest first."""
+    def requests(self, kind: str = "all") -> list[RecordedRequest]:
+        """The requests of one ``kind`` (api, page, control, or all of them), oldest first."""
         with self._lock:
-            return [record for record in self._records if record.kind == "api"]
-
-    def all_requests(self) -> list[RecordedRequest]:
-        """Every request received, including the hosted page and control routes."""
-        with self._lock:
-            return list(self._records)
+            return [record for record in self._records if kind in ("all", record.kind)]
 
     def count(
         self, method: str | None = None, path: str | None = None, prefix: str | None = None, *, kind: str = "api"
     ) -> int:
         """Count recorded requests by method, exact path and/or path prefix (``kind``: api, page, control, all)."""
-        records = self.all_requests() if kind == "all" else [r for r in self.all_requests() if r.kind == kind]
         return sum(
             1
-            for r in records
+            for r in self.requests(kind)
             if (method is None or r.method == method.upper())
             and (path is None or r.path == path)
             and (prefix is None or r.path.startswith(prefix))

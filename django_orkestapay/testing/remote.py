@@ -30,12 +30,12 @@ class RemoteControl:
     @property
     def request_log(self) -> list[RecordedRequest]:
         """API requests received (``/v1`` and unknown routes), oldest first."""
-        return self.core.log.api_requests()
+        return self.core.log.requests("api")
 
     @property
     def all_requests(self) -> list[RecordedRequest]:
         """Every request received, including the hosted page and control routes."""
-        return self.core.log.all_requests()
+        return self.core.log.requests()
 
     def count_requests(
         self, method: str | None = None, path: str | None = None, prefix: str | None = None, *, kind: str = "api"
