@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from ._util import to_decimal
 from .hosted_page_texts import SPANISH, TEXTS, page_language
-from .records import DEFAULT_CARD, THREE_DS_CARD, CheckoutClosed, CheckoutExpired, PaymentDeclined
+from .records import DEFAULT_CARD, PAID_STATUSES, THREE_DS_CARD, CheckoutClosed, CheckoutExpired, PaymentDeclined
 from .state import GatewayState
 from .wire import Request, Response, html_response, redirect_response
 
@@ -151,7 +151,7 @@ def _payment_panel(t: dict[str, str], checkout: dict[str, Any]) -> str:
 
 def _status_panel(t: dict[str, str], checkout: dict[str, Any]) -> str:
     status = checkout["order"]["status"]
-    if status in ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED"):
+    if status in PAID_STATUSES:
         link = escape(checkout["completed_redirect_url"])
         return (
             f'<section class="card alert ok" id="checkout-completed">{t["already_paid"]} '
