@@ -7,6 +7,7 @@ options are those of ``python -m django_orkestapay.probe`` (``--help``).
 
 from __future__ import annotations
 
+from argparse import Namespace
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -27,10 +28,11 @@ class Command(BaseCommand):
         cli.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        parsed = Namespace(**options)  # read as attributes, as argparse gives them to python -m
         locales = [conf.get("LOCALE"), *(conf.get("LANGUAGE_LOCALES") or {}).values()]
         try:
             config = cli.config_from_options(
-                _Options(options),
+                parsed,
                 client_id=str(conf.require("CLIENT_ID")),
                 client_secret=str(conf.require("CLIENT_SECRET")),
                 base_url=conf.base_url(),
@@ -47,10 +49,3 @@ class Command(BaseCommand):
                 else "the probe did not run (see above)",
                 returncode=status,
             )
-
-
-class _Options:
-    """The command's options read as attributes, as ``argparse`` gives them to ``python -m``."""
-
-    def __init__(self, options: dict[str, Any]) -> None:
-        self.__dict__.update(options)
