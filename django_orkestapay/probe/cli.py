@@ -158,9 +158,12 @@ def execute(
     return report.exit_code
 
 
-def default_json_path() -> str:
-    """``orkestapay-probe-<UTC time>.json`` in the current directory."""
-    return f"orkestapay-probe-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+def json_path(options: Any) -> str | None:
+    """Where the options say the JSON report goes: none with ``--no-json``, else ``--json`` or
+    ``orkestapay-probe-<UTC time>.json`` in the current directory."""
+    if options.no_json:
+        return None
+    return str(options.json_path or f"orkestapay-probe-{datetime.now(UTC):%Y%m%d-%H%M%S}.json")
 
 
 def main(argv: Sequence[str] | None = None, *, environ: dict[str, str] | None = None) -> int:
@@ -188,5 +191,4 @@ def main(argv: Sequence[str] | None = None, *, environ: dict[str, str] | None = 
     except ValueError as exc:
         parser.error(str(exc))
     sys.stdout.write(f"Probing {url_host(base_url)} with client id {client_id[:4]}…\n")
-    json_path = None if options.no_json else options.json_path or default_json_path()
-    return execute(config, json_path=json_path, out=sys.stdout, err=sys.stderr)
+    return execute(config, json_path=json_path(options), out=sys.stdout, err=sys.stderr)

@@ -40,8 +40,7 @@ class Command(BaseCommand):
             )
         except (ValueError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc), returncode=cli.EXIT_CANNOT_RUN) from exc
-        json_path = None if options["no_json"] else options["json_path"] or cli.default_json_path()
-        status = cli.execute(config, json_path=json_path, out=self.stdout, err=self.stderr)
+        status = cli.execute(config, json_path=cli.json_path(parsed), out=self.stdout, err=self.stderr)
         if status:
             raise CommandError(
                 "the probe found mismatches or errors (see the report)"
