@@ -55,12 +55,14 @@ def _claims(token: str) -> dict[str, Any] | None:
 
 
 def _number(value: Any) -> Decimal | None:
+    """A JSON number or numeric string as a finite Decimal (as the client reads one), else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         return None
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except ArithmeticError:
         return None
+    return number if number.is_finite() else None
 
 
 def ask_token(ctx: ProbeContext) -> Iterator[Row]:
