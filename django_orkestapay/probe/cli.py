@@ -23,7 +23,7 @@ from .assumptions import DEFAULT_LOCALES
 from .context import EXTRA_LOCALES, GROUPS, PRODUCTION_FLAG, ProbeConfig, ProductionRefused
 from .redaction import url_host
 from .report import render_json, render_text
-from .runner import run_probe
+from .runner import client_id_hint, run_probe
 
 CLIENT_ID_VARIABLE = "ORKESTAPAY_SANDBOX_CLIENT_ID"
 CLIENT_SECRET_VARIABLE = "ORKESTAPAY_SANDBOX_CLIENT_SECRET"  # noqa: S105 - the variable's name, not a secret
@@ -158,9 +158,12 @@ def execute(
     return report.exit_code
 
 
-def default_json_path() -> str:
-    """``orkestapay-probe-<UTC time>.json`` in the current directory."""
-    return f"orkestapay-probe-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+def json_path(options: Any) -> str | None:
+    """Where the options say the JSON report goes: none with ``--no-json``, else ``--json`` or
+    ``orkestapay-probe-<UTC time>.json`` in the current directory."""
+    if options.no_json:
+        return None
+    return str(options.json_path or f"orkestapay-probe-{datetime.now(UTC):%Y%m%d-%H%M%S}.json")
 
 
 def main(argv: Sequence[str] | None = None, *, environ: dict[str, str] | None = None) -> int:
@@ -187,6 +190,5 @@ def main(argv: Sequence[str] | None = None, *, environ: dict[str, str] | None = 
         config = config_from_options(options, client_id=client_id, client_secret=client_secret, base_url=base_url)
     except ValueError as exc:
         parser.error(str(exc))
-    sys.stdout.write(f"Probing {url_host(base_url)} with client id {client_id[:4]}…\n")
-    json_path = None if options.no_json else options.json_path or default_json_path()
-    return execute(config, json_path=json_path, out=sys.stdout, err=sys.stderr)
+    sys.stdout.write(f"Probing {url_host(base_url)} with client id {client_id_hint(client_id)}\n")
+    return execute(config, json_path=json_path(options), out=sys.stdout, err=sys.stderr)

@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +31,17 @@ PRODUCTION_HOSTS = frozenset({urlsplit(PRODUCTION_BASE_URL).hostname or ""})
 EXTRA_LOCALES = ("EN_US", "ES_MX", "EN", "ES", "PT_BR")
 #: The flag that lets the probe run anywhere else. Its name is meant to make you stop and think.
 PRODUCTION_FLAG = "--allow-production-real-money"
+
+
+def number(value: Any) -> Decimal | None:
+    """A JSON number or numeric string as a finite Decimal (as the client reads one), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
+        return None
+    try:
+        result = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return result if result.is_finite() else None
 
 
 class ProductionRefused(Exception):

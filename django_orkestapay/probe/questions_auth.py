@@ -13,7 +13,7 @@ from typing import Any
 
 from ..client import AUTH_PATH
 from .assumptions import DOCUMENTED_TOKEN_LIFETIME, TOKEN_FIELDS
-from .context import Exchange, ProbeContext, Question
+from .context import Exchange, ProbeContext, Question, number
 from .report import Row
 
 TOKEN_FIELDS_Q = Question(
@@ -54,15 +54,6 @@ def _claims(token: str) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-def _number(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-        return None
-    try:
-        return Decimal(str(value))
-    except ArithmeticError:
-        return None
-
-
 def ask_token(ctx: ProbeContext) -> Iterator[Row]:
     """``token.fields`` and ``token.lifetime``; remembers the token for the questions that tamper with one."""
     credentials = {
@@ -81,7 +72,7 @@ def ask_token(ctx: ProbeContext) -> Iterator[Row]:
         return
     ctx.memo["token"] = token
     claims = _claims(token) if isinstance(token, str) else None
-    expires_in = _number(body.get("expires_in"))
+    expires_in = number(body.get("expires_in"))
     fields = {
         "fields": sorted(body),
         "token_type": body.get("token_type"),
@@ -104,7 +95,7 @@ def ask_token(ctx: ProbeContext) -> Iterator[Row]:
 
 
 def _lifetime_row(expires_in: Decimal | None, claims: dict[str, Any] | None) -> Row:
-    exp, iat = (_number(claims.get(name)) if claims else None for name in ("exp", "iat"))
+    exp, iat = (number(claims.get(name)) if claims else None for name in ("exp", "iat"))
     jwt_lifetime = exp - iat if exp is not None and iat is not None else None
     evidence = {"expires_in": expires_in, "jwt_exp_minus_iat": jwt_lifetime}
     if expires_in is None:

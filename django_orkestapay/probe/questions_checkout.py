@@ -19,7 +19,7 @@ from .assumptions import (
     guide_checkout_body,
     package_checkout_body,
 )
-from .context import Exchange, ProbeContext, Question
+from .context import Exchange, ProbeContext, Question, number
 from .report import Row
 
 SAMPLE_Q = Question(
@@ -111,13 +111,6 @@ def read(answer: Exchange) -> tuple[CheckoutResult | None, str]:
 
 def _order(answer: Exchange) -> dict[str, Any]:
     return _as_dict(answer.body.get("order")) if answer.ok else {}
-
-
-def _millis(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value is not None and not isinstance(value, bool) else None
-    except ArithmeticError:
-        return None
 
 
 def ask_checkout(ctx: ProbeContext) -> Iterator[Row]:
@@ -213,8 +206,8 @@ def _read_order_row(ctx: ProbeContext, created: CheckoutResult, sent: dict[str, 
 
 def _lifetime_row(answer: Exchange, sent_at: Decimal) -> Row:
     order = _order(answer)
-    expires = _millis(order.get("expires_at"))
-    placed = _millis(order.get("placed_at")) or _millis(answer.body.get("placed_at")) or sent_at
+    expires = number(order.get("expires_at"))
+    placed = number(order.get("placed_at")) or number(answer.body.get("placed_at")) or sent_at
     if expires is None:
         return LIFETIME_Q.answer("the answer has no order.expires_at", matches=False)
     seconds = int((expires - placed) / 1000)
@@ -242,7 +235,7 @@ def _package_rows(ctx: ProbeContext) -> Iterator[Row]:
         yield EXPIRES_Q.skip("the package-shaped checkout was not created")
         return
     yield PACKAGE_SHAPE_Q.answer(f"accepted: {result.checkout_id}", matches=True)
-    kept = _millis(_order(answer).get("expires_at"))
+    kept = number(_order(answer).get("expires_at"))
     observed = "no order.expires_at in the answer" if kept is None else f"sent {expires_at_ms}, answered {kept}"
     matches = kept is not None and abs(kept - expires_at_ms) <= 1000
     yield EXPIRES_Q.answer(observed, matches=matches, evidence={"sent": expires_at_ms, "answered": kept})

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from ..signing import RETURN_PARAM
 from .assumptions import CANCELED_RETURN_PARAMS, COMPLETED_RETURN_PARAMS, RETURN_VALUE, guide_checkout_body
-from .context import ProbeContext, Question
+from .context import ProbeContext, Question, number
 from .listener import Arrival, ReturnListener
 from .questions_checkout import create, read
 from .report import Row
@@ -182,10 +182,8 @@ def _order_row(ctx: ProbeContext, question: Question, order_id: str, sent: dict[
 
 
 def _same_amount(theirs: Any, ours: Any) -> bool:
-    try:
-        return Decimal(str(theirs)) == Decimal(str(ours))
-    except ArithmeticError:
-        return False
+    amount = number(theirs)
+    return amount is not None and amount == number(ours)
 
 
 def _payment_row(ctx: ProbeContext, order_id: str, arrival: Arrival, sent: dict[str, Any]) -> Row:

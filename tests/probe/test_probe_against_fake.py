@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import responses
 
-from django_orkestapay.client import CheckoutResult
-from django_orkestapay.probe import Report, Verdict, runner
+from django_orkestapay.client import AUTH_PATH, SANDBOX_BASE_URL, CheckoutResult
+from django_orkestapay.probe import ProbeConfig, Report, Verdict, run_probe, runner
 from django_orkestapay.testing import FakeOrkestaPay
 
 from .conftest import hosted_page_buyer, probe
@@ -274,6 +275,23 @@ def test_a_refused_token_stops_the_run(fake: FakeOrkestaPay) -> None:
         ("statuses.known", Verdict.SKIPPED),
     ]
     assert fake.count_requests(prefix="/v1/checkouts") == 0
+
+
+@pytest.mark.parametrize("expires_in", ["NaN", "Infinity", "-Infinity"])
+def test_a_token_lifetime_that_is_not_a_finite_number_is_a_mismatch(expires_in: str) -> None:
+    # As the client reads expires_in: NaN and infinities are no number of seconds (they broke the comparisons).
+    token = "eyJhbGciOiJub25lIn0.eyJleHAiOjE4MDAsImlhdCI6MH0.c2lnbmF0dXJl"
+    config = ProbeConfig(client_id="probe-client-id", client_secret="probe-client-secret", groups=("token",))
+    with responses.RequestsMock() as mock:
+        answer = {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
+        mock.add("POST", f"{SANDBOX_BASE_URL}{AUTH_PATH}", json=answer)
+        report, _ = run_probe(config, present=hosted_page_buyer())
+
+    assert report.verdicts() == {
+        "token.fields": Verdict.MISMATCH,
+        "token.lifetime": Verdict.ERROR,
+        "statuses.known": Verdict.SKIPPED,
+    }
 
 
 def test_a_failing_question_group_does_not_lose_the_others(fake: FakeOrkestaPay, monkeypatch: Any) -> None:

@@ -7,6 +7,7 @@ options are those of ``python -m django_orkestapay.probe`` (``--help``).
 
 from __future__ import annotations
 
+from argparse import Namespace
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -27,10 +28,11 @@ class Command(BaseCommand):
         cli.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        parsed = Namespace(**options)  # read as attributes, as argparse gives them to python -m
         locales = [conf.get("LOCALE"), *(conf.get("LANGUAGE_LOCALES") or {}).values()]
         try:
             config = cli.config_from_options(
-                _Options(options),
+                parsed,
                 client_id=str(conf.require("CLIENT_ID")),
                 client_secret=str(conf.require("CLIENT_SECRET")),
                 base_url=conf.base_url(),
@@ -38,8 +40,7 @@ class Command(BaseCommand):
             )
         except (ValueError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc), returncode=cli.EXIT_CANNOT_RUN) from exc
-        json_path = None if options["no_json"] else options["json_path"] or cli.default_json_path()
-        status = cli.execute(config, json_path=json_path, out=self.stdout, err=self.stderr)
+        status = cli.execute(config, json_path=cli.json_path(parsed), out=self.stdout, err=self.stderr)
         if status:
             raise CommandError(
                 "the probe found mismatches or errors (see the report)"
@@ -47,10 +48,3 @@ class Command(BaseCommand):
                 else "the probe did not run (see above)",
                 returncode=status,
             )
-
-
-class _Options:
-    """The command's options read as attributes, as ``argparse`` gives them to ``python -m``."""
-
-    def __init__(self, options: dict[str, Any]) -> None:
-        self.__dict__.update(options)
