@@ -31,6 +31,7 @@ from .results import (
     _parse_payment,
     _parse_payment_page,
     _parse_refund,
+    _payment_page_content,
     _ShapeError,
     encode_json,
     more_pages,
@@ -171,15 +172,7 @@ class OrkestaPayClient(ClientAttributes):
     def list_order_payments(self, order_id: str) -> list[dict[str, Any]]:
         """List an order's payments (``GET /v1/orders/{order_id}/payments``, the page's ``content``)."""
         path = f"/v1/orders/{_path_segment(order_id, 'order_id')}/payments"
-        response = self._call("GET", path, retry=True)
-
-        def parse(data: dict[str, Any]) -> list[dict[str, Any]]:
-            content = data.get("content")
-            if not isinstance(content, list) or not all(isinstance(item, dict) for item in content):
-                raise _ShapeError("content is not a list of payments")
-            return list(content)
-
-        return self._parse(parse, response, "GET", path)
+        return self._parse(_payment_page_content, self._call("GET", path, retry=True), "GET", path)
 
     def get_order_payments(self, order_id: str) -> list[RemotePayment]:
         """An order's payments, typed (``GET /v1/orders/{order_id}/payments``), in the order the API lists them.

@@ -346,11 +346,16 @@ def _parse_payment(data: dict[str, Any]) -> RemotePayment:
     )
 
 
-def _parse_payment_page(data: dict[str, Any]) -> list[RemotePayment]:
+def _payment_page_content(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A page of payments' ``content``, the payment objects as sent."""
     content = data.get("content")
     if not isinstance(content, list) or not all(isinstance(item, dict) for item in content):
         raise _ShapeError("content is not a list of payments")
-    return [_parse_payment(item) for item in content]
+    return list(content)
+
+
+def _parse_payment_page(data: dict[str, Any]) -> list[RemotePayment]:
+    return [_parse_payment(item) for item in _payment_page_content(data)]
 
 
 def more_pages(data: Mapping[str, Any], page: int) -> bool:
