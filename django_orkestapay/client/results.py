@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
+    "AMOUNT_LIMIT",
     "CheckoutResult",
     "RefundResult",
     "RemoteOrder",
