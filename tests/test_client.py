@@ -1178,7 +1178,7 @@ def test_close_closes_only_an_owned_session(monkeypatch: pytest.MonkeyPatch) -> 
     assert closed == []
 
     client = OrkestaPayClient(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    monkeypatch.setattr(client._session, "close", lambda: closed.append("owned"))
+    monkeypatch.setattr(client._transport.session, "close", lambda: closed.append("owned"))
     with client as entered:
         assert entered is client
     assert closed == ["owned"]

@@ -87,9 +87,9 @@ def _is_positive_number(value: object) -> bool:
     return _is_number(value) and float(value) > 0
 
 
-def _is_zero(value: object) -> bool:
-    """Zero seconds (``False`` is not)."""
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool) and value == 0
+def _is_non_negative(value: object) -> bool:
+    """A number of seconds, 0 or more (``False`` and NaN are not)."""
+    return _is_number(value) and float(value) >= 0
 
 
 def _is_number(value: object) -> TypeGuard[int | float | Decimal]:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error
 
 from .. import conf
-from ._common import _effective, _is_positive_number, _is_zero, _key
+from ._common import _effective, _is_non_negative, _key
 
 
 def background_work(user: dict[str, Any]) -> list[CheckMessage]:
@@ -34,7 +34,7 @@ def _webhook_processing(user: dict[str, Any]) -> list[CheckMessage]:
 def _schedule(user: dict[str, Any]) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     after = _effective(user, "EVENT_REPROCESS_AFTER")
-    if not _is_positive_number(after) and not _is_zero(after):
+    if not _is_non_negative(after):
         messages.append(_e014("EVENT_REPROCESS_AFTER", f"is {after!r}; it must be a number of seconds, 0 or more."))
     schedule = _effective(user, "SCHEDULE")
     if not isinstance(schedule, dict):
@@ -43,7 +43,7 @@ def _schedule(user: dict[str, Any]) -> list[CheckMessage]:
     for name, seconds in schedule.items():
         if name not in known:
             messages.append(_e014("SCHEDULE", f"names {name!r}, which is not a sweep ({', '.join(known)})."))
-        elif seconds is not None and not _is_positive_number(seconds) and not _is_zero(seconds):
+        elif seconds is not None and not _is_non_negative(seconds):
             messages.append(_e014("SCHEDULE", f"gives {name} {seconds!r}; use a number of seconds, or None or 0."))
     return messages
 

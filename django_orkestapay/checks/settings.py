@@ -21,9 +21,9 @@ from ._common import (
     _TIMEOUT_KEYS,
     _TOKEN_LOCK_KEYS,
     _effective,
+    _is_non_negative,
     _is_number,
     _is_positive_number,
-    _is_zero,
     _key,
     _raw_setting,
 )
@@ -130,7 +130,7 @@ def _token_lock(user: dict[str, Any]) -> list[CheckMessage]:
             id="orkestapay.E012",
         )
         for key in _TOKEN_LOCK_KEYS
-        if not _is_positive_number(value := _effective(user, key)) and not _is_zero(value)
+        if not _is_non_negative(value := _effective(user, key))
     ]
 
 
@@ -138,7 +138,8 @@ def _bounds(user: dict[str, Any]) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for key, (whole, zero_means) in _BOUND_KEYS.items():
         value = _effective(user, key)
-        if (_is_positive_number(value) or (zero_means and _is_zero(value))) and (not whole or value == int(value)):
+        allowed = _is_non_negative(value) if zero_means else _is_positive_number(value)
+        if allowed and (not whole or value == int(value)):
             continue
         wanted = "a whole number" if whole else "a number of seconds"
         wanted += ", 0 or more" if zero_means else " greater than 0"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .endpoints import PRODUCTION_BASE_URL, SANDBOX_BASE_URL, OrkestaPayClient
 from .results import (
+    AMOUNT_LIMIT,
     CheckoutResult,
     RefundResult,
     RemoteOrder,
@@ -30,6 +31,7 @@ from .tokens import AccessToken, token_cache_key
 from .transport import AUTH_PATH, BODY_EXCERPT_CHARS, RETRY_STATUSES
 
 __all__ = [
+    "AMOUNT_LIMIT",
     "AUTH_PATH",
     "BODY_EXCERPT_CHARS",
     "PRODUCTION_BASE_URL",

@@ -3,8 +3,6 @@ manager (a base class of its own, so the client's class stays about its calls)."
 
 from __future__ import annotations
 
-import requests
-
 from .tokens import TokenManager
 from .transport import Transport
 
@@ -64,8 +62,3 @@ class ClientAttributes:
     def token_cache_key(self) -> str:
         """The key the access token is cached under (see :func:`~.tokens.token_cache_key`)."""
         return self._tokens.token_cache_key
-
-    @property
-    def _session(self) -> requests.Session:
-        """The ``requests.Session`` every call goes through."""
-        return self._transport.session

@@ -28,14 +28,15 @@ from .results import (
     RefundResult,
     RemoteOrder,
     RemotePayment,
-    _parse_checkout,
-    _parse_order,
     _parse_payment,
     _parse_payment_page,
     _parse_refund,
+    _payment_page_content,
     _ShapeError,
     encode_json,
     more_pages,
+    parse_checkout,
+    parse_order,
 )
 from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
 from .tokens import AccessToken, TokenManager
@@ -156,30 +157,22 @@ class OrkestaPayClient(ClientAttributes):
         A timeout or connection error here leaves it unknown whether the checkout exists.
         """
         response = self._call("POST", "/v1/checkouts", payload=dict(payload), retry=False)
-        return self._parse(_parse_checkout, response, "POST", "/v1/checkouts")
+        return self._parse(parse_checkout, response, "POST", "/v1/checkouts")
 
     def get_checkout(self, checkout_id: str) -> CheckoutResult:
         """Read a checkout back (``GET /v1/checkouts/{checkout_id}``)."""
         path = f"/v1/checkouts/{_path_segment(checkout_id, 'checkout_id')}"
-        return self._parse(_parse_checkout, self._call("GET", path, retry=True), "GET", path)
+        return self._parse(parse_checkout, self._call("GET", path, retry=True), "GET", path)
 
     def get_order(self, order_id: str) -> RemoteOrder:
         """Read an order and its status (``GET /v1/orders/{order_id}``)."""
         path = f"/v1/orders/{_path_segment(order_id, 'order_id')}"
-        return self._parse(_parse_order, self._call("GET", path, retry=True), "GET", path)
+        return self._parse(parse_order, self._call("GET", path, retry=True), "GET", path)
 
     def list_order_payments(self, order_id: str) -> list[dict[str, Any]]:
         """List an order's payments (``GET /v1/orders/{order_id}/payments``, the page's ``content``)."""
         path = f"/v1/orders/{_path_segment(order_id, 'order_id')}/payments"
-        response = self._call("GET", path, retry=True)
-
-        def parse(data: dict[str, Any]) -> list[dict[str, Any]]:
-            content = data.get("content")
-            if not isinstance(content, list) or not all(isinstance(item, dict) for item in content):
-                raise _ShapeError("content is not a list of payments")
-            return list(content)
-
-        return self._parse(parse, response, "GET", path)
+        return self._parse(_payment_page_content, self._call("GET", path, retry=True), "GET", path)
 
     def get_order_payments(self, order_id: str) -> list[RemotePayment]:
         """An order's payments, typed (``GET /v1/orders/{order_id}/payments``), in the order the API lists them.

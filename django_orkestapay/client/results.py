@@ -3,7 +3,7 @@
 Holds the frozen result types the endpoint methods return (:class:`CheckoutResult`, :class:`RemoteOrder`,
 :class:`RefundResult`), the JSON codec every request and response goes through (:func:`encode_json` sends
 ``Decimal`` amounts as JSON numbers, :func:`decode_json` reads numbers back as ``Decimal``, never ``float``), the
-coercion of the API's numbers, epoch-millisecond timestamps and ids, and the ``_parse_*`` functions that check a 2xx
+coercion of the API's numbers, epoch-millisecond timestamps and ids, and the ``parse_*`` functions that check a 2xx
 body's shape. A body that lacks what we need raises :class:`_ShapeError`, which the client turns into
 :class:`~django_orkestapay.exceptions.MalformedResponseError` with the call's context. No I/O and no Django here.
 """
@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
+    "AMOUNT_LIMIT",
     "CheckoutResult",
     "RefundResult",
     "RemoteOrder",
@@ -233,7 +234,8 @@ def _require_str(data: Mapping[str, Any], key: str, name: str) -> str:
     return value
 
 
-def _parse_checkout(data: dict[str, Any]) -> CheckoutResult:
+def parse_checkout(data: dict[str, Any]) -> CheckoutResult:
+    """Read a checkout answer as ``create_checkout`` and ``get_checkout`` do; a ``ValueError`` says what is missing."""
     checkout_id = _require_str(data, "checkout_id", "checkout_id")
     redirect_url = _require_str(data, "checkout_redirect_url", "checkout_redirect_url")
     try:
@@ -277,7 +279,8 @@ def _payment_ids(data: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _parse_order(data: dict[str, Any]) -> RemoteOrder:
+def parse_order(data: dict[str, Any]) -> RemoteOrder:
+    """Read an order answer as ``get_order`` does; a ``ValueError`` says what is missing."""
     order_id = _require_str(data, "order_id", "order_id")
     status = data.get("status")
     if not isinstance(status, str) or not status.strip():
@@ -344,11 +347,16 @@ def _parse_payment(data: dict[str, Any]) -> RemotePayment:
     )
 
 
-def _parse_payment_page(data: dict[str, Any]) -> list[RemotePayment]:
+def _payment_page_content(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A page of payments' ``content``, the payment objects as sent."""
     content = data.get("content")
     if not isinstance(content, list) or not all(isinstance(item, dict) for item in content):
         raise _ShapeError("content is not a list of payments")
-    return [_parse_payment(item) for item in content]
+    return list(content)
+
+
+def _parse_payment_page(data: dict[str, Any]) -> list[RemotePayment]:
+    return [_parse_payment(item) for item in _payment_page_content(data)]
 
 
 def more_pages(data: Mapping[str, Any], page: int) -> bool:
@@ -384,13 +392,3 @@ def _parse_refund(data: dict[str, Any]) -> RefundResult:
         message=message,
         raw=data,
     )
-
-
-def parse_checkout(data: dict[str, Any]) -> CheckoutResult:
-    """Read a checkout answer as ``create_checkout`` and ``get_checkout`` do; a ``ValueError`` says what is missing."""
-    return _parse_checkout(data)
-
-
-def parse_order(data: dict[str, Any]) -> RemoteOrder:
-    """Read an order answer as ``get_order`` does; a ``ValueError`` says what is missing."""
-    return _parse_order(data)

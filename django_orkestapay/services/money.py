@@ -15,8 +15,8 @@ from django.core.exceptions import ValidationError
 from django.utils.formats import get_format, number_format
 from django.utils.translation import gettext as _
 
-#: The money columns hold 14 digits, 2 of them decimals: every amount stays below this.
-AMOUNT_LIMIT = Decimal(10) ** 12
+from ..client import AMOUNT_LIMIT  # the money columns' bound, the one the client reads API answers against
+
 #: Decimal places per currency (every currency OrkestaPay documents uses 2); others default to 2.
 CURRENCY_PLACES: dict[str, int] = {"MXN": 2, "USD": 2, "COP": 2, "PEN": 2}
 DEFAULT_PLACES = 2
