@@ -64,6 +64,21 @@ def test_refusal_marks_failed_and_frees_the_amount(paid, fake_orkestapay):
     assert services.refundable_amount(paid) == Decimal("990.00")
 
 
+def test_a_refund_that_succeeds_clears_the_error_an_earlier_refund_left(paid, fake_orkestapay):
+    """Both ways the order is saved after a refund succeeds: with a status change, and without one."""
+    for amount, status in (Decimal("90.00"), OrderStatus.PARTIALLY_REFUNDED), (Decimal("10.00"), None):
+        fake_orkestapay.refunds_enabled = False
+        with pytest.raises(InvalidRequestError):
+            services.refund_order(Order.objects.get(pk=paid.pk), amount=amount)
+        before = Order.objects.get(pk=paid.pk)
+        assert f"refunding {amount}" in before.last_error
+        fake_orkestapay.refunds_enabled = True
+        assert services.refund_order(before, amount=amount).status == RefundStatus.SUCCEEDED
+        after = Order.objects.get(pk=paid.pk)
+        assert after.status == (status or before.status) == OrderStatus.PARTIALLY_REFUNDED
+        assert after.last_error == ""
+
+
 def test_declined_refund_is_failed(paid, fake_orkestapay):
     fake_orkestapay.decline_refunds = True
     with pytest.raises(RefundNotAllowedError, match="FAILED"):
