@@ -212,7 +212,7 @@ def _leave_for_a_person(refund: Refund) -> NoReturn:
         "OrkestaPay's portal, then mark the refund failed or leave it"
     )
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=refund.order_id)
+        order = lock_order(refund.order_id)
         if flag_review(order, ReviewCode.REFUND_UNKNOWN, reason):
             order.save(update_fields=["needs_review", "review_code", "review_reason", "updated_at"])
         refund.needs_review = True
