@@ -4,11 +4,15 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from django_orkestapay import services
 from django_orkestapay.exceptions import APIConnectionError, InvalidRequestError, RefundNotAllowedError
 from django_orkestapay.models import Order, OrderStatus, Refund, RefundStatus
+from django_orkestapay.services import refund_sending
 from tests.conftest import make_order, make_paid_order
+from tests.test_views import data_queries
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,6 +68,21 @@ def test_refusal_marks_failed_and_frees_the_amount(paid, fake_orkestapay):
     assert services.refundable_amount(paid) == Decimal("990.00")
 
 
+def test_a_refund_that_succeeds_clears_the_error_an_earlier_refund_left(paid, fake_orkestapay):
+    """Both ways the order is saved after a refund succeeds: with a status change, and without one."""
+    for amount, status in (Decimal("90.00"), OrderStatus.PARTIALLY_REFUNDED), (Decimal("10.00"), None):
+        fake_orkestapay.refunds_enabled = False
+        with pytest.raises(InvalidRequestError):
+            services.refund_order(Order.objects.get(pk=paid.pk), amount=amount)
+        before = Order.objects.get(pk=paid.pk)
+        assert f"refunding {amount}" in before.last_error
+        fake_orkestapay.refunds_enabled = True
+        assert services.refund_order(before, amount=amount).status == RefundStatus.SUCCEEDED
+        after = Order.objects.get(pk=paid.pk)
+        assert after.status == (status or before.status) == OrderStatus.PARTIALLY_REFUNDED
+        assert after.last_error == ""
+
+
 def test_declined_refund_is_failed(paid, fake_orkestapay):
     fake_orkestapay.decline_refunds = True
     with pytest.raises(RefundNotAllowedError, match="FAILED"):
@@ -95,3 +114,31 @@ def test_refund_webhook_after_our_refund_changes_nothing(paid, fake_orkestapay):
     assert result.remote_status == "REFUNDED"
     assert not result.changed
     assert Order.objects.get(pk=paid.pk).status == OrderStatus.REFUNDED
+
+
+def test_leaving_a_refund_for_a_person_and_marking_it_failed_take_the_order_lock_first(paid):
+    """Each one's transaction starts with the order's lock as ``services.locking`` takes it: on SQLite a write (a
+    transaction that reads first fails at once with "database is locked" once another connection wrote), on
+    PostgreSQL the locking read."""
+    refund = Refund.objects.create(
+        order=paid,
+        payment=paid.payments.get(),
+        orkestapay_payment_id=paid.orkestapay_payment_id,
+        amount=Decimal("100.00"),
+        idempotency_key="lost-answer",
+        attempts=1,
+    )
+    with CaptureQueriesContext(connection) as left, pytest.raises(RefundNotAllowedError, match=r"100\.00"):
+        refund_sending._leave_for_a_person(refund)
+    with CaptureQueriesContext(connection) as marked:
+        services.mark_refund_failed(refund, marked_by="ops")
+
+    assert Refund.objects.get(pk=refund.pk).status == RefundStatus.FAILED
+    for captured in (left, marked):
+        first = data_queries(captured.captured_queries)[0].upper()
+        assert '"ORKESTAPAY_ORDER"' in first.split(" WHERE ")[0], first
+        if connection.features.has_select_for_update:
+            assert first.startswith("SELECT"), first
+            assert first.endswith("FOR UPDATE"), first
+        else:
+            assert first.startswith("UPDATE"), first

@@ -214,15 +214,14 @@ def settle_refunds(payment: Payment, remote: RemotePayment, refunds: Iterable[Re
     for transaction in remote.transactions:
         transaction_id, status = transaction.get("transaction_id"), transaction.get("status")
         if isinstance(transaction_id, str) and transaction_id and isinstance(status, str):
-            outcomes[transaction_id] = (status.strip().upper(), REFUND_TRANSACTION_OUTCOMES.get(status.strip().upper()))
+            remote_status = status.strip().upper()
+            outcomes[transaction_id] = (remote_status, REFUND_TRANSACTION_OUTCOMES.get(remote_status))
     settled = []
     for refund in refunds:
         in_flight = refund.status in (RefundStatus.REQUESTED, RefundStatus.PENDING)
         if refund.payment_id != payment.pk or not in_flight or not refund.transaction_id:
             continue
-        remote_status, outcome = (
-            outcomes.get(refund.transaction_id, ("", None)) if refund.transaction_id else ("", None)
-        )
+        remote_status, outcome = outcomes.get(refund.transaction_id, ("", None))
         if outcome is None:
             continue
         refund.status, refund.remote_status = outcome, remote_status[:40]

@@ -212,7 +212,7 @@ def _leave_for_a_person(refund: Refund) -> NoReturn:
         "OrkestaPay's portal, then mark the refund failed or leave it"
     )
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=refund.order_id)
+        order = lock_order(refund.order_id)
         if flag_review(order, ReviewCode.REFUND_UNKNOWN, reason):
             order.save(update_fields=["needs_review", "review_code", "review_reason", "updated_at"])
         refund.needs_review = True
@@ -254,7 +254,8 @@ def settle_refund(
         if status == RefundStatus.FAILED:
             _note_on_order(order, refund, error)
         elif status == RefundStatus.SUCCEEDED:
-            _refresh_refund_status(order, refund)
+            order.last_error = ""  # saved with the status derived again from the ledger (refresh_order_status)
+            refresh_order_status(order)
     logger.info("Order %s: refund of %s is %s", order.merchant_order_id, refund.amount, status)
     return refund
 
@@ -274,10 +275,3 @@ def _note_on_order(order: Order, refund: Refund, error: str) -> None:
     order.last_error = f"{timezone.now():%Y-%m-%d %H:%M:%S} refunding {refund.amount}: {error}"
     order.save(update_fields=["last_error", "updated_at"])
     logger.error("Order %s: refund of %s: %s", order.merchant_order_id, refund.amount, error)
-
-
-def _refresh_refund_status(order: Order, refund: Refund) -> None:
-    """The locked order's status derived again from its ledger, now that ``refund`` succeeded."""
-    refresh_order_status(order)
-    order.last_error = ""
-    order.save(update_fields=["last_error", "updated_at"])

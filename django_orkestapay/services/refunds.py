@@ -257,7 +257,7 @@ def mark_refund_failed(refund: Refund, *, marked_by: str = "") -> Refund:
     """A person checked OrkestaPay's portal and found that a refund left for review (``needs_review``) did not
     happen: mark it failed, which frees its amount. Raises :class:`RefundNotAllowedError` for any other refund."""
     with transaction.atomic():
-        Order.objects.select_for_update().get(pk=refund.order_id)
+        lock_order(refund.order_id)
         refund = Refund.objects.get(pk=refund.pk)
         unsettled = refund.status in (RefundStatus.REQUESTED, RefundStatus.PENDING)
         if not (refund.needs_review and unsettled):

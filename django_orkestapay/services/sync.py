@@ -225,14 +225,5 @@ def expire_checkouts() -> BatchSummary:
     """Close open checkouts past their ``expires_at``, each after reading it from the API: one that turns out paid
     or with a payment in progress (a SPEI transfer) is left to that; the others are marked expired, and the order's
     status is derived again (expired when no other attempt is open, pending or paid)."""
-    summary = BatchSummary()
-    now = timezone.now()
-    for checkout in Checkout.objects.filter(status=CheckoutStatus.OPEN, expires_at__lte=now).select_related("order"):
-        try:
-            result = _sync_checkout(checkout, close_as=CheckoutStatus.EXPIRED)
-        except OrkestaPayError:
-            summary.failed += 1
-            continue
-        summary.succeeded += 1
-        summary.changed += int(result.changed)
-    return summary
+    due = Checkout.objects.filter(status=CheckoutStatus.OPEN, expires_at__lte=timezone.now()).select_related("order")
+    return run_batch(due, lambda checkout: _sync_checkout(checkout, close_as=CheckoutStatus.EXPIRED))
