@@ -29,12 +29,6 @@ _LINK_ERRORS = {
     "expired": gettext_lazy("This payment link has expired. Your order is safe: please return to the shop."),
     "unknown": gettext_lazy("This payment link does not match any order."),
 }
-#: The pay view's 503 page: OrkestaPay could not open a checkout, or the database stayed busy.
-_UNAVAILABLE = (
-    gettext_lazy("Payment service unavailable"),
-    gettext_lazy("We could not open the payment page. Nothing was charged; please try again in a moment."),
-)
-
 #: Seconds after which the pending and "we are confirming" pages check again, one after the other; after the last
 #: they stop and offer a button. The count travels in the URL (``check``) and only changes the page: how often
 #: OrkestaPay is asked is bounded by ``RETURN_SYNC_INTERVAL`` whatever the URL says.

@@ -28,10 +28,9 @@ from urllib.parse import urljoin
 
 import requests
 
-from tests.doc_examples import DOCS, Block, blocks_of
+from tests.doc_examples import DOCS, ROOT, Block, blocks_of
 from tests.example_shop import free_port, sqlite_rows, stop
 
-ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = DOCS / "quickstart.rst"
 START_TIMEOUT = 30.0
 #: Where the quickstart's commands expect the fake gateway.
@@ -51,12 +50,12 @@ def _log_order_paid(sender, order, **kwargs):
         log.write(f"{order.pk.hex}\\n")
 """
 
-#: Creates orders and prints each one's id and signed pay reference (what the pay button posts) as JSON.
+#: Creates orders and prints each one's id and the field and signed reference its pay button posts, as JSON.
 MAKE_ORDERS = """
 import json, sys
 from decimal import Decimal
 from django_orkestapay import services
-from django_orkestapay.signing import sign_pay_reference
+from django_orkestapay.adapters import pay_fields
 made = []
 for index in range({count}):
     order = services.create_order(
@@ -64,19 +63,21 @@ for index in range({count}):
         customer={{"first_name": "Ana", "last_name": "López", "email": f"buyer{{index}}@example.com"}},
         discount_amount=Decimal("10"),
     )
-    made.append({{"id": order.pk.hex, "field": "order", "reference": sign_pay_reference(order.pk)}})
+    (field, reference), = pay_fields(order).items()
+    made.append({{"id": order.pk.hex, "field": field, "reference": reference}})
 sys.stdout.write(json.dumps(made))
 """
 #: Creates the quickstart's carts and prints each one's id and signed reference (what ``{% orkestapay_button cart
 #: %}`` posts).
 MAKE_CARTS = """
 import json, sys
-from django_orkestapay.adapters import sign_shop_object
+from django_orkestapay.adapters import pay_fields
 from shop.models import Cart
 made = []
 for index in range({count}):
     cart = Cart.objects.create(first_name="Ana", last_name="López", email=f"cart{{index}}@example.com")
-    made.append({{"id": str(cart.pk), "field": "object", "reference": sign_shop_object(cart)}})
+    (field, reference), = pay_fields(cart).items()
+    made.append({{"id": str(cart.pk), "field": field, "reference": reference}})
 sys.stdout.write(json.dumps(made))
 """
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from django_orkestapay import services
-from django_orkestapay.models import Order, OrderStatus, Payment, Refund, ReviewCode
+from django_orkestapay.models import Event, EventStatus, Order, OrderStatus, Payment, Refund, ReviewCode
 from tests.conftest import make_order, make_paid_order
 from tests.test_admin import confirmation_intent, messages_of, run_action
 
@@ -74,6 +74,17 @@ def test_records_cannot_be_added_or_deleted(client, paid):
         assert "delete_selected" not in action_names(client, model)
         assert client.get(reverse(f"admin:orkestapay_{model}_change", args=[obj.pk])).status_code == 200
     assert (Order.objects.count(), Payment.objects.count(), Refund.objects.count()) == (1, 1, 1)
+
+
+def test_webhook_events_cannot_be_added_or_deleted_either(client):
+    """As docs/admin.rst says: events are records of what OrkestaPay sent, kept like the money records."""
+    staff(client, superuser=True)
+    event = Event.objects.create(message_id="msg_kept", event_type="payment.purchase", status=EventStatus.FAILED)
+    assert client.get(reverse("admin:orkestapay_event_add")).status_code == 403
+    assert client.post(reverse("admin:orkestapay_event_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert "delete_selected" not in action_names(client, "event")
+    assert client.get(reverse("admin:orkestapay_event_change", args=[event.pk])).status_code == 200
+    assert Event.objects.filter(pk=event.pk).exists()
 
 
 def test_a_post_to_a_paid_orders_form_changes_no_money(client, paid):

@@ -166,6 +166,7 @@ def test_a_payment_is_refunded_from_its_own_admin_once(staff_client, paid, fake_
         "admin:orkestapay_order_changelist",
         "admin:orkestapay_payment_changelist",
         "admin:orkestapay_refund_changelist",
+        "admin:orkestapay_event_changelist",  # Reprocess event reads OrkestaPay
         "orkestapay:pay",
         "orkestapay:completed",
         "orkestapay:canceled",

@@ -88,11 +88,12 @@ def confirm_or_run(
 
 
 class RecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """A record of what happened (an order, an attempt, a payment, a refund): shown, never added or deleted here,
-    every field read-only except ``editable_fields``.
+    """A record of what happened (an order, an attempt, a payment, a refund, a webhook delivery): shown, never added
+    or deleted here, every field read-only except ``editable_fields``.
 
     Its changelist (where actions run) is not wrapped in ``ATOMIC_REQUESTS``: the service layer owns its
-    transactions, and a refund must be committed before OrkestaPay is called.
+    transactions, and a refund must be committed before OrkestaPay is called. A subclass that overrides
+    ``changelist_view`` decorates it the same way.
     """
 
     #: The model fields an operator may still change (none by default).

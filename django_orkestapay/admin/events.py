@@ -8,11 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,17 +25,13 @@ from .common import RecordAdmin, confirm_or_run, pretty_json
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class EventAdmin(RecordAdmin):
     list_display = ("__str__", "event_type", "status", "verified", "order", "attempts", "received_at")
     list_filter = ("status", "event_type", "verified", "received_at")
     list_select_related = ("order",)
     search_fields = ("message_id", "claimed_message_id", "orkestapay_order_id", "order__merchant_order_id")
-    exclude = ("payload", "headers", "raw_body")
-    readonly_fields = [f.name for f in Event._meta.fields if f.name not in ("payload", "headers", "raw_body")] + [
-        "payload_display",
-        "headers_display",
-        "raw_body_display",
-    ]
+    hidden_fields = ("payload", "headers", "raw_body")
+    readonly_fields = ("payload_display", "headers_display", "raw_body_display")
     actions = ("reprocess",)
 
     @admin.display(description=gettext_lazy("payload"))
@@ -48,9 +46,7 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def raw_body_display(self, obj: Event) -> SafeString:
         return pretty_json(obj.raw_body)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
+    @method_decorator(transaction.non_atomic_requests)  # as RecordAdmin's: Reprocess calls OrkestaPay
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         return super().changelist_view(request, {**(extra_context or {}), "refused": refused_lately()})
 

@@ -85,8 +85,7 @@ class SettingsReference(_GeneratedRst):
             yield ""
             yield f"   Default: {_literal(default)}".replace("\n", "\n   ")
             yield ""
-            for line in _one_line(conf.SETTINGS_HELP[key]).splitlines():
-                yield f"   {line}"
+            yield f"   {_one_line(conf.SETTINGS_HELP[key])}"
             yield ""
 
 
@@ -213,7 +212,9 @@ def _choice_classes() -> list[Any]:
     return [
         value
         for value in vars(models).values()
-        if isinstance(value, type) and issubclass(value, django_models.Choices) and value.__module__.startswith("d")
+        if isinstance(value, type)
+        and issubclass(value, django_models.Choices)
+        and value.__module__.startswith(models.__name__)
     ]
 
 

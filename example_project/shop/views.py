@@ -31,7 +31,10 @@ class Line:
     name: str
     quantity: int
     unit_price: Decimal
-    total: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.unit_price * self.quantity
 
 
 def product_list(request: HttpRequest) -> HttpResponse:
@@ -98,8 +101,4 @@ def _order_from_query(request: HttpRequest) -> Order:
 
 
 def _lines(order: Order) -> list[Line]:
-    lines = []
-    for item in order.items:
-        quantity, unit_price = int(item["quantity"]), Decimal(str(item["unit_price"]))
-        lines.append(Line(str(item["name"]), quantity, unit_price, unit_price * quantity))
-    return lines
+    return [Line(str(item["name"]), int(item["quantity"]), item["unit_price"]) for item in order.line_items()]
