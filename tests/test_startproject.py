@@ -161,6 +161,66 @@ def test_eight_buyers_pay_at_once(shop: StartProject, fake_orkestapay: FakeOrkes
     assert all(attempt.ok for attempt in deliveries), [attempt.status for attempt in deliveries]
 
 
+def test_a_paid_orders_returns_webhook_and_sweep_at_once(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:
+    """The completed return, a stale tab's cancel return of the same attempt, two deliveries of one webhook message
+    and ``manage.py orkestapay_sync``, all at once: paid, shipped once, never canceled."""
+    (order,) = shop.make_orders(1)
+    browser = Browser(shop)
+    completed_url = hosted_page_post(browser.pay(order).headers["Location"], "pay").headers["Location"]
+    ((gateway_order, canceled_url),) = shop.query(
+        "select orkestapay_order_id, canceled_url from orkestapay_checkout where order_id = ?", order.id
+    )
+    ((merchant_order_id,),) = shop.query("select merchant_order_id from orkestapay_order where id = ?", order.id)
+    body, headers = signed_purchase(gateway_order, shop.webhook_secret)
+
+    def deliver() -> int:
+        return requests.post(webhook_url(shop), data=body, headers=headers, timeout=60).status_code
+
+    answers = at_once(
+        [
+            lambda: browser.get(completed_url).status_code,
+            lambda: browser.get(canceled_url).status_code,
+            deliver,
+            deliver,
+            lambda: shop.manage("orkestapay_sync", "--order", merchant_order_id).count("0 failed"),
+        ]
+    )
+
+    assert answers == [200, 200, 200, 200, 1], shop.log_tail()
+    assert shop.status(order) == "paid"
+    assert shop.shipped().count(order.id) == 1
+    assert shop.query("select status, attempts from orkestapay_event where orkestapay_order_id = ?", gateway_order) == [
+        ("processed", 1)
+    ]
+
+
+REFUND = """
+from django_orkestapay import services
+from django_orkestapay.models import Order
+try:
+    services.refund_order(Order.objects.get(pk="{id}"))
+    print("refunded")
+except Exception as exc:
+    print(type(exc).__name__)
+"""
+
+
+def test_two_refunds_of_one_order_at_once_send_one(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:
+    """Two processes refund the same paid order at the same moment: one refund reaches OrkestaPay."""
+    (order,) = shop.make_orders(1)
+    browser = Browser(shop)
+    completed_url = hosted_page_post(browser.pay(order).headers["Location"], "pay").headers["Location"]
+    assert browser.get(completed_url).status_code == 200
+    assert shop.status(order) == "paid"
+
+    outcomes = at_once([lambda: shop.manage("shell", "-c", REFUND.format(id=order.id)).split()[-1]] * 2)
+
+    assert sorted(outcomes) == ["RefundNotAllowedError", "refunded"], shop.log_tail()
+    assert shop.status(order) == "refunded"
+    assert shop.query("select count(*) from orkestapay_refund") == [(1,)]
+    assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 1
+
+
 def test_the_quickstart_cart_page_pays_and_ships(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:
     """The quickstart's own page, button and receiver: the buyer opens the cart, pays on the hosted page, comes back
     to the app's page saying so, and the cart is shipped once. (Last of the tests on ``shop``: the others count
