@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +114,20 @@ class ExampleShop:
                 break
             time.sleep(0.1)
         return events
+
+    def wait_for_query(
+        self, sql: str, *params: object, until: Callable[[list[tuple[object, ...]]], bool], timeout: float = 30.0
+    ) -> list[tuple[object, ...]]:
+        """The rows ``sql`` selects once ``until(rows)`` holds (polled up to ``timeout`` seconds), else the last rows.
+
+        A task worker commits its task's effects before it records the task's own result, so a test that saw the
+        effect waits here for the result instead of reading it once."""
+        deadline = time.monotonic() + timeout
+        rows = self.query(sql, *params)
+        while not until(rows) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            rows = self.query(sql, *params)
+        return rows
 
 
 @contextmanager

@@ -60,9 +60,10 @@ def test_buyer_pays_and_lands_on_the_success_page(example_shop: ExampleShop) -> 
     events = example_shop.wait_for_events(order_id, count=1)
     assert [(status, verified) for _, status, verified in events] == [("processed", 1)]
     assert '"POST /orkestapay/webhook/ HTTP/1.1" 202' in example_shop.log_tail(400)
-    processed_by_worker = example_shop.query(
+    processed_by_worker = example_shop.wait_for_query(
         "select status from django_tasks_database_dbtaskresult where task_path = ?",
         "django_orkestapay.tasks.process_webhook_event",
+        until=lambda rows: ("SUCCESSFUL",) in rows,
     )
     assert ("SUCCESSFUL",) in processed_by_worker
 
