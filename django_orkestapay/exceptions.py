@@ -212,3 +212,15 @@ class RefundAlreadySentError(RefundNotAllowedError):
     def __init__(self, message: str | None = None, *, refund: Any = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.refund = refund
+
+
+#: API errors that say the answer itself cannot be used (no status, a body that is no JSON object, an id OrkestaPay
+#: does not know, a read it refuses as invalid), as opposed to OrkestaPay being unreachable or busy.
+UNUSABLE_ANSWERS: tuple[type[OrkestaPayError], ...] = (MalformedResponseError, NotFoundError, InvalidRequestError)
+
+
+def is_unusable_answer(exc: BaseException) -> bool:
+    """Whether ``exc`` is an answer we cannot use (:data:`UNUSABLE_ANSWERS`): asking again at once would most likely
+    get the same answer, so a buyer or a webhook is not kept waiting on it (the order is flagged for a person, and
+    the sync and the reprocess sweep ask again later, with backoff)."""
+    return isinstance(exc, UNUSABLE_ANSWERS)

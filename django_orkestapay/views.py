@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import conf, services
-from .exceptions import OrkestaPayError
+from .exceptions import OrkestaPayError, is_unusable_answer
 from .models import Checkout, Order, OrderStatus
 from .paying import Refusal, is_local, start_payment
 from .signing import CANCELED, COMPLETED, RETURN_PARAM, InvalidReturnLink, load_return
@@ -113,13 +113,18 @@ def _handle_return(request: HttpRequest, side: str) -> HttpResponse:
     except InvalidReturnLink as exc:
         logger.warning("Rejected a %s return link: %s", side, exc.reason)
         return _error_page(request, title=_("Invalid link"), message=str(_LINK_ERRORS[exc.reason]), status=400)
+    reported_payment_id = request.GET.get("payment_id") or request.GET.get("paymentId")
     try:
-        result = services.confirm_return(link, reported_order_id=request.GET.get("order_id"))
+        result = services.confirm_return(
+            link, reported_order_id=request.GET.get("order_id"), reported_payment_id=reported_payment_id
+        )
     except Checkout.DoesNotExist:
         logger.warning("A signed %s return named no checkout of ours (order %s)", side, link.order_id)
         return _error_page(request, title=_("Invalid link"), message=str(_LINK_ERRORS["unknown"]), status=400)
-    except OrkestaPayError:
-        return _confirming(request, Order.objects.filter(pk=link.order_id).first())
+    except OrkestaPayError as exc:
+        # An answer we cannot use is no outage: 200, the order flagged for a person; a 503 only when a retry helps.
+        status = 200 if is_unusable_answer(exc) else 503
+        return _confirming(request, Order.objects.filter(pk=link.order_id).first(), status=status)
     except OperationalError:  # the database stayed busy: what was read is not applied; a later check applies it
         logger.warning("A %s return for order %s: the database is busy; answered 503", side, link.order_id)
         return _confirming(request, None)
@@ -138,14 +143,18 @@ def _handle_return(request: HttpRequest, side: str) -> HttpResponse:
     return _refreshing(render(request, "django_orkestapay/return.html", context), recheck)
 
 
-def _confirming(request: HttpRequest, order: Order | None) -> HttpResponse:
-    """503 "we are confirming your payment": OrkestaPay could not be asked, or the database stayed busy. The page
-    checks again by itself (backing off), then offers a button."""
+def _confirming(request: HttpRequest, order: Order | None, *, status: int = 503) -> HttpResponse:
+    """ "We are confirming your payment": OrkestaPay could not be asked, or the database stayed busy (503, with
+    ``Retry-After``), or OrkestaPay's answer could not be used (200: the order is flagged for a person, and asking
+    again at once would not help). The page checks again by itself (backing off), then offers a button."""
     recheck = _recheck(request)
     message = _("We could not reach the payment service to confirm your payment. Nothing is lost.")
     title = _("We are confirming your payment")
-    response = _error_page(request, title=title, message=message, status=503, order=order, retry=False, recheck=recheck)
-    response["Retry-After"] = str(recheck["recheck_in"] or RECHECK_DELAYS[-1])
+    response = _error_page(
+        request, title=title, message=message, status=status, order=order, retry=False, recheck=recheck
+    )
+    if status == 503:
+        response["Retry-After"] = str(recheck["recheck_in"] or RECHECK_DELAYS[-1])
     return _refreshing(response, recheck)
 
 

@@ -157,7 +157,8 @@ def test_a_gateway_outage_costs_one_read_attempt_per_interval(client, orkestapay
 
     # the first asks (and fails: 503 page); the others, inside the interval, show the pending page without asking
     assert answers == [503] + [200] * 9
-    assert fake_orkestapay.count_requests("GET", prefix="/v1/orders/") == 1  # MAX_RETRIES is 0 in the tests
+    # one read: the order and its payments list, asked at once (MAX_RETRIES is 0 in the tests)
+    assert fake_orkestapay.count_requests("GET", prefix="/v1/orders/") == 2
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
 

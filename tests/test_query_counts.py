@@ -182,8 +182,9 @@ def test_webhook_for_an_unknown_order_query_count(webhook_settings, fake_orkesta
     queries, response = count_queries(lambda: deliver(Client(enforce_csrf_checks=True), body, "msg_unknown"))
 
     assert (response.status_code, response.json()) == (200, {"status": "ignored"})
-    # event insert, checkout by OrkestaPay order id, checkout by merchant reference, event settled as ignored
-    assert queries == 4
+    # event insert, checkout by OrkestaPay order id, payment by its id, checkout by merchant reference, event settled
+    # as ignored
+    assert queries == 5
     assert Event.objects.get().status == EventStatus.IGNORED
     assert fake_orkestapay.count_requests() == 0
 

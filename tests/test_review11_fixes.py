@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django_orkestapay import services
 from django_orkestapay.admin.orders import OrderAdmin
 from django_orkestapay.client import endpoints
-from django_orkestapay.client.results import more_pages
+from django_orkestapay.client.parsing import more_pages
 from django_orkestapay.exceptions import (
     MalformedResponseError,
     OrkestaPayError,

@@ -239,6 +239,37 @@ class FakeSwitches(_GeneratedRst):
         yield ""
 
 
+class EvidenceReference(_GeneratedRst):
+    """Every field the client reads or sends, call by call: its public source, and what happens without it
+    (``django_orkestapay.client.evidence.FIELDS``)."""
+
+    def lines(self) -> Iterable[str]:
+        from django_orkestapay.client.evidence import FIELDS, SENT
+
+        calls: dict[tuple[str, str], list[Any]] = {}
+        for field in FIELDS:
+            calls.setdefault((field.direction, field.call), []).append(field)
+        for (direction, call), fields in calls.items():
+            yield f"**{'Sent' if direction == SENT else 'Read'}: {call}**"
+            yield ""
+            yield ".. list-table::"
+            yield "   :header-rows: 1"
+            yield "   :widths: 20 20 30 15 15"
+            yield ""
+            yield "   * - field"
+            yield "     - public source"
+            yield "     - absent or null" if direction != SENT else "     - when the shop has no value"
+            yield "     - another type"
+            yield "     - out of range"
+            for field in fields:
+                yield f"   * - ``{field.name}``"
+                yield f"     - {_cell(field.source) if field.evidenced else '**assumed**'}"
+                yield f"     - {_cell(field.absent)}"
+                yield f"     - {_cell(field.other_type)}"
+                yield f"     - {_cell(field.out_of_range)}"
+            yield ""
+
+
 class CommandsReference(_GeneratedRst):
     """Every ``orkestapay_*`` management command: its help and its own options (not Django's common ones)."""
 
@@ -377,4 +408,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("orkestapay-commands", CommandsReference)
     app.add_directive("orkestapay-fake-cli", FakeCli)
     app.add_directive("orkestapay-signals", SignalsReference)
+    app.add_directive("orkestapay-evidence", EvidenceReference)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
