@@ -209,8 +209,8 @@ def test_the_same_event_processed_twice_at_once_applies_once(
     both_read = threading.Barrier(2, timeout=30)
     read_attempt = webhook_services.read_attempt  # type: ignore[attr-defined]
 
-    def read_then_wait(checkout: Any) -> Any:
-        read = read_attempt(checkout)
+    def read_then_wait(checkout: Any, **options: Any) -> Any:
+        read = read_attempt(checkout, **options)
         both_read.wait()  # neither has recorded anything yet
         return read
 
