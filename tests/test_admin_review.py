@@ -6,6 +6,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import translation
@@ -98,6 +99,9 @@ def test_a_stale_page_does_not_clear_a_newer_flag(operator):
     assert response.status_code == 200  # the form again, not "changed successfully"
     page = response.content.decode()
     assert "changed while this page was open" in page
+    note = page[page.index('data-testid="orkestapay-review-note"') : page.index("</p>", page.index("review-note"))]
+    assert "Paid more than once" in note  # the summary says what is stored, not what the stale form posted
+    assert "a second payment pay_2 of 990.00 arrived" in note
     again = form_as_shown(page)  # it now shows the current review, to be checked and saved again
     assert again["review_reason"] == order.review_reason
     assert again.get("needs_review") == "on"
@@ -149,3 +153,26 @@ def test_the_service_refuses_a_review_based_on_an_older_state():
     assert (reviewed.needs_review, reviewed.review_code) == (False, ReviewCode.PAID_TWICE)
     order.refresh_from_db()
     assert (order.needs_review, order.review_reason) == (False, "first\nsecond\nchecked")
+
+
+def test_a_flag_that_lands_between_the_check_and_the_save_is_not_erased(operator, monkeypatch):
+    """The form's check passed, then a payment flagged the order before the save took the lock: the save refuses."""
+    order = flag(make_order(merchant_order_id="STALE-5"), ReviewCode.AMOUNT_MISMATCH, "first")
+    url = reverse("admin:orkestapay_order_change", args=[order.pk])
+    shown = form_as_shown(operator.get(url).content.decode())
+    review = services.review_order
+
+    def flagged_just_before(target: Order, **kwargs: object) -> Order:
+        flag(target, ReviewCode.PAID_TWICE, "second")
+        return review(target, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services, "review_order", flagged_just_before)
+    shown.pop("needs_review")
+    response = operator.post(url, shown, follow=True)
+    order.refresh_from_db()
+    assert (order.needs_review, order.review_reason) == (True, "first\nsecond")
+    texts = messages_of(response)
+    refused = "The review of order STALE-5 changed while this page was open; nothing was saved."
+    assert texts == [f"{refused} Read the order's review again."]
+    assert response.redirect_chain == [(url, 302)]
+    assert not LogEntry.objects.filter(object_id=str(order.pk)).exists()  # no "changed" entry in its history

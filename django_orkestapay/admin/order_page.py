@@ -59,6 +59,9 @@ class OrderSummary:
     customer: str
     email: str
     paid_with: str
+    needs_review: bool
+    review_kind: str
+    review_reason: str
     can_refund: bool
     refund_url: str
     tables: list[Table]
@@ -91,6 +94,9 @@ def order_summary(order: Order, *, may_refund: bool) -> OrderSummary:
         customer=order.customer_name,
         email=order.customer_email,
         paid_with=payment_method(paying) if paying is not None else "",
+        needs_review=order.needs_review,  # as stored: a form shown again with errors holds the operator's values
+        review_kind=order.get_review_code_display() if order.review_code else "",
+        review_reason=order.review_reason,
         can_refund=may_refund and left > 0,
         refund_url=reverse("admin:orkestapay_order_refund", args=[order.pk]),
         tables=[
