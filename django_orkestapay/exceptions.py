@@ -203,6 +203,13 @@ class RefundNotAllowedError(OrkestaPayError):
     default_message = "This refund is not allowed"
 
 
+class ReviewChangedError(OrkestaPayError):
+    """An operator's review of an order (its flag and reason) was based on a page shown before the review changed (a
+    payment or another operator flagged it meanwhile): nothing was saved."""
+
+    default_message = "The order's review changed since the page was shown"
+
+
 class RefundAlreadySentError(RefundNotAllowedError):
     """This refund confirmation was submitted before (a double submit, a resubmit): its refund exists and nothing new
     was sent. ``refund`` is that existing refund (a :class:`~django_orkestapay.models.Refund`)."""

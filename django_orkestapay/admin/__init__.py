@@ -1,10 +1,11 @@
 """Admin for orders, checkouts, payments, refunds and webhook events: read-only records plus confirmed actions.
 
 Every action (refresh from OrkestaPay, refund, resend a refund, reprocess an event) first shows a confirmation page,
-then calls the service layer and reports how many succeeded and how many failed. Orders, checkouts, payments and
-refunds are records: nobody adds or deletes them here. Modules: ``common`` (the shared base and confirmation page),
-``refunding`` (the refund action, once per confirmation page), ``orders``, ``ledger`` (payments, refunds),
-``events``.
+then calls the service layer and reports what it did. Orders, checkouts, payments and refunds are records: nobody
+adds or deletes them here. Modules: ``common`` (the shared base, confirmation page and filters), ``display`` (money
+in the shop's format, dates, the review warning, a payment's method and card, items as a table), ``refunding`` (the
+refund action and button, once per confirmation page), ``order_page`` (the order's summary, tables and review
+form), ``orders``, ``ledger`` (payments, refunds), ``events``.
 """
 
 from .common import pretty_json

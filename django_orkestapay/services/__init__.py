@@ -10,10 +10,10 @@ URLs, trusted redirects), ``transitions`` (the state machine, the review flag, r
 (an order's status from its ledger, pure), ``ledger`` (the Payment rows, refunds mirrored and settled), ``apply``
 (what the API reports, applied under the order's lock), ``sync`` (reading attempts: returns, reconciliation,
 expiry), ``webhooks`` (receive, store, reject, parse, process), ``reprocessing`` (one stored event by id, the
-reprocess sweep), ``refunds`` (with ``refund_sending``, the call and its
-outcomes, and ``refund_intents``, exactly once per confirmation page), ``batch`` (bulk actions and their summary)
-and ``api_client`` (the client for the current settings). They import each other one way only (the architecture
-test keeps it so); none of them imports this face.
+reprocess sweep), ``refunds`` (with ``refund_sending``, the call and its outcomes, and ``refund_intents``, exactly
+once per confirmation page), ``review`` (an operator's review of a flagged order, never over a newer flag),
+``batch`` (bulk actions and their summary) and ``api_client`` (the client for the current settings). They import
+each other one way only (the architecture test keeps it so); none of them imports this face.
 """
 
 from .api_client import forget_access_token, get_client
@@ -45,6 +45,7 @@ from .refunds import (
     retry_refunds,
 )
 from .reprocessing import events_to_reprocess, process_stored_event, reprocess_stale_events
+from .review import normalize_review_reason, review_fingerprint, review_order
 from .sync import (
     confirm_return,
     expire_checkouts,
@@ -85,6 +86,7 @@ __all__ = [
     "mark_refund_failed",
     "mark_refunds_failed",
     "new_refund_intent",
+    "normalize_review_reason",
     "order_for",
     "orders_to_reconcile",
     "paid_order_for",
@@ -106,6 +108,8 @@ __all__ = [
     "reprocess_stale_events",
     "retry_refund",
     "retry_refunds",
+    "review_fingerprint",
+    "review_order",
     "start_checkout",
     "store_webhook",
     "sync_checkout",
