@@ -216,8 +216,9 @@ EVIDENCE: tuple[EvidenceRow, ...] = (
         "Return to completed_redirect_url",
         "the shop's URL, its own query kept, then order_id and payment_id",
         "the same, then order_id, payment_id and checkout_id",
-        "WP reads $_GET['order_id'] on a return URL that may be ?wc-api=... (so the query is kept); MGC Success.php "
-        "reads payment_id; checkout_id: no source (U1, U2)",
+        "WP reads $_GET['order_id'] (falling back to orderId) and its return URL is WooCommerce's api_request_url, "
+        "?wc-api=... with plain permalinks (so the query is kept); MGC Success.php reads payment_id; checkout_id: "
+        "no source (U1, U2)",
     ),
     EvidenceRow(
         "Return to canceled_redirect_url",
