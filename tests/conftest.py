@@ -24,6 +24,7 @@ from django_orkestapay import services
 from django_orkestapay.models import Order, OrderStatus
 from django_orkestapay.services.throttle import POLL, RETURN, return_read_key
 from django_orkestapay.signing import PAY_FIELD, sign_pay_reference
+from django_orkestapay.testing import hosted_page_url
 from tests.doc_examples import ExamplesModule
 from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
 
@@ -138,4 +139,4 @@ def local_path(url: str) -> str:
 
 def hosted_page_post(redirect_url: str, action: str) -> requests.Response:
     """Press a button on the fake hosted checkout page (as a browser would), without following the redirect."""
-    return requests.post(f"{redirect_url}/{action}", allow_redirects=False, timeout=5)
+    return requests.post(f"{hosted_page_url(redirect_url)}/{action}", allow_redirects=False, timeout=5)
