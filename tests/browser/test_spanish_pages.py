@@ -55,8 +55,8 @@ def expect_spanish_hosted_checkout(page: Page, shop: ExampleShop) -> None:
     """The fake gateway's hosted page, in Spanish."""
     expect(page).to_have_url(hosted_checkout_url(shop))
     expect(page.locator("html")).to_have_attribute("lang", "es")
-    expect(page.locator("#order-summary h2")).to_contain_text("Resumen del pedido")
-    expect(page.locator("#pay-button")).to_have_text(f"Pagar ${TV_TOTAL}")
+    expect(page.locator("#order-summary h2")).to_contain_text("Resumen de la orden")
+    expect(page.locator("#pay-button")).to_have_text(f"Pagar {TV_TOTAL}")
     expect(page.locator("#cancel-button")).to_have_text("Cancelar y volver a la tienda")
 
 
