@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from .. import services
 from ..models import Checkout, Order, Payment, Refund
 from .common import ReadOnlyInline, RecordAdmin, confirm_or_run, pretty_json
+from .links import create_payment_links
 from .refunding import refund_action
 
 
@@ -71,7 +72,7 @@ class OrderAdmin(RecordAdmin):
     hidden_fields = ("items", "content_type", "object_id")
     readonly_fields = ("items_display", "shop_object_display", "related_records")
     inlines = (CheckoutInline, PaymentInline, RefundInline)
-    actions = ("refresh_from_orkestapay", "refund")
+    actions = ("refresh_from_orkestapay", "refund", create_payment_links)
 
     @admin.display(description=gettext_lazy("total"), ordering="total_amount")
     def total_display(self, obj: Order) -> str:
@@ -102,6 +103,7 @@ class OrderAdmin(RecordAdmin):
                 ("payment", _("Payments")),
                 ("event", _("Webhook events")),
                 ("refund", _("Refunds")),
+                ("paymentlink", _("Payment links")),
             )
         ]
         return format_html(" · ".join(['<a href="{}">{}</a>'] * len(links)), *[part for link in links for part in link])

@@ -13,8 +13,9 @@ machine, the review flag, robust signals on commit), ``derive`` (an order's stat
 order's lock), ``sync`` (reading attempts: returns, reconciliation, expiry), ``webhooks`` (receive, store, reject,
 parse, process), ``reprocessing`` (one stored event by id, the reprocess sweep), ``refunds`` (with
 ``refund_sending``, the call and its outcomes, and ``refund_intents``, exactly once per confirmation page),
-``batch`` (bulk actions and their summary) and ``api_client`` (the client for the current settings). They import
-each other one way only (the architecture test keeps it so); none of them imports this face.
+``payment_links`` (links to an order's pay page: create, revoke, resolve, pay), ``batch`` (bulk actions and their
+summary) and ``api_client`` (the client for the current settings). They import each other one way only (the
+architecture test keeps it so); none of them imports this face.
 """
 
 from .api_client import forget_access_token, get_client
@@ -33,6 +34,14 @@ from .money import (
     validate_quantity,
 )
 from .orders import create_order, current_fingerprint, linked_orders, order_for, paid_order_for
+from .payment_links import (
+    create_payment_link,
+    pay_through_link,
+    payment_link_url,
+    resolve_payment_link,
+    revoke_payment_link,
+    revoke_payment_links,
+)
 from .refund_intents import RefundIntent, load_refund_intent, new_refund_intent
 from .refunds import (
     mark_refund_failed,
@@ -73,6 +82,7 @@ __all__ = [
     "checkout_locale",
     "confirm_return",
     "create_order",
+    "create_payment_link",
     "current_fingerprint",
     "derive_status",
     "events_to_reprocess",
@@ -95,7 +105,9 @@ __all__ = [
     "orders_to_reconcile",
     "paid_order_for",
     "parse_localized_amount",
+    "pay_through_link",
     "payment_instructions",
+    "payment_link_url",
     "payment_state",
     "poll_order",
     "process_stored_event",
@@ -112,8 +124,11 @@ __all__ = [
     "reject_webhook",
     "reprocess_events",
     "reprocess_stale_events",
+    "resolve_payment_link",
     "retry_refund",
     "retry_refunds",
+    "revoke_payment_link",
+    "revoke_payment_links",
     "start_checkout",
     "store_webhook",
     "sync_checkout",

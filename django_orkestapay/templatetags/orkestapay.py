@@ -12,7 +12,6 @@ from django import template
 from django.db.models import Model
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext as _
 
 from .. import adapters, conf, services
 from ..models import Order
@@ -41,25 +40,13 @@ def orkestapay_button(
     """
     order = target if isinstance(target, Order) else services.paid_order_for(target)
     ((field_name, field_value),) = adapters.pay_fields(target).items()
-    state = services.payment_state(order)
     return {
-        **button_context(context, state, label, css_class, status_text),
+        "state": services.payment_state(order),
         "order": order,
         "action": reverse("orkestapay:pay"),
         "field_name": field_name,
         "field_value": field_value,
-    }
-
-
-def button_context(
-    context: template.Context, state: services.PaymentState, label: str | None, css_class: str, status_text: bool
-) -> dict[str, Any]:
-    """What ``django_orkestapay/button.html`` needs besides the form's target: the state, the label (*Try again*
-    after a declined, canceled or expired payment, unless one is given), the class, the CSRF token."""
-    default = _("Try again") if state.is_retry else _("Pay with OrkestaPay")
-    return {
-        "state": state,
-        "label": label or default,
+        "label": label,
         "css_class": css_class,
         "status_text": status_text,
         "csrf_token": context.get("csrf_token"),
