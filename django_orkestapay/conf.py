@@ -150,8 +150,9 @@ SETTINGS_HELP: dict[str, str] = {
     ),
     "SUCCESS_URL": (
         'Where a paid buyer lands after the return: a path, a full URL or a URL pattern name (``"shop:thanks"``); '
-        "``?order=<uuid>`` is appended. ``None``: the app's own page. An order's own ``success_url`` (on this site) "
-        "wins. A name that does not reverse is :check:`orkestapay.E008`."
+        "``?order=<uuid>`` is appended (what to do with it: :ref:`success-and-cancel-pages`). ``None``: the app's own "
+        "page. An order's own ``success_url`` (on this site) wins. A name that does not reverse is "
+        ":check:`orkestapay.E008`."
     ),
     "CANCEL_URL": ("Where a buyer who canceled, or whose payment failed or expired, lands: as :setting:`SUCCESS_URL`."),
     "SHOP_URL": (
