@@ -87,7 +87,7 @@ def payment_link(request: HttpRequest, token: str) -> HttpResponse:
     state = services.payment_state(order)  # the page reads it, and its button.html include
     context = {
         "state": state,
-        "status_text": True,
+        "status_text": state.kind not in ("paid", "refunded"),  # the page's heading says those
         "link": link,
         "order": order,
         "lines": _lines(order),

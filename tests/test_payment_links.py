@@ -364,17 +364,21 @@ def test_the_order_admin_makes_links_and_the_link_admin_revokes_them(client, ope
     client.post(links, {"action": "revoke", "_selected_action": [link.pk], "confirm": "yes"})
     link.refresh_from_db()
     assert (link.status, link.revoked_by) == ("revoked", "ana")
+    revoked = client.get(links, {"status": "revoked"}).content.decode()
+    active = client.get(links, {"status": "active"}).content.decode()
+    assert link.token[:8] in revoked
+    assert link.token[:8] not in active
 
 
 def test_making_links_from_the_order_admin_needs_the_permission(client, operator):
     order = make_order()
     operator.user_permissions.remove(Permission.objects.get(codename="add_paymentlink"))
     client.force_login(operator)
-    answer = client.post(
-        reverse("admin:orkestapay_order_changelist"),
-        {"action": "create_payment_links", "_selected_action": [order.pk]},
-        follow=True,
-        HTTP_ACCEPT_LANGUAGE="en",
-    )
-    assert "You may not create payment links." in answer.content.decode()
+    orders = reverse("admin:orkestapay_order_changelist")
+
+    listed = client.get(orders, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    client.post(orders, {"action": "create_payment_links", "_selected_action": [order.pk]})  # forged
+
+    assert 'value="refresh_from_orkestapay"' in listed
+    assert 'value="create_payment_links"' not in listed  # not offered
     assert not PaymentLink.objects.exists()

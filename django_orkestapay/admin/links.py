@@ -10,9 +10,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -20,7 +21,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from .. import services
 from ..exceptions import OrderNotPayableError
-from ..models import Order, PaymentLink
+from ..models import Order, PaymentLink, PaymentLinkStatus
 from .common import confirm_or_run
 
 
@@ -56,11 +57,32 @@ def _send_url_message(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, l
     modeladmin.message_user(request, text, messages.SUCCESS)
 
 
+class StatusFilter(admin.SimpleListFilter):
+    """Active, expired or revoked (computed from ``expires_at`` and ``revoked_at`` at the time of the request)."""
+
+    title = gettext_lazy("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        return [(str(value), str(label)) for value, label in PaymentLinkStatus.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        now = timezone.now()
+        live = Q(revoked_at__isnull=True)
+        if self.value() == PaymentLinkStatus.ACTIVE:
+            return queryset.filter(live & (Q(expires_at__isnull=True) | Q(expires_at__gt=now)))
+        if self.value() == PaymentLinkStatus.EXPIRED:
+            return queryset.filter(live & Q(expires_at__lte=now))
+        if self.value() == PaymentLinkStatus.REVOKED:
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
 @admin.register(PaymentLink)
 class PaymentLinkAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("order", "status_display", "url_display", "expires_at", "created_by", "created_at")
+    list_display = ("order", "status_display", "link_display", "expires_at", "created_by", "created_at")
     list_select_related = ("order",)
-    list_filter = ("created_at", "expires_at", "revoked_at")
+    list_filter = (StatusFilter, "created_at")
     search_fields = ("order__merchant_order_id", "order__customer_email")
     raw_id_fields = ("order",)
     readonly_fields = ("url_display", "status_display", "expires_at", "revoked_at", "revoked_by", "created_by")
@@ -103,7 +125,14 @@ class PaymentLinkAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=gettext_lazy("link"))
     def url_display(self, obj: PaymentLink) -> SafeString:
-        return format_html('<code style="user-select: all">{}</code>', obj.get_absolute_url())
+        """The whole path, to copy (with this site's address in front; the add message gives the full URL)."""
+        path = obj.get_absolute_url()
+        return format_html('<a href="{}" rel="noreferrer"><code style="user-select: all">{}</code></a>', path, path)
+
+    @admin.display(description=gettext_lazy("link"))
+    def link_display(self, obj: PaymentLink) -> SafeString:
+        """The list's short form: the start of the token, linked to the page (copy the link's address)."""
+        return format_html('<a href="{}" rel="noreferrer">…/{}…</a>', obj.get_absolute_url(), obj.token[:8])
 
     @admin.display(description=gettext_lazy("status"))
     def status_display(self, obj: PaymentLink) -> str:
@@ -125,13 +154,17 @@ class PaymentLinkAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return bool(request.user.has_perm("orkestapay.change_paymentlink"))
 
 
-@admin.action(description=gettext_lazy("Create payment links"))
+def has_add_payment_link_permission(modeladmin: admin.ModelAdmin[Any], request: HttpRequest) -> bool:
+    """Whether the user may make payment links (``orkestapay.add_paymentlink``): the order admin's
+    :func:`create_payment_links` action is shown only then."""
+    return bool(request.user.has_perm("orkestapay.add_paymentlink"))
+
+
+@admin.action(description=gettext_lazy("Create payment links"), permissions=["add_payment_link"])
 def create_payment_links(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Order]) -> None:
     """The order admin's action: a link for each selected order that can be paid (``PAYMENT_LINK_LIFETIME``), its
-    URL shown to copy; orders that cannot be paid are skipped and counted. Needs ``orkestapay.add_paymentlink``."""
-    if not request.user.has_perm("orkestapay.add_paymentlink"):
-        modeladmin.message_user(request, _("You may not create payment links."), messages.ERROR)
-        return
+    URL shown to copy; orders that cannot be paid are skipped and counted. Offered (and run: Django refuses an action
+    it does not offer) only with ``orkestapay.add_paymentlink`` (:func:`has_add_payment_link_permission`)."""
     skipped = 0
     for order in queryset:
         try:

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from .. import services
 from ..models import Checkout, Order, Payment, Refund
 from .common import ReadOnlyInline, RecordAdmin, confirm_or_run, pretty_json
-from .links import create_payment_links
+from .links import create_payment_links, has_add_payment_link_permission
 from .refunding import refund_action
 
 
@@ -73,6 +73,7 @@ class OrderAdmin(RecordAdmin):
     readonly_fields = ("items_display", "shop_object_display", "related_records")
     inlines = (CheckoutInline, PaymentInline, RefundInline)
     actions = ("refresh_from_orkestapay", "refund", create_payment_links)
+    has_add_payment_link_permission = has_add_payment_link_permission
 
     @admin.display(description=gettext_lazy("total"), ordering="total_amount")
     def total_display(self, obj: Order) -> str:

@@ -98,6 +98,6 @@ def test_spanish_speaking_browser_gets_spanish_pages_and_cancels(new_page: PageF
     canceled = page.get_by_test_id("shop-canceled")
     expect(canceled.locator("h1")).to_have_text("Tu pago no se completó")
     expect(canceled.get_by_test_id("order-status")).to_have_text("Cancelada")
-    expect(canceled).to_contain_text("No se hizo ningún cargo.")
+    expect(canceled).to_contain_text("Cancelaste el pago y no se hizo ningún cargo.")
     expect(canceled.get_by_test_id("orkestapay-pay-button")).to_have_text("Intentar de nuevo")
     assert shop.order_status(order_id) == "canceled"
