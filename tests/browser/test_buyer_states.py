@@ -42,6 +42,17 @@ def open_page(new_page: PageFactory, screen: str, locale: str) -> Page:
     return new_page(locale, width=1280, height=900)
 
 
+def buy_and_open_the_hosted_page(
+    new_page: PageFactory, shop: ExampleShop, screen: str, locale: str
+) -> tuple[Page, str]:
+    """A fresh buyer on ``screen`` in ``locale`` buys the TV and presses the pay button; (page, order id)."""
+    page = open_page(new_page, screen, locale)
+    page.goto(f"{shop.base}/")
+    order_id = buy_tv(page, shop) if locale == "en-US" else buy_tv_in_spanish(page, shop)
+    go_to_hosted_checkout(page, shop)
+    return page, order_id
+
+
 def fits(page: Page, screen: str) -> None:
     if screen == "phone":
         assert_fits_the_phone(page)
@@ -52,10 +63,7 @@ def fits(page: Page, screen: str) -> None:
 def test_a_transfer_on_its_way_shows_its_clabe_and_no_pay_button(
     new_page: PageFactory, shop: ExampleShop, screen: str, locale: str
 ) -> None:
-    page = open_page(new_page, screen, locale)
-    page.goto(f"{shop.base}/")
-    order_id = buy_tv(page, shop) if locale == "en-US" else buy_tv_in_spanish(page, shop)
-    go_to_hosted_checkout(page, shop)
+    page, order_id = buy_and_open_the_hosted_page(new_page, shop, screen, locale)
     expect(page.locator("#order-total")).to_have_text(TV_TOTAL)  # the hosted page writes money as the shop does
     snap(page, f"hosted-{screen}")
 
@@ -88,10 +96,7 @@ def test_a_transfer_on_its_way_shows_its_clabe_and_no_pay_button(
 def test_a_declined_card_is_said_on_the_order_page_with_try_again(
     new_page: PageFactory, shop: ExampleShop, screen: str, locale: str
 ) -> None:
-    page = open_page(new_page, screen, locale)
-    page.goto(f"{shop.base}/")
-    order_id = buy_tv(page, shop) if locale == "en-US" else buy_tv_in_spanish(page, shop)
-    go_to_hosted_checkout(page, shop)
+    page, order_id = buy_and_open_the_hosted_page(new_page, shop, screen, locale)
     page.locator("#decline-button").click()
     expect(page.locator("#payment-error")).to_be_visible()
     shop.wait_for_events(order_id, count=1)  # OrkestaPay's payment.cancel: the shop learns of the decline
@@ -111,10 +116,7 @@ def test_a_declined_card_is_said_on_the_order_page_with_try_again(
 def test_the_cancel_page_says_what_happened_and_offers_to_try_again(
     new_page: PageFactory, shop: ExampleShop, screen: str, locale: str
 ) -> None:
-    page = open_page(new_page, screen, locale)
-    page.goto(f"{shop.base}/")
-    order_id = buy_tv(page, shop) if locale == "en-US" else buy_tv_in_spanish(page, shop)
-    go_to_hosted_checkout(page, shop)
+    page, order_id = buy_and_open_the_hosted_page(new_page, shop, screen, locale)
     page.locator("#cancel-button").click()
 
     expect(page).to_have_url(shop_url(shop, rf"canceled/\?order={order_id}"))
