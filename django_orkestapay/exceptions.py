@@ -197,6 +197,18 @@ class PartiallyPaidError(OrderNotPayableError):
     default_message = "Part of this order was paid; no new checkout is offered"
 
 
+class PaymentLinkUnusableError(OrkestaPayError):
+    """A payment link that cannot be used: ``reason`` is ``"unknown"`` (no such link), ``"expired"`` or
+    ``"revoked"``; ``link`` is the :class:`~django_orkestapay.models.PaymentLink` (``None`` when unknown)."""
+
+    default_message = "This payment link cannot be used"
+
+    def __init__(self, message: str | None = None, *, reason: str = "unknown", link: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+        self.link = link
+
+
 class RefundNotAllowedError(OrkestaPayError):
     """The order cannot be refunded as asked (not paid, no payment id, or more than what is left to refund)."""
 

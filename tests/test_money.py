@@ -210,3 +210,14 @@ def test_the_amount_offered_reads_back(language: str, shown: str) -> None:
     with translation.override(language):
         assert services.format_amount_for_input(Decimal("889.5")) == shown
         assert services.parse_localized_amount(shown) == Decimal("889.50")
+
+
+@pytest.mark.parametrize("language", ["es-mx", "en"])
+@pytest.mark.parametrize("amount", ["0", "7.5", "990", "1000", "1234567.89"])
+def test_the_shop_and_the_hosted_page_write_money_one_way(language: str, amount: str) -> None:
+    """The buyer sees one format on the shop's pages and on the (fake's) hosted page: ``$1,000.00 MXN``. The fake
+    cannot import Django, so its own formatter is held to the app's here."""
+    from django_orkestapay.testing.hosted_page import money
+
+    with translation.override(language):
+        assert services.format_money(Decimal(amount), "MXN") == money(Decimal(amount), "MXN")

@@ -5,12 +5,14 @@ then calls the service layer and reports what it did. Orders, checkouts, payment
 adds or deletes them here. Modules: ``common`` (the shared base, confirmation page and filters), ``display`` (money
 in the shop's format, dates, the review warning, a payment's method and card, items as a table), ``refunding`` (the
 refund action and button, once per confirmation page), ``order_page`` (the order's summary, tables and review
-form), ``orders``, ``ledger`` (payments, refunds), ``events``.
+form), ``orders``, ``ledger`` (payments, refunds),
+``links`` (payment links), ``events``.
 """
 
 from .common import pretty_json
 from .events import EventAdmin, RejectedWebhookCountAdmin
 from .ledger import PaymentAdmin, RefundAdmin
+from .links import PaymentLinkAdmin
 from .orders import CheckoutAdmin, OrderAdmin
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "EventAdmin",
     "OrderAdmin",
     "PaymentAdmin",
+    "PaymentLinkAdmin",
     "RefundAdmin",
     "RejectedWebhookCountAdmin",
     "pretty_json",

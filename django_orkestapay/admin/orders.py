@@ -41,6 +41,7 @@ from .common import (
     pretty_json,
 )
 from .display import environment, items_table, review_flag
+from .links import create_payment_links, has_add_payment_link_permission
 from .order_page import OrderReviewForm, order_summary
 from .refunding import refund_action
 
@@ -130,7 +131,8 @@ class OrderAdmin(RecordAdmin):
         ),
         collapsed(gettext_lazy("Record"), "id", "status", "paid_at", "status_changed_at", "created_at", "updated_at"),
     )
-    actions = ("refresh_from_orkestapay", "refund")
+    actions = ("refresh_from_orkestapay", "refund", create_payment_links)
+    has_add_payment_link_permission = has_add_payment_link_permission
 
     @admin.display(description=gettext_lazy("order"), ordering="merchant_order_id")
     def order_display(self, obj: Order) -> SafeString:
@@ -188,6 +190,7 @@ class OrderAdmin(RecordAdmin):
                 ("payment", _("Payments")),
                 ("event", _("Webhook events")),
                 ("refund", _("Refunds")),
+                ("paymentlink", _("Payment links")),
             )
         ]
         return format_html(" · ".join(['<a href="{}">{}</a>'] * len(links)), *[part for link in links for part in link])

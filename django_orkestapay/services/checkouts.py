@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -29,12 +28,12 @@ from ..exceptions import (
     TooManyFailedCheckoutsError,
     UnexpectedRedirectError,
 )
-from ..models import Checkout, CheckoutStatus, Order, OrderStatus, Payment, PaymentStatus
+from ..models import Checkout, CheckoutStatus, Order, OrderStatus
 from ..signing import CANCELED, COMPLETED, RETURN_PARAM, sign_return
 from .api_client import _jsonable, get_client
-from .derive import IN_PROGRESS_PAYMENTS
 from .locking import lock_order
 from .orders import validate_amounts
+from .payability import IN_PROGRESS, PARTIALLY_PAID, attempts_of, payment_blocker
 from .transitions import send_on_commit, transition_order
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
@@ -162,21 +161,12 @@ def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[st
         validate_amounts(order)
         now = timezone.now()
         margin = float(conf.get("CHECKOUT_REUSE_MARGIN"))
-        # One query for the payment-in-progress check, the reuse check and the attempt number (an order has a
-        # handful of checkouts).
-        payments = Payment.objects.filter(checkout=OuterRef("pk"))
-        checkouts = list(
-            order.checkouts.annotate(
-                payment_in_progress=Exists(payments.filter(status__in=IN_PROGRESS_PAYMENTS)),
-                money_received=Exists(payments.filter(status=PaymentStatus.COMPLETED)),
-            ).order_by("-created_at")
-        )
-        live = (CheckoutStatus.OPEN, CheckoutStatus.PENDING)  # a payment on a closed attempt can no longer finish
-        if any(c.status in live and getattr(c, "payment_in_progress", False) for c in checkouts) or any(
-            c.status == CheckoutStatus.PENDING for c in checkouts
-        ):
+        # One query for the payment-in-progress check, the reuse check and the attempt number.
+        checkouts = attempts_of(order)
+        blocker = payment_blocker(checkouts)
+        if blocker == IN_PROGRESS:
             raise PaymentInProgressError(f"Order {order.merchant_order_id} has a payment in progress")
-        if any(getattr(c, "money_received", False) for c in checkouts):  # paid in part: a person settles the rest
+        if blocker == PARTIALLY_PAID:  # paid in part: a person settles the rest
             raise PartiallyPaidError(f"Order {order.merchant_order_id} has received money but is not paid")
         for existing in checkouts:
             if existing.is_reusable(now=now, margin_seconds=margin):

@@ -52,7 +52,8 @@ font-size:12px;color:#6b7280;margin:24px}
 
 
 def money(amount: Any, currency: str) -> str:
-    """Format an amount for display: ``$1,000.50 MXN``."""
+    """Format an amount for display: ``$1,000.50 MXN``, as the shop's pages write it in Mexican Spanish and English
+    (``services.format_money``; the fake cannot import it: ``tests/test_money.py`` holds the two to one format)."""
     try:
         value = to_decimal(amount).quantize(Decimal("0.01"))
     except (ArithmeticError, ValueError):

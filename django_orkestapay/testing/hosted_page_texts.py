@@ -1,5 +1,7 @@
 """The hosted checkout page's words, in the checkout's language: ``EN_US`` English, anything else (``ES_LATAM``, the
-only locale OrkestaPay documents, or none) Spanish, as OrkestaPay's page does.
+only locale OrkestaPay documents, or none) Spanish, as OrkestaPay's page does. The Spanish says *orden*, as
+OrkestaPay's own Spanish API messages do ("La fecha de vencimiento de la orden no es válida") and as the app and the
+example shop do, and speaks to the buyer as *tú*.
 
 Each entry is a ``str.format`` template; the page escapes what it inserts before formatting.
 """
@@ -23,8 +25,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "title_expired": "Checkout expirado",
         "title_3ds": "3-D Secure",
         "title_not_found": "No encontrado",
-        "summary": "Resumen del pedido",
-        "order_and_customer": "Pedido {order} · Cliente {customer}",
+        "summary": "Resumen de la orden",
+        "order_and_customer": "Orden {order} · Cliente {customer}",
         "product": "Producto",
         "quantity": "Cantidad",
         "unit_price": "Precio unitario",
@@ -42,7 +44,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "pay_spei": "Pagar con SPEI (pendiente)",
         "decline": "Simular rechazo",
         "cancel": "Cancelar y volver a la tienda",
-        "already_paid": "Este pedido ya fue pagado.",
+        "already_paid": "Esta orden ya fue pagada.",
         "back_to_shop": "Volver a la tienda",
         "waiting_spei": "Esperando tu transferencia SPEI.",
         "closed": "Este checkout ya no acepta pagos (estado {status}).",

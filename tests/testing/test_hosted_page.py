@@ -259,7 +259,7 @@ def test_page_requests_are_not_api_requests(fake: FakeOrkestaPay, api: ApiClient
 
 #: What each language's page says, and what the other language's would.
 PAGE_WORDS = {
-    "es": ["Resumen del pedido", "Pagar $990.00 MXN", "Cancelar y volver a la tienda", "Entorno de pruebas"],
+    "es": ["Resumen de la orden", "Pagar $990.00 MXN", "Cancelar y volver a la tienda", "Entorno de pruebas"],
     "en": ["Order summary", "Pay $990.00 MXN", "Cancel and return to the shop", "Test environment"],
 }
 
