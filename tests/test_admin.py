@@ -78,7 +78,7 @@ def test_changelist_columns_search_and_filters_over_a_few_hundred_orders(staff_c
     assert "buyer299@example.mx" in page  # beneath its reference (the newest order comes first)
     assert "OrkestaPay order id" not in page  # on the order's page and in the search, not a column
     assert "990.00 USD" in page
-    assert "990.00 MXN" in page
+    assert "$990.00 MXN" in page
 
     by_email = staff_client.get(ORDERS, {"q": "buyer42@example.mx"})
     assert [o.merchant_order_id for o in by_email.context["cl"].result_list] == ["BULK-042"]
@@ -206,15 +206,15 @@ def test_refund_action_refunds_what_is_left_and_skips_unpaid(staff_client, orkes
     confirm = staff_client.post(
         ORDERS, {"action": "refund", "_selected_action": [str(first.pk), str(second.pk), str(unpaid.pk)]}
     )
-    assert b"990.00 MXN" in confirm.content
+    assert b"$990.00 MXN" in confirm.content
     assert b"UNPAID" not in confirm.content
     assert Refund.objects.count() == 0
 
     response = run_action(staff_client, ORDERS, "refund", [first.pk, second.pk, unpaid.pk])
     texts = messages_of(response)
     assert texts.count("1 selected row has nothing to refund and was left out.") == 1
-    assert "Order PAID-1: refunded 990.00 MXN." in texts
-    assert "Order PAID-2: refunded 990.00 MXN." in texts
+    assert "Order PAID-1: refunded $990.00 MXN." in texts
+    assert "Order PAID-2: refunded $990.00 MXN." in texts
     assert texts[-1] == "2 succeeded, 0 failed."
     for order in (first, second):
         order.refresh_from_db()
@@ -228,12 +228,12 @@ def test_refund_action_refunds_what_is_left_and_skips_unpaid(staff_client, orkes
 def test_refund_action_for_one_order_takes_a_partial_amount(staff_client, orkestapay_settings, fake_orkestapay):
     order = paid_order(fake_orkestapay)
     response = run_action(staff_client, ORDERS, "refund", [order.pk], amount="100.50")
-    assert messages_of(response) == ["Order PAID-1: refunded 100.50 MXN."]  # the order and the amount, no counts
+    assert messages_of(response) == ["Order PAID-1: refunded $100.50 MXN."]  # the order and the amount, no counts
     order.refresh_from_db()
     assert order.status == OrderStatus.PARTIALLY_REFUNDED
     assert services.refundable_amount(order) == Decimal("889.50")
     refused = {
-        "900": "900.00 MXN is more than is left to refund: at most 889.50 MXN.",
+        "900": "$900.00 MXN is more than is left to refund: at most $889.50 MXN.",
         "0": "Enter an amount above zero.",
         "0.00": "Enter an amount above zero.",
         "-5": "A refund cannot be negative: enter the amount to return to the buyer.",
@@ -259,7 +259,7 @@ def test_refund_action_reports_an_api_refusal(staff_client, orkestapay_settings,
     fake_orkestapay.refunds_enabled = False
     response = run_action(staff_client, ORDERS, "refund", [order.pk])
     [text] = messages_of(response)
-    assert text.startswith("Order PAID-1: refund of 990.00 MXN not made: Refunds from e-commerce are not enabled")
+    assert text.startswith("Order PAID-1: refund of $990.00 MXN not made: Refunds from e-commerce are not enabled")
     assert text.count("PAID-1") == 1
     assert text.endswith("It is recorded on the order's last error.")
     order.refresh_from_db()

@@ -63,9 +63,9 @@ def test_the_summary_comes_first_with_money_customer_and_card(operator, paid):
     page = operator.get(change_url(paid)).content.decode()
     assert summary_of(page) == {
         "status": "Partially refunded",
-        "received": "990.00 MXN",
-        "refunded": "100.50 MXN",
-        "left": "889.50 MXN",
+        "received": "$990.00 MXN",
+        "refunded": "$100.50 MXN",
+        "left": "$889.50 MXN",
         "customer": "John Doe john@example.com",
         "paid-with": "Card · Visa •••• 4242",
     }
@@ -73,7 +73,7 @@ def test_the_summary_comes_first_with_money_customer_and_card(operator, paid):
     assert page.index('name="needs_review"') < page.index('data-testid="orkestapay-items"')
     assert f'href="{refund_url(paid)}"' in page  # the Refund button
     assert "<h2>PAGE-1</h2>" in page  # the reference, not the model's text with its raw amount
-    assert "990.00 MXN, " not in page
+    assert "$990.00 MXN, " not in page
     assert "(990.00" not in page
 
 
@@ -90,10 +90,10 @@ def test_items_are_a_table_in_the_orders_money(operator, orkestapay_settings, fa
     page = operator.get(change_url(order)).content.decode()
     items = page[page.index('data-testid="orkestapay-items"') : page.index("</table>", page.index("orkestapay-items"))]
     assert "Pantalla &lt;b&gt;40&lt;/b&gt;" in items  # escaped
-    for text in ("1,500.00 MXN", "3,000.00 MXN", "99.90 MXN", "tv-40"):
+    for text in ("$1,500.00 MXN", "$3,000.00 MXN", "$99.90 MXN", "tv-40"):
         assert text in items
     assert '"unit_price"' not in page  # no JSON dump
-    assert "3,099.90 MXN" in page  # the total, in the folded amounts
+    assert "$3,099.90 MXN" in page  # the total, in the folded amounts
     assert "Own API address" in page  # the environment in words, not "custom"
 
 
@@ -122,7 +122,7 @@ def test_the_refund_button_leads_to_the_one_time_confirmation_and_back(operator,
     assert confirm.status_code == 200
     page = confirm.content.decode()
     assert 'data-testid="orkestapay-confirm"' in page
-    assert "Order PAGE-1: 990.00 MXN left to refund" in page
+    assert "Order PAGE-1: $990.00 MXN left to refund" in page
     assert f'href="{change_url(paid)}" class="button cancel-link"' in page  # "No" goes back to the order
     assert Refund.objects.count() == 0  # showing the page does nothing
 
@@ -131,11 +131,11 @@ def test_the_refund_button_leads_to_the_one_time_confirmation_and_back(operator,
     assert done.status_code == 302
     assert done["Location"] == change_url(paid)
     again = operator.post(refund_url(paid), form, follow=True)  # the same page submitted twice
-    assert messages_of(again)[-1].startswith("Already sent: this page made the refund of 200.00 MXN for Order PAGE-1")
+    assert messages_of(again)[-1].startswith("Already sent: this page made the refund of $200.00 MXN for Order PAGE-1")
     assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 1
     assert services.refundable_amount(paid) == Decimal("790.00")
     page = operator.get(change_url(paid)).content.decode()
-    assert summary_of(page)["left"] == "790.00 MXN"
+    assert summary_of(page)["left"] == "$790.00 MXN"
 
 
 def test_the_refund_pages_amount_is_checked_beside_the_field(operator, paid, fake_orkestapay):
@@ -144,7 +144,7 @@ def test_the_refund_pages_amount_is_checked_beside_the_field(operator, paid, fak
     for typed, error in (
         ("0", "Enter an amount above zero."),
         ("-10", "A refund cannot be negative"),
-        ("990.01", "990.01 MXN is more than is left to refund: at most 990.00 MXN."),
+        ("990.01", "$990.01 MXN is more than is left to refund: at most $990.00 MXN."),
     ):
         response = operator.post(refund_url(paid), {**form, "amount": typed})
         assert response.status_code == 200
@@ -168,7 +168,7 @@ def test_the_refund_page_needs_the_refund_permission(client, paid):
 def test_nothing_left_offers_no_refund_button(operator, paid):
     services.refund_order(paid)
     page = operator.get(change_url(paid)).content.decode()
-    assert summary_of(page)["left"] == "0.00 MXN"
+    assert summary_of(page)["left"] == "$0.00 MXN"
     assert 'data-testid="orkestapay-refund-button"' not in page
     response = operator.get(refund_url(paid), follow=True)
     assert messages_of(response) == ["1 selected row has nothing to refund and was left out."]
@@ -196,12 +196,12 @@ def test_lists_write_money_as_the_shop_does_in_mexican_spanish(operator, paid, s
     operator.defaults["HTTP_ACCEPT_LANGUAGE"] = "es-MX"
     Order.objects.filter(pk=paid.pk).update(total_amount=Decimal("1980.00"))
     orders = operator.get(ORDERS).content.decode()
-    assert "1,980.00 MXN" in orders  # es-mx writes 1,980.00 (es would write 1 980,00)
+    assert "$1,980.00 MXN" in orders  # es-mx writes 1,980.00 (es would write 1 980,00)
     payments = operator.get(reverse("admin:orkestapay_payment_changelist")).content.decode()
-    assert "990.00 MXN" in payments
+    assert "$990.00 MXN" in payments
     assert "Tarjeta · Visa •••• 4242" in payments
     page = operator.get(change_url(paid)).content.decode()
-    assert summary_of(page)["received"] == "990.00 MXN"
+    assert summary_of(page)["received"] == "$990.00 MXN"
     assert "Resumen" in page
     assert "Queda por reembolsar" in page
 

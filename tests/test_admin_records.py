@@ -161,7 +161,7 @@ def test_the_refund_permission_allows_refunds(client, paid, fake_orkestapay):
     assert action_names(client, "order") == ["refund"]
     assert action_names(client, "payment") == ["refund"]
     response = run_action(client, ORDERS, "refund", [paid.pk], amount="20")
-    assert messages_of(response) == [f"Order {paid.merchant_order_id}: refunded 20.00 MXN."]
+    assert messages_of(response) == [f"Order {paid.merchant_order_id}: refunded $20.00 MXN."]
     assert services.refundable_amount(paid) == Decimal("960.00")
 
 
@@ -175,12 +175,12 @@ def test_amounts_are_read_in_spanish(client, paid):
     assert 'Escribe un monto como 1.000,00 ("1,000" no lo es).' in html.unescape(refused.content.decode())
     assert Refund.objects.count() == 1
     thousand = client.post(ORDERS, {**form, "amount": "1.000,00"})  # read as 1000: too much, said beside the field
-    expected = "1\xa0000,00 MXN es más de lo que queda por reembolsar: como máximo 980,00 MXN."  # es writes 1 000,00
+    expected = "$1\xa0000,00 MXN es más de lo que queda por reembolsar: como máximo $980,00 MXN."  # es writes 1 000,00
     page = html.unescape(thousand.content.decode())
     assert expected in page
     assert Refund.objects.count() == 1
     done = client.post(ORDERS, {**form, "amount": "100,00"}, follow=True)
-    assert messages_of(done) == [f"Orden {paid.merchant_order_id}: se reembolsaron 100,00 MXN."]
+    assert messages_of(done) == [f"Orden {paid.merchant_order_id}: se reembolsaron $100,00 MXN."]
     assert Refund.objects.filter(amount=Decimal("100.00")).count() == 1
 
 
@@ -193,5 +193,5 @@ def test_a_payment_that_did_not_complete_is_left_out(client, paid, fake_orkestap
     texts = messages_of(response)
     assert "1 selected row has nothing to refund and was left out." in texts
     payment, order = completed.orkestapay_payment_id, paid.merchant_order_id
-    assert texts[-1] == f"Payment {payment} of order {order}: refunded 5.00 MXN."
+    assert texts[-1] == f"Payment {payment} of order {order}: refunded $5.00 MXN."
     assert list(Refund.objects.filter(amount=5).values_list("payment", flat=True)) == [completed.pk]

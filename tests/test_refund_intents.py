@@ -83,7 +83,7 @@ def test_a_double_submit_and_a_resubmit_send_one_refund(staff_client, paid, fake
     double = staff_client.post(ORDERS, {**form, "amount": "100.00"}, follow=True)
     later = staff_client.post(ORDERS, {**form, "amount": "250.00"}, follow=True)  # back, edit, submit again
 
-    assert messages_of(first)[-1] == f"Order {paid.merchant_order_id}: refunded 100.00 MXN."
+    assert messages_of(first)[-1] == f"Order {paid.merchant_order_id}: refunded $100.00 MXN."
     for repeat in (double, later):
         assert any(text.startswith("Already sent") for text in messages_of(repeat))
     assert refund_calls(fake_orkestapay) == 1
@@ -199,7 +199,7 @@ def test_with_atomic_requests_the_refund_is_committed_before_the_call(staff_clie
 
     assert seen_by_the_gateway == [[RefundStatus.REQUESTED]]
     [text] = messages_of(response)
-    assert text.startswith(f"Order {paid.merchant_order_id}: refund of 990.00 MXN not confirmed by OrkestaPay: ")
+    assert text.startswith(f"Order {paid.merchant_order_id}: refund of $990.00 MXN not confirmed by OrkestaPay: ")
     assert text.endswith(
         "Its amount stays reserved; the Resend refund action checks on it. It is recorded on the order's last error."
     )

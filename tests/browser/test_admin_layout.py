@@ -67,19 +67,19 @@ def refunded_order(browser: Browser, shop: ExampleShop) -> Iterator[AdminSession
     reference = merchant_order_id(shop, order_id)
 
     page.goto(f"{shop.base}/admin/orkestapay/order/{order_id}/change/")
-    expect(page.get_by_test_id("orkestapay-summary-left")).to_have_text("990.00 MXN")
+    expect(page.get_by_test_id("orkestapay-summary-left")).to_have_text("$990.00 MXN")
     page.get_by_test_id("orkestapay-refund-button").click()
-    expect(page.get_by_test_id("orkestapay-confirm")).to_contain_text(f"Orden {reference}: quedan 990.00 MXN")
+    expect(page.get_by_test_id("orkestapay-confirm")).to_contain_text(f"Orden {reference}: quedan $990.00 MXN")
     page.locator("#id_amount").fill("990.01")
     page.locator("input[type=submit]").click()
     expect(page.get_by_test_id("orkestapay-amount-error")).to_have_text(
-        "990.01 MXN es más de lo que queda por reembolsar: como máximo 990.00 MXN."
+        "$990.01 MXN es más de lo que queda por reembolsar: como máximo $990.00 MXN."
     )
     page.locator("#id_amount").fill("100.50")  # es-mx writes a decimal point
     page.locator("input[type=submit]").click()
     expect(page).to_have_url(re.compile(rf"/admin/orkestapay/order/{order_id}/change/$"))
-    expect(page.locator(".messagelist")).to_contain_text(f"Orden {reference}: se reembolsaron 100.50 MXN.")
-    expect(page.get_by_test_id("orkestapay-summary-left")).to_have_text("889.50 MXN")
+    expect(page.locator(".messagelist")).to_contain_text(f"Orden {reference}: se reembolsaron $100.50 MXN.")
+    expect(page.get_by_test_id("orkestapay-summary-left")).to_have_text("$889.50 MXN")
     yield AdminSession(order_id=order_id, reference=reference, storage=context.storage_state())
     context.close()
 
@@ -134,7 +134,7 @@ def test_the_lists_keep_their_key_columns_on_screen(
     expect(rows.filter(has_text=refunded_order.reference).first).to_be_visible()
     if model == "order":
         row = rows.filter(has_text=refunded_order.reference)
-        expect(row.locator(".field-total_display")).to_have_text("990.00 MXN")
+        expect(row.locator(".field-total_display")).to_have_text("$990.00 MXN")
         expect(row.locator(".field-status")).to_have_text("Reembolsada parcialmente")
         expect(row.locator(".field-review_display")).not_to_contain_text("Revisar")  # nothing to review
         expect(row.locator(".field-review_display img")).to_have_count(0)  # no red cross
@@ -157,9 +157,9 @@ def test_the_order_page_opens_with_its_summary_and_fits(
     expect(summary.locator("h2")).to_have_text("Resumen")
     facts = {
         "status": "Reembolsada parcialmente",
-        "received": "990.00 MXN",
-        "refunded": "100.50 MXN",
-        "left": "889.50 MXN",
+        "received": "$990.00 MXN",
+        "refunded": "$100.50 MXN",
+        "left": "$889.50 MXN",
         "paid-with": "Tarjeta · Visa •••• 4242",
     }
     for name, text in facts.items():
@@ -175,8 +175,8 @@ def test_the_order_page_opens_with_its_summary_and_fits(
     for table in ("orkestapay-items", "orkestapay-payments", "orkestapay-refunds", "orkestapay-checkouts"):
         assert_on_screen(page, f'[data-testid="{table}"] tbody td', width)
     expect(page.get_by_test_id("orkestapay-refunds").locator("tbody tr")).to_have_count(1)
-    expect(page.get_by_test_id("orkestapay-refunds")).to_contain_text("100.50 MXN")
-    expect(page.get_by_test_id("orkestapay-items")).to_contain_text("1,000.00 MXN")
+    expect(page.get_by_test_id("orkestapay-refunds")).to_contain_text("$100.50 MXN")
+    expect(page.get_by_test_id("orkestapay-items")).to_contain_text("$1,000.00 MXN")
 
 
 @pytest.mark.browser
