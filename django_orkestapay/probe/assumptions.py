@@ -133,8 +133,9 @@ def guide_checkout_body(
 
 
 def package_checkout_body(merchant_order_id: str, email: str, *, expires_at_ms: int) -> dict[str, Any]:
-    """A request shaped as the package builds one: ``product_id`` and ``description``, a discount, shipping, taxes
-    (counted in the total), a merchant customer id and ``expires_at``."""
+    """A request shaped as the package builds one by default: ``product_id`` and ``description``, a discount,
+    shipping, a merchant customer id, ``expires_at``, and the order's taxes (16.50) folded into the line prices and
+    the subtotal (no ``order.taxes``: ``SEND_UNCONFIRMED_FIELDS`` leaves it out)."""
     return {
         "completed_redirect_url": EXAMPLE_COMPLETED_URL,
         "canceled_redirect_url": EXAMPLE_CANCELED_URL,
@@ -143,18 +144,17 @@ def package_checkout_body(merchant_order_id: str, email: str, *, expires_at_ms: 
         "order": {
             "merchant_order_id": merchant_order_id,
             "currency": "MXN",
-            "subtotal_amount": Decimal("901.00"),
+            "subtotal_amount": Decimal("917.50"),
             "country_code": "MX",
             "discounts": [{"amount": 1}],
             "shipping_details": {"amount": 99},
-            "taxes": [{"amount": Decimal("16.50")}],
             "total_amount": Decimal("1015.50"),
             "products": [
                 {
                     "product_id": "probe-1",
                     "name": "Taza de prueba",
                     "quantity": 2,
-                    "unit_price": Decimal("450.50"),
+                    "unit_price": Decimal("458.75"),
                     "description": "Probe item",
                 }
             ],
@@ -167,3 +167,19 @@ def package_checkout_body(merchant_order_id: str, email: str, *, expires_at_ms: 
             "expires_at": expires_at_ms,
         },
     }
+
+
+#: The taxes of :func:`taxes_checkout_body`: IVA (16 %) on the guide's 990.
+GUIDE_TAXES = Decimal("158.40")
+
+
+def taxes_checkout_body(merchant_order_id: str, email: str, *, counted: bool = True) -> dict[str, Any]:
+    """The guide's sample with ``order.taxes`` as the package sends it when ``SEND_UNCONFIRMED_FIELDS`` names
+    ``order.taxes``: the subtotal without them and, when ``counted``, a total with them (1148.40); else the total
+    without them (990), to learn whether OrkestaPay counts them."""
+    total = Decimal(990) + (GUIDE_TAXES if counted else 0)
+    return guide_checkout_body(merchant_order_id, email, taxes=[{"amount": GUIDE_TAXES}], total_amount=_number(total))
+
+
+def _number(amount: Decimal) -> Decimal | int:
+    return int(amount) if amount == amount.to_integral_value() else amount

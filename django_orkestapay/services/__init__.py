@@ -3,18 +3,17 @@
 Views, webhooks, admin actions and management commands call these functions and nothing else. Every status change
 goes through :func:`transition_order`, under a row lock, and sends its signals on commit.
 
-This module is the layer's public face: import ``django_orkestapay.services`` and use the names in ``__all__``.
-Each capability lives in a module of its own: ``orders`` (orders, amounts, shop-object orders and their content
-fingerprints), ``money`` (amount and quantity validation), ``checkouts`` (start_checkout, the request body, return
-URLs, trusted redirects), ``transitions`` (the state machine, the review flag, robust signals on commit), ``derive``
-(an order's status from its ledger, pure), ``ledger`` (the Payment rows, refunds mirrored and settled), ``apply``
-(what the API reports, applied under the order's lock), ``sync`` (reading attempts: returns, reconciliation,
-expiry), ``webhooks`` (receive, store, reject, parse, process), ``reprocessing`` (one stored event by id, the
-reprocess sweep), ``refunds`` (with ``refund_sending``, the call and its
-outcomes, and ``refund_intents``, exactly once per confirmation page), ``batch`` (bulk actions and their summary)
-and ``api_client`` (the client for the current settings). They import each other one way only (the architecture
-test keeps it so); none of them imports this face.
-"""
+This module is the layer's public face: import ``django_orkestapay.services`` and use the names in ``__all__``. Each
+capability lives in a module of its own: ``orders`` (orders, amounts, shop-object orders and their content
+fingerprints), ``money`` (amount and quantity validation), ``checkouts`` (start_checkout, return URLs, trusted
+redirects), ``checkout_body`` (the request body, taxes folded into the prices), ``transitions`` (the state machine,
+the review flag, robust signals on commit), ``derive`` (an order's status from its ledger, pure), ``ledger`` (the
+Payment rows, refunds mirrored and settled), ``apply`` (what the API reports, applied under the order's lock),
+``sync`` (reading attempts: returns, reconciliation, expiry), ``webhooks`` (receive, store, reject, parse, process),
+``reprocessing`` (one stored event by id, the reprocess sweep), ``refunds`` (with ``refund_sending``, the call and
+its outcomes, and ``refund_intents``, exactly once per confirmation page), ``batch`` (bulk actions and their
+summary) and ``api_client`` (the client for the current settings). They import each other one way only (the
+architecture test keeps it so); none of them imports this face."""
 
 from .api_client import forget_access_token, get_client
 from .apply import SyncResult, apply_payment_read, refresh_order_status

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_orkestapay.models import Checkout, OrderStatus
 from django_orkestapay.probe import assumptions
 from django_orkestapay.services import create_order
-from django_orkestapay.services.checkouts import build_checkout_payload
+from django_orkestapay.services.checkout_body import build_checkout_payload
 from django_orkestapay.services.sync import REMOTE_STATUS_MAP, map_remote_status
 from django_orkestapay.testing import FakeOrkestaPay
 
