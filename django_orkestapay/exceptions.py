@@ -212,3 +212,10 @@ class RefundAlreadySentError(RefundNotAllowedError):
     def __init__(self, message: str | None = None, *, refund: Any = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.refund = refund
+
+
+class RefundsUnavailableError(RefundNotAllowedError):
+    """OrkestaPay says this shop's refunds are turned off (the portal's ``AVAILABLE_REFUND_BY_ECOMMERCE`` setting is
+    ``false``): nothing was recorded or sent. See ``services.refund_availability``."""
+
+    default_message = "Refunds are turned off in the OrkestaPay portal"

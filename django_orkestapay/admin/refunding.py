@@ -3,7 +3,8 @@
 The confirmation page carries a one-time intent (see ``services.new_refund_intent``): submitting it twice, or again
 after going back, finds the refund already made and sends nothing; a page shown before another refund of the same
 order or payment is refused. With one row the page asks for an amount, read in the operator's language; an amount
-that cannot be read shows the page again with the error beside it and the same intent.
+that cannot be read shows the page again with the error beside it and the same intent. When OrkestaPay says the
+portal has refunds turned off, the page says so plainly (and the refund services refuse to send).
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ RefundOne = Callable[[Any, Decimal | None, services.RefundIntent, str], Refund]
 QUESTION = gettext_lazy(
     "Refund these through OrkestaPay? Each is refunded by the amount shown (what is left to refund). This returns "
     "money to the buyer and cannot be undone."
+)
+REFUNDS_OFF = gettext_lazy(
+    "Refunds are turned off in your OrkestaPay portal (its AVAILABLE_REFUND_BY_ECOMMERCE setting is false): "
+    "OrkestaPay does not accept refunds from this shop, so confirming sends nothing. Turn on refunds from "
+    "e-commerce in the portal first, or refund in the portal itself."
 )
 
 
@@ -122,6 +128,9 @@ def _confirmation(
         amount=amount,
         amount_error=error,
         intent=intent,
+        refunds_off=str(REFUNDS_OFF)
+        if services.refund_availability() == services.RefundAvailability.UNAVAILABLE
+        else "",
     )
 
 

@@ -13,7 +13,7 @@ the cross-process fetch lock) <- ``endpoints`` (:class:`OrkestaPayClient`). Impo
 
 from __future__ import annotations
 
-from .endpoints import PRODUCTION_BASE_URL, SANDBOX_BASE_URL, OrkestaPayClient
+from .endpoints import PRODUCTION_BASE_URL, REFUND_SETTING, SANDBOX_BASE_URL, OrkestaPayClient
 from .results import (
     AMOUNT_LIMIT,
     CheckoutResult,
@@ -35,6 +35,7 @@ __all__ = [
     "AUTH_PATH",
     "BODY_EXCERPT_CHARS",
     "PRODUCTION_BASE_URL",
+    "REFUND_SETTING",
     "RETRY_STATUSES",
     "SANDBOX_BASE_URL",
     "TOKEN_LOCK_TIMEOUT",

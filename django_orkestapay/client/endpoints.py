@@ -1,13 +1,12 @@
 """The OrkestaPay client's endpoint methods: :class:`OrkestaPayClient`, the one object shops and services hold.
 
-It validates its settings, builds a :class:`~.transport.Transport` and a :class:`~.tokens.TokenManager` and
-exposes one method per API call the hosted-checkout flow needs: create and read checkouts, read orders and their
-payments, read a payment, refund one (keyed by an idempotency key). Each method says whether its call is safe to
-retry, quotes ids into the path, encodes the body and parses the answer into a typed result; plus ``raw_request``
-for a question none of them covers (the sandbox probe asks such questions) and the lifecycle (``close``, context
-manager). The attributes it had as a single class (``base_url``, ``timeout``,
-``token_cache_key``, ...) read through to the parts that hold them now.
-"""
+It validates its settings, builds a :class:`~.transport.Transport` and a :class:`~.tokens.TokenManager` and exposes
+one method per API call the hosted-checkout flow needs: create and read checkouts, read orders and their payments,
+read a payment, refund one (keyed by an idempotency key), read a merchant setting (whether refunds are on). Each
+method says whether its call is safe to retry, quotes ids into the path, encodes the body and parses the answer into
+a typed result; plus ``raw_request`` for a question none of them covers (the sandbox probe asks such questions) and
+the lifecycle (``close``, context manager). The attributes it had as a single class (``base_url``, ``timeout``,
+``token_cache_key``, ...) read through to the parts that hold them now."""
 
 from __future__ import annotations
 
@@ -42,7 +41,7 @@ from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache
 from .tokens import AccessToken, TokenManager
 from .transport import Transport, _Response
 
-__all__ = ["PRODUCTION_BASE_URL", "SANDBOX_BASE_URL", "OrkestaPayClient"]
+__all__ = ["PRODUCTION_BASE_URL", "REFUND_SETTING", "SANDBOX_BASE_URL", "OrkestaPayClient"]
 
 SANDBOX_BASE_URL = "https://api.sand.orkestapay.com"
 PRODUCTION_BASE_URL = "https://api.orkestapay.com"
@@ -51,6 +50,9 @@ _T = TypeVar("_T")
 
 #: At most this many pages of an order's payments are read (no order has that many payments).
 MAX_PAYMENT_PAGES = 10
+#: The merchant setting that says whether refunds from e-commerce are on (OrkestaPay's WordPress plugin refunds only
+#: when it is ``true``).
+REFUND_SETTING = "AVAILABLE_REFUND_BY_ECOMMERCE"
 
 
 def _path_segment(value: str, name: str) -> str:
@@ -229,6 +231,23 @@ class OrkestaPayClient(ClientAttributes):
             extra_headers={"Idempotency-Key": idempotency_key},
         )
         return self._parse(_parse_refund, response, "POST", path)
+
+    def get_merchant_setting(self, setting_id: str) -> Any:
+        """One of the merchant's settings (``GET /v1/merchants/settings?id=<setting_id>``): the value under the
+        answer's ``custom_settings`` (``{"custom_settings": {"<setting_id>": <value>}}``, as OrkestaPay's WordPress
+        plugin reads it), or ``None`` when the answer does not carry it."""
+        if not isinstance(setting_id, str) or not setting_id.strip():
+            raise ValueError("setting_id must be a non-empty string")
+        path = f"/v1/merchants/settings?id={quote(setting_id, safe='')}"
+        settings = self._call("GET", path, retry=True).data.get("custom_settings")
+        return settings.get(setting_id) if isinstance(settings, dict) else None
+
+    def refunds_available(self) -> bool | None:
+        """Whether the merchant's portal lets this shop refund (the ``AVAILABLE_REFUND_BY_ECOMMERCE`` setting, which
+        OrkestaPay's WordPress plugin reads before every refund): ``True`` or ``False`` when the setting is a JSON
+        boolean, ``None`` when the answer does not say (absent, or another value). An error answer raises."""
+        value = self.get_merchant_setting(REFUND_SETTING)
+        return value if isinstance(value, bool) else None
 
     def raw_request(
         self,

@@ -11,9 +11,10 @@ the review flag, robust signals on commit), ``derive`` (an order's status from i
 Payment rows, refunds mirrored and settled), ``apply`` (what the API reports, applied under the order's lock),
 ``sync`` (reading attempts: returns, reconciliation, expiry), ``webhooks`` (receive, store, reject, parse, process),
 ``reprocessing`` (one stored event by id, the reprocess sweep), ``refunds`` (with ``refund_sending``, the call and
-its outcomes, and ``refund_intents``, exactly once per confirmation page), ``batch`` (bulk actions and their
-summary) and ``api_client`` (the client for the current settings). They import each other one way only (the
-architecture test keeps it so); none of them imports this face."""
+its outcomes, ``refund_intents``, exactly once per confirmation page, and ``refund_availability``, whether the
+portal has refunds turned on), ``batch`` (bulk actions and their summary) and ``api_client`` (the client for the
+current settings). They import each other one way only (the architecture test keeps it so); none of them imports
+this face."""
 
 from .api_client import forget_access_token, get_client
 from .apply import SyncResult, apply_payment_read, refresh_order_status
@@ -29,6 +30,7 @@ from .money import (
     validate_quantity,
 )
 from .orders import create_order, current_fingerprint, linked_orders, order_for, paid_order_for
+from .refund_availability import RefundAvailability, refund_availability
 from .refund_intents import RefundIntent, load_refund_intent, new_refund_intent
 from .refunds import (
     mark_refund_failed,
@@ -61,6 +63,7 @@ __all__ = [
     "HANDLED_EVENT_TYPES",
     "BatchSummary",
     "Derived",
+    "RefundAvailability",
     "RefundIntent",
     "SyncResult",
     "apply_payment_read",
@@ -94,6 +97,7 @@ __all__ = [
     "reconcile_refunds",
     "record_payment",
     "refresh_order_status",
+    "refund_availability",
     "refund_order",
     "refund_orders",
     "refund_payment",
