@@ -118,7 +118,10 @@ SETTINGS_HELP: dict[str, str] = {
     "MAX_RETRIES": (
         "How many times a safe call is retried, with backoff, after a connection error, a timeout, a 429 or a "
         "500, 502, 503 or 504. Safe: a ``GET``, the token request, and a refund (sent with its "
-        "``Idempotency-Key``); creating a checkout is never retried."
+        "``Idempotency-Key``); creating a checkout is never retried. A 429 or 503 with ``Retry-After`` (seconds or "
+        "an HTTP date) waits that long instead, up to 5 seconds (``client.MAX_RETRY_AFTER``: a buyer's page waits "
+        "on these calls); a longer wait is not retried, and the error's ``retry_after`` carries it (the pay view "
+        "passes it on as its own ``Retry-After``)."
     ),
     "TOKEN_CACHE_ALIAS": (
         "The ``CACHES`` alias holding the access token and the return pages' read keys "

@@ -78,7 +78,16 @@ class OrkestaPayError(Exception):
 
 
 class APIError(OrkestaPayError):
-    """The API answered with an error status we have no more specific class for."""
+    """The API answered with an error status we have no more specific class for.
+
+    ``retry_after`` is the wait OrkestaPay asked for, in seconds, when a 429 or 503 carried a ``Retry-After`` header
+    (a number of seconds or an HTTP date), else ``None``: pass it on (a ``Retry-After`` of your own) rather than
+    asking again sooner. The client waits it out before a retry only up to ``max_retry_after`` seconds.
+    """
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class AuthenticationError(APIError):

@@ -5,6 +5,7 @@ starts none (:class:`Refusal`: a stable error code, a translated title and messa
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -138,7 +139,8 @@ def start_payment(
             logger.warning("Pay for order %s: the database is busy; answered 503", getattr(target, "pk", target))
         title = _("Payment service unavailable")
         message = _("We could not open the payment page. Nothing was charged; please try again in a moment.")
-        refusal = Refusal("service_unavailable", title, message, 503)
+        asked = getattr(exc, "retry_after", None)  # OrkestaPay's own Retry-After (a 429 or 503), passed on
+        refusal = Refusal("service_unavailable", title, message, 503, retry_after=math.ceil(asked) if asked else None)
     else:
         return checkout
     if isinstance(target, (Order, uuid.UUID)):

@@ -28,12 +28,13 @@ from .results import (
 )
 from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
 from .tokens import AccessToken, token_cache_key
-from .transport import AUTH_PATH, BODY_EXCERPT_CHARS, RETRY_STATUSES
+from .transport import AUTH_PATH, BODY_EXCERPT_CHARS, MAX_RETRY_AFTER, RETRY_STATUSES, retry_after_seconds
 
 __all__ = [
     "AMOUNT_LIMIT",
     "AUTH_PATH",
     "BODY_EXCERPT_CHARS",
+    "MAX_RETRY_AFTER",
     "PRODUCTION_BASE_URL",
     "REFUND_SETTING",
     "RETRY_STATUSES",
@@ -53,5 +54,6 @@ __all__ = [
     "parse_checkout",
     "parse_order",
     "parse_remote_payment",
+    "retry_after_seconds",
     "token_cache_key",
 ]

@@ -39,7 +39,7 @@ from .results import (
 )
 from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
 from .tokens import AccessToken, TokenManager
-from .transport import Transport, _Response
+from .transport import MAX_RETRY_AFTER, Transport, _Response
 
 __all__ = ["PRODUCTION_BASE_URL", "REFUND_SETTING", "SANDBOX_BASE_URL", "OrkestaPayClient"]
 
@@ -69,7 +69,9 @@ class OrkestaPayClient(ClientAttributes):
     access token in ``token_cache`` until ``token_leeway`` seconds before it expires. When several processes share
     the cache, one of them fetches a missing token while the others wait up to ``token_lock_wait`` seconds for it; a
     lock held longer than ``token_lock_timeout`` seconds (its holder died) is taken over, and a timeout of 0 turns
-    this off. ``clock`` and ``sleep`` can be injected for tests.
+    this off. A safe call answered 429 or 503 with ``Retry-After`` waits that long before its retry, up to
+    ``max_retry_after`` seconds (a longer wait is not retried: the error carries ``retry_after``). ``clock`` and
+    ``sleep`` can be injected for tests.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class OrkestaPayClient(ClientAttributes):
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str | None = None,
+        max_retry_after: float = MAX_RETRY_AFTER,
     ) -> None:
         if not client_id or not client_secret:
             raise ValueError("client_id and client_secret are required")
@@ -103,6 +106,8 @@ class OrkestaPayClient(ClientAttributes):
             raise ValueError(
                 "max_retries, backoff_factor, token_leeway, token_lock_timeout and token_lock_wait must not be negative"
             )
+        if max_retry_after < 0:
+            raise ValueError("max_retry_after must not be negative")
         self._transport = Transport(
             base_url=base,
             timeout=(float(connect_timeout), float(read_timeout)),
@@ -112,6 +117,8 @@ class OrkestaPayClient(ClientAttributes):
             client_secret=client_secret,
             session=session,
             sleep=sleep,
+            clock=clock,
+            max_retry_after=max_retry_after,
         )
         self._tokens = TokenManager(
             transport=self._transport,
