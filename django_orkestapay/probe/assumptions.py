@@ -86,6 +86,27 @@ KNOWN_PAYMENT_STATUSES = frozenset(
         "PARTIALLY_REFUNDED",
     }
 )
+#: Where the package reads a webhook's event name, in order (``services.webhooks.parse_webhook_payload``;
+#: ``tests/probe`` keeps the two in step), and where it reads the payment: ``data.payment``, else ``data``.
+EVENT_NAME_KEYS = ("type_event", "event_type", "eventType")
+#: The event names that make the package re-read the order (``services.webhooks.HANDLED_EVENT_TYPES``); others are
+#: stored and ignored.
+HANDLED_EVENT_TYPES = frozenset(
+    {
+        "payment.purchase",
+        "payment.capture",
+        "payment.authorize",
+        "payment.cancel",
+        "payment.refund",
+        "payment.update",
+        "order.update",
+    }
+)
+#: The signature headers the package verifies (Svix's, or the Standard Webhooks names the Svix libraries accept).
+SIGNATURE_HEADER_FAMILIES = (
+    ("svix-id", "svix-timestamp", "svix-signature"),
+    ("webhook-id", "webhook-timestamp", "webhook-signature"),
+)
 #: Hosts a ``checkout_redirect_url`` may point at unless ``CHECKOUT_HOSTS`` says otherwise.
 TRUSTED_CHECKOUT_HOSTS: tuple[str, ...] = conf.DEFAULT_CHECKOUT_HOSTS
 #: The checkout locales the package sends with its default settings.

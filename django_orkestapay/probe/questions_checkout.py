@@ -96,6 +96,7 @@ def create(ctx: ProbeContext, body: dict[str, Any], headers: dict[str, str] | No
     answer = ctx.call("POST", "/v1/checkouts", payload=body, headers=headers)
     if answer.ok and isinstance(answer.body.get("order"), dict):
         ctx.note_status("order", answer.body["order"].get("status"))
+        ctx.remember_order(body.get("order", {}).get("merchant_order_id"), answer.body["order"].get("order_id"))
     return answer
 
 

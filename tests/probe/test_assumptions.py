@@ -14,6 +14,7 @@ from django_orkestapay.probe import assumptions
 from django_orkestapay.services import create_order
 from django_orkestapay.services.checkout_body import build_checkout_payload
 from django_orkestapay.services.sync import REMOTE_STATUS_MAP, map_remote_status
+from django_orkestapay.services.webhooks import HANDLED_EVENT_TYPES, parse_webhook_payload
 from django_orkestapay.testing import FakeOrkestaPay
 
 
@@ -68,3 +69,15 @@ def test_the_fakes_defaults_are_what_the_probe_assumes() -> None:
     assert fake.token_lifetime == assumptions.DOCUMENTED_TOKEN_LIFETIME
     assert set(assumptions.COMPLETED_RETURN_PARAMS) <= set(fake.return_params_completed)
     assert fake.return_params_canceled == assumptions.CANCELED_RETURN_PARAMS
+
+
+def test_the_webhook_envelope_is_read_where_the_service_layer_reads_it() -> None:
+    """The probe's webhook rows judge deliveries by where ``services.webhooks`` finds the event name: a key the
+    parser starts (or stops) reading must be named here too."""
+    candidates = ("type_event", "event_type", "eventType", "type", "event", "name", "eventName")
+    read = [key for key in candidates if parse_webhook_payload({key: "payment.purchase"}).event_type]
+
+    assert tuple(read) == assumptions.EVENT_NAME_KEYS
+    assert assumptions.HANDLED_EVENT_TYPES == HANDLED_EVENT_TYPES
+    body = {"type_event": "payment.purchase", "data": {"payment": {"order_id": "ord_1", "payment_id": "pay_1"}}}
+    assert parse_webhook_payload(body).order_id == "ord_1"  # data.payment, as the probe looks for it
