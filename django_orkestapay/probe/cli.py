@@ -145,18 +145,24 @@ def config_from_options(
     )
 
 
+def _tell(out: Output, text: str) -> None:
+    """Write ``text`` and flush it at once: the person reads it while the probe waits."""
+    out.write(text)
+    flush = getattr(out, "flush", None)
+    if callable(flush):
+        flush()
+
+
 def terminal_presenter(out: Output, wait: float) -> Callable[[str, CheckoutResult], None]:
     """Show a person the hosted checkout to open in their own browser, and what to do there."""
 
     def present(side: str, checkout: CheckoutResult) -> None:
-        out.write(
+        _tell(
+            out,
             f"\n>>> Open this OrkestaPay checkout in your browser and {INSTRUCTIONS[side]}:\n\n"
             f"    {checkout.redirect_url}\n\n"
-            f"    Waiting up to {wait:.0f} s for the browser to come back (Ctrl-C to give up)...\n"
+            f"    Waiting up to {wait:.0f} s for the browser to come back (Ctrl-C to give up)...\n",
         )
-        flush = getattr(out, "flush", None)
-        if callable(flush):
-            flush()
 
     return present
 
@@ -165,15 +171,13 @@ def terminal_announcer(out: Output, wait: float) -> Callable[[str, str], None]:
     """Tell a person the webhook URL to register in OrkestaPay's portal."""
 
     def announce(what: str, url: str) -> None:
-        out.write(
+        _tell(
+            out,
             f"\n>>> Register this URL as a webhook endpoint in the OrkestaPay portal (Developers > Webhooks, every "
             f"event), or send it a sample from the portal's Testing tab:\n\n    {url}\n\n"
             f"    It must reach this machine (--return-base-url). Deliveries are recorded until the end of the run "
-            f"(then up to {wait:.0f} s more).\n"
+            f"(then up to {wait:.0f} s more).\n",
         )
-        flush = getattr(out, "flush", None)
-        if callable(flush):
-            flush()
 
     return announce
 

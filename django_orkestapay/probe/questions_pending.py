@@ -116,18 +116,28 @@ def _names_a_payment(order: dict[str, Any]) -> bool:
     return bool(order.get("payment_id") or order.get("payment_ids") or order.get("payments"))
 
 
-def _pending(ctx: ProbeContext, listener: ReturnListener) -> Iterator[Row]:
-    checkout, problem = _start(ctx, listener, "pending")
+def _attempt(
+    ctx: ProbeContext, listener: ReturnListener, flow: str, question: Question
+) -> tuple[list[dict[str, Any]], dict[str, Any], str, Row | None]:
+    """A checkout shown to the person as ``flow``, watched until a payment is listed: its payments, the order, the
+    order's status, and the error row when there is nothing to judge."""
+    checkout, problem = _start(ctx, listener, flow)
     if checkout is None:
-        yield PENDING_Q.error(f"the checkout was refused: {problem}")
-        yield PENDING_PAYMENT_Q.skip("no checkout")
-        return
-    ctx.present("pending", checkout)
-    payments = _watch(ctx, listener, checkout.order_id, "pending", bool)
+        return [], {}, "", question.error(f"the checkout was refused: {problem}")
+    ctx.present(flow, checkout)
+    payments = _watch(ctx, listener, checkout.order_id, flow, bool)
     order = _order(ctx, checkout.order_id)
     status = str(order.get("status") or "unread").upper()
     if not payments:
-        yield PENDING_Q.error(f"no payment was listed within {ctx.config.return_timeout:.0f} s; order {status}")
+        timeout = ctx.config.return_timeout
+        return [], order, status, question.error(f"no payment was listed within {timeout:.0f} s; order {status}")
+    return payments, order, status, None
+
+
+def _pending(ctx: ProbeContext, listener: ReturnListener) -> Iterator[Row]:
+    payments, order, status, failed = _attempt(ctx, listener, "pending", PENDING_Q)
+    if failed is not None:
+        yield failed
         yield PENDING_PAYMENT_Q.skip("no payment")
         return
     waiting = [p for p in payments if _status(p) not in FINAL_PAYMENT_STATUSES]
@@ -158,16 +168,9 @@ def _payment_row(ctx: ProbeContext, listed: dict[str, Any]) -> Row:
 
 
 def _declined(ctx: ProbeContext, listener: ReturnListener) -> Iterator[Row]:
-    checkout, problem = _start(ctx, listener, "declined")
-    if checkout is None:
-        yield DECLINE_Q.error(f"the checkout was refused: {problem}")
-        return
-    ctx.present("declined", checkout)
-    payments = _watch(ctx, listener, checkout.order_id, "declined", bool)
-    order = _order(ctx, checkout.order_id)
-    status = str(order.get("status") or "unread").upper()
-    if not payments:
-        yield DECLINE_Q.error(f"no payment was listed within {ctx.config.return_timeout:.0f} s; order {status}")
+    payments, _, status, failed = _attempt(ctx, listener, "declined", DECLINE_Q)
+    if failed is not None:
+        yield failed
         return
     statuses = [_status(p) for p in payments]
     observed = f"payments {', '.join(s or '?' for s in statuses)}; order {status}"
