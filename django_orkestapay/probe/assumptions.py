@@ -155,8 +155,9 @@ def guide_checkout_body(
 
 def package_checkout_body(merchant_order_id: str, email: str, *, expires_at_ms: int) -> dict[str, Any]:
     """A request shaped as the package builds one by default: ``product_id`` and ``description``, a discount,
-    shipping, a merchant customer id, ``expires_at``, and the order's taxes (16.50) folded into the line prices and
-    the subtotal (no ``order.taxes``: ``SEND_UNCONFIRMED_FIELDS`` leaves it out)."""
+    shipping, a merchant customer id, ``expires_at``, and the order's taxes (16.51 on two mugs at 450.50) folded
+    into the line prices and the subtotal (no ``order.taxes``: ``SEND_UNCONFIRMED_FIELDS`` leaves it out). The odd
+    cent splits the line in two with the same ``product_id``, as ``services.checkout_body.fold_taxes`` does."""
     return {
         "completed_redirect_url": EXAMPLE_COMPLETED_URL,
         "canceled_redirect_url": EXAMPLE_CANCELED_URL,
@@ -165,19 +166,20 @@ def package_checkout_body(merchant_order_id: str, email: str, *, expires_at_ms: 
         "order": {
             "merchant_order_id": merchant_order_id,
             "currency": "MXN",
-            "subtotal_amount": Decimal("917.50"),
+            "subtotal_amount": Decimal("917.51"),
             "country_code": "MX",
             "discounts": [{"amount": 1}],
             "shipping_details": {"amount": 99},
-            "total_amount": Decimal("1015.50"),
+            "total_amount": Decimal("1015.51"),
             "products": [
                 {
                     "product_id": "probe-1",
                     "name": "Taza de prueba",
-                    "quantity": 2,
-                    "unit_price": Decimal("458.75"),
+                    "quantity": 1,
+                    "unit_price": unit_price,
                     "description": "Probe item",
                 }
+                for unit_price in (Decimal("458.75"), Decimal("458.76"))
             ],
             "customer": {
                 "first_name": "Ana",

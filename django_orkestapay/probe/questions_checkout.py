@@ -66,7 +66,7 @@ LIFETIME_Q = Question(
 PACKAGE_SHAPE_Q = Question(
     "checkout.package_shape",
     "Is a request shaped as the package sends it accepted (product_id, description, discount, shipping, taxes "
-    "folded into the prices and the subtotal, merchant_customer_id, expires_at)?",
+    "folded into the prices and the subtotal, one product split over two lines, merchant_customer_id, expires_at)?",
     "accepted",
     "The package's own checkouts would be refused like this: attach the JSON report (the refused field says what "
     "to change).",

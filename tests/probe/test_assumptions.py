@@ -43,7 +43,7 @@ def test_the_package_shaped_body_is_what_the_service_layer_sends() -> None:
         customer={"first_name": "Ana", "last_name": "López", "email": "ana@example.com", "merchant_customer_id": "c-1"},
         discount_amount=Decimal("1"),
         shipping_amount=Decimal("99"),
-        tax_amount=Decimal("16.50"),
+        tax_amount=Decimal("16.51"),
         save=False,
     )
     checkout = Checkout(
@@ -60,6 +60,10 @@ def test_the_package_shaped_body_is_what_the_service_layer_sends() -> None:
 
     assert shape(probed) == shape(sent)
     assert probed["order"]["total_amount"] == sent["order"]["total_amount"]  # the same sums, taxes included
+    assert probed["order"]["subtotal_amount"] == sent["order"]["subtotal_amount"]
+    assert [(p["quantity"], p["unit_price"]) for p in probed["order"]["products"]] == [
+        (p["quantity"], p["unit_price"]) for p in sent["order"]["products"]
+    ]  # the same split line: one product_id twice
 
 
 def test_the_fakes_defaults_are_what_the_probe_assumes() -> None:
