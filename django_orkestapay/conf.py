@@ -25,6 +25,11 @@ ENVIRONMENT_BASE_URLS: dict[str, str] = {
 #: Hosts a checkout_redirect_url may point at by default (a leading dot matches any subdomain).
 DEFAULT_CHECKOUT_HOSTS: tuple[str, ...] = (".orkestapay.com", ".orkesta.io")
 
+#: Request fields no public source shows being sent to OrkestaPay: each is sent only when ``SEND_UNCONFIRMED_FIELDS``
+#: names it (``services.checkout_body``). ``order.taxes``: the order's taxes as ``[{"amount": ...}]``, with a
+#: subtotal without them; otherwise they are folded into the line prices.
+UNCONFIRMED_REQUEST_FIELDS: tuple[str, ...] = ("order.taxes",)
+
 #: What ``WEBHOOK_PROCESSING`` may be.
 WEBHOOK_PROCESSING_MODES: tuple[str, ...] = ("auto", "inline", "queue")
 
@@ -61,6 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "CHECKOUT_LIFETIME": 60 * 60,
     "CHECKOUT_REUSE_MARGIN": 120,
     "CHECKOUT_HOSTS": None,
+    "SEND_UNCONFIRMED_FIELDS": [],
     # Reconciliation, bounded work, refunds
     "RECONCILE_WINDOW": 60 * 60 * 24 * 3,
     "RETURN_SYNC_INTERVAL": 5,
@@ -113,7 +119,10 @@ SETTINGS_HELP: dict[str, str] = {
     "MAX_RETRIES": (
         "How many times a safe call is retried, with backoff, after a connection error, a timeout, a 429 or a "
         "500, 502, 503 or 504. Safe: a ``GET``, the token request, and a refund (sent with its "
-        "``Idempotency-Key``); creating a checkout is never retried."
+        "``Idempotency-Key``); creating a checkout is never retried. A 429 or 503 with ``Retry-After`` (seconds or "
+        "an HTTP date) waits that long instead, up to 5 seconds (``client.MAX_RETRY_AFTER``: a buyer's page waits "
+        "on these calls); a longer wait is not retried, and the error's ``retry_after`` carries it (the pay view "
+        "passes it on as its own ``Retry-After``)."
     ),
     "TOKEN_CACHE_ALIAS": (
         "The ``CACHES`` alias holding the access token and the return pages' read keys "
@@ -193,6 +202,13 @@ SETTINGS_HELP: dict[str, str] = {
         "The hosts a ``checkout_redirect_url`` may send the buyer to (a leading dot matches any subdomain). "
         "``None``: ``.orkestapay.com``, ``.orkesta.io`` and :setting:`BASE_URL`'s host. A URL elsewhere is refused "
         "and the checkout marked failed."
+    ),
+    "SEND_UNCONFIRMED_FIELDS": (
+        "Request fields no public source shows OrkestaPay accepting, sent only when named here (a list; empty by "
+        'default). Today one: ``"order.taxes"`` sends the order\'s taxes as ``order.taxes: [{"amount": ...}]`` '
+        "beside a subtotal without them; without it the taxes are folded into the line prices and the subtotal, "
+        "as OrkestaPay's own WordPress plugin sends them (:ref:`taxes`). Turn a field on once the probe has "
+        "confirmed it (``amounts.taxes`` and ``amounts.taxes_counted``). An unknown name is :check:`orkestapay.E018`."
     ),
     "RECONCILE_WINDOW": (
         "Seconds (3 days) during which ``orkestapay_sync`` keeps asking OrkestaPay about canceled, failed and "

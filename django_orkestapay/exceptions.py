@@ -78,7 +78,16 @@ class OrkestaPayError(Exception):
 
 
 class APIError(OrkestaPayError):
-    """The API answered with an error status we have no more specific class for."""
+    """The API answered with an error status we have no more specific class for.
+
+    ``retry_after`` is the wait OrkestaPay asked for, in seconds, when a 429 or 503 carried a ``Retry-After`` header
+    (a number of seconds or an HTTP date), else ``None``: pass it on (a ``Retry-After`` of your own) rather than
+    asking again sooner. The client waits it out before a retry only up to ``max_retry_after`` seconds.
+    """
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class AuthenticationError(APIError):
@@ -231,6 +240,13 @@ class RefundAlreadySentError(RefundNotAllowedError):
     def __init__(self, message: str | None = None, *, refund: Any = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.refund = refund
+
+
+class RefundsUnavailableError(RefundNotAllowedError):
+    """OrkestaPay says this shop's refunds are turned off (the portal's ``AVAILABLE_REFUND_BY_ECOMMERCE`` setting is
+    ``false``): nothing was recorded or sent. See ``services.refund_availability``."""
+
+    default_message = "Refunds are turned off in the OrkestaPay portal"
 
 
 #: API errors that say the answer itself cannot be used (no status, a body that is no JSON object, an id OrkestaPay

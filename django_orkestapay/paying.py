@@ -5,6 +5,7 @@ starts none (:class:`Refusal`: a stable error code, a translated title and messa
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -155,7 +156,8 @@ def refusal_for(exc: Exception, order_id: object) -> Refusal:
             logger.warning("Pay for order %s: the database is busy; answered 503", order_id)
         title = _("Payment service unavailable")
         message = _("We could not open the payment page. Nothing was charged; please try again in a moment.")
-        refusal = Refusal("service_unavailable", title, message, 503)
+        asked = getattr(exc, "retry_after", None)  # OrkestaPay's own Retry-After (a 429 or 503), passed on
+        refusal = Refusal("service_unavailable", title, message, 503, retry_after=math.ceil(asked) if asked else None)
     return refusal
 
 

@@ -79,6 +79,13 @@ def make_order(**overrides: Any) -> Order:
     return services.create_order(**data)
 
 
+def refuse_refunds_at_the_api(fake: Any) -> None:
+    """The portal turns refunds off after the shop last asked whether they are on (within the minute the answer is
+    kept): the shop still sends the refund, and OrkestaPay refuses the call itself (the fake answers 400)."""
+    assert services.refund_availability() == services.RefundAvailability.AVAILABLE
+    fake.refunds_enabled = False
+
+
 def make_paid_order(fake: Any, **overrides: Any) -> Order:
     """An order paid on the fake gateway and confirmed with it (status PAID, payment id stored)."""
     order = make_order(**overrides)

@@ -15,7 +15,7 @@ from django_orkestapay import services
 from django_orkestapay.exceptions import APIConnectionError
 from django_orkestapay.models import Checkout, Event, EventStatus, Order, OrderStatus, Payment, Refund, RefundStatus
 from tests.admin_labels import untranslated_admin_labels
-from tests.conftest import make_order, make_paid_order
+from tests.conftest import make_order, make_paid_order, refuse_refunds_at_the_api
 from tests.shop.models import Cart
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -256,7 +256,7 @@ def test_refund_action_for_one_order_takes_a_partial_amount(staff_client, orkest
 
 def test_refund_action_reports_an_api_refusal(staff_client, orkestapay_settings, fake_orkestapay):
     order = paid_order(fake_orkestapay)
-    fake_orkestapay.refunds_enabled = False
+    refuse_refunds_at_the_api(fake_orkestapay)
     response = run_action(staff_client, ORDERS, "refund", [order.pk])
     [text] = messages_of(response)
     assert text.startswith("Order PAID-1: refund of $990.00 MXN not made: Refunds from e-commerce are not enabled")

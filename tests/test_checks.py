@@ -167,6 +167,23 @@ def test_e005_e008_good_numbers_of_seconds_pass(settings, check_id, good):
     assert check_id not in ids(settings_messages(settings, {**CREDENTIALS, **dict.fromkeys(keys, good)}))
 
 
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [(["order.taxe"], "'order.taxe'"), (["order.taxes", "order.metadata"], "'order.metadata'"), ("order.taxes", "str")],
+)
+def test_e018_unknown_unconfirmed_fields_are_an_error(settings, value, named):
+    message = only(settings_messages(settings, {**CREDENTIALS, "SEND_UNCONFIRMED_FIELDS": value}), "orkestapay.E018")
+    assert message.level == ERROR
+    assert message.obj == "settings.ORKESTAPAY['SEND_UNCONFIRMED_FIELDS']"
+    assert named in message.msg or "list of field names" in message.msg
+    assert "'order.taxes'" in (message.hint or "")
+
+
+@pytest.mark.parametrize("value", [[], ["order.taxes"], ("order.taxes",)])
+def test_e018_known_unconfirmed_fields_pass(settings, value):
+    assert "orkestapay.E018" not in ids(settings_messages(settings, {**CREDENTIALS, "SEND_UNCONFIRMED_FIELDS": value}))
+
+
 def test_e006_a_bare_string_secret_is_an_error_that_does_not_repeat_it(settings):
     message = only(settings_messages(settings, {**CREDENTIALS, "WEBHOOK_SECRETS": VALID_SECRET}), "orkestapay.E006")
     assert message.level == ERROR

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_orkestapay.client import SANDBOX_BASE_URL, OrkestaPayClient, evidence, parsing, transport
 from django_orkestapay.exceptions import InvalidRequestError
 from django_orkestapay.models import Checkout
-from django_orkestapay.services.checkouts import build_checkout_payload
+from django_orkestapay.services.checkout_body import build_checkout_payload
 from django_orkestapay.services.webhooks import parse_webhook_payload
 from tests.conftest import make_order
 
@@ -194,7 +194,9 @@ def flattened(value: Any, prefix: str = "") -> set[str]:
 
 
 @pytest.mark.django_db
-def test_every_field_sent_with_a_checkout_is_in_the_table() -> None:
+def test_every_field_sent_with_a_checkout_is_in_the_table(settings: Any) -> None:
+    """By default only evidenced fields (the tax folded into the prices); ``order.taxes`` only when
+    ``SEND_UNCONFIRMED_FIELDS`` names it."""
     order = make_order(
         items=[{"product_id": "1", "name": "A", "quantity": 2, "unit_price": Decimal("500"), "description": "d"}],
         customer={"first_name": "J", "last_name": "D", "email": "j@example.com", "merchant_customer_id": "c1"},
@@ -204,8 +206,12 @@ def test_every_field_sent_with_a_checkout_is_in_the_table() -> None:
     checkout = Checkout(order=order, merchant_reference=order.merchant_order_id, locale="ES_LATAM")
     checkout.completed_url = checkout.canceled_url = "https://shop.example/r"
     checkout.expires_at = timezone.now() + timedelta(hours=1)
-    sent = flattened(build_checkout_payload(order, checkout))
-    assert sent == table(evidence.SENT, evidence._CHECKOUT)
+    rows = table(evidence.SENT, evidence._CHECKOUT)
+    assumed = {f.name for f in evidence.FIELDS if f.call == evidence._CHECKOUT and not f.evidenced}
+
+    assert flattened(build_checkout_payload(order, checkout)) == rows - assumed
+    settings.ORKESTAPAY = {**settings.ORKESTAPAY, "SEND_UNCONFIRMED_FIELDS": ["order.taxes"]}
+    assert flattened(build_checkout_payload(order, checkout)) == rows
 
 
 def test_every_parameter_the_return_reads_is_in_the_table() -> None:

@@ -64,7 +64,7 @@ def assert_as_assumed(config: ProbeConfig, present: Presenter = nobody) -> None:
     assert not failed, f"OrkestaPay answered otherwise: {', '.join(failed)}\n\n{render_text(report, redactor)}"
 
 
-@pytest.mark.parametrize("group", ["token", "auth", "checkout", "locale", "duplicates", "amounts"])
+@pytest.mark.parametrize("group", ["token", "auth", "checkout", "locale", "duplicates", "amounts", "limits"])
 def test_the_sandbox_answers_as_the_package_assumes(group: str) -> None:
     assert_as_assumed(sandbox(group))
 

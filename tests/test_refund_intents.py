@@ -29,7 +29,7 @@ from django_orkestapay.models import Order, OrderStatus, Payment, PaymentStatus,
 from django_orkestapay.services.refunds import completed_payments
 from django_orkestapay.testing import FakeOrkestaPay
 from django_orkestapay.testing import refunds as fake_refunds
-from tests.conftest import make_order, make_paid_order
+from tests.conftest import make_order, make_paid_order, refuse_refunds_at_the_api
 from tests.test_admin import confirmation_intent, messages_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -300,7 +300,7 @@ def test_a_refusal_on_a_resend_without_money_gone_fails_it(paid, fake_orkestapay
 
 def test_a_refusal_on_the_first_send_with_client_retries_reads_back(paid, fake_orkestapay, settings):
     settings.ORKESTAPAY = {**settings.ORKESTAPAY, "MAX_RETRIES": 1}
-    fake_orkestapay.refunds_enabled = False
+    refuse_refunds_at_the_api(fake_orkestapay)
     with pytest.raises(InvalidRequestError):
         services.refund_order(paid)
     assert Refund.objects.get().status == RefundStatus.FAILED

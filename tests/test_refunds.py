@@ -11,7 +11,7 @@ from django_orkestapay import services
 from django_orkestapay.exceptions import APIConnectionError, InvalidRequestError, RefundNotAllowedError
 from django_orkestapay.models import Order, OrderStatus, Refund, RefundStatus
 from django_orkestapay.services import refund_sending
-from tests.conftest import make_order, make_paid_order
+from tests.conftest import make_order, make_paid_order, refuse_refunds_at_the_api
 from tests.test_views import data_queries
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,7 +57,7 @@ def test_unpaid_order_cannot_be_refunded(orkestapay_settings, fake_orkestapay):
 
 
 def test_refusal_marks_failed_and_frees_the_amount(paid, fake_orkestapay):
-    fake_orkestapay.refunds_enabled = False
+    refuse_refunds_at_the_api(fake_orkestapay)
     with pytest.raises(InvalidRequestError):
         services.refund_order(paid)
     refund = paid.refunds.get()
@@ -71,7 +71,7 @@ def test_refusal_marks_failed_and_frees_the_amount(paid, fake_orkestapay):
 def test_a_refund_that_succeeds_clears_the_error_an_earlier_refund_left(paid, fake_orkestapay):
     """Both ways the order is saved after a refund succeeds: with a status change, and without one."""
     for amount, status in (Decimal("90.00"), OrderStatus.PARTIALLY_REFUNDED), (Decimal("10.00"), None):
-        fake_orkestapay.refunds_enabled = False
+        refuse_refunds_at_the_api(fake_orkestapay)
         with pytest.raises(InvalidRequestError):
             services.refund_order(Order.objects.get(pk=paid.pk), amount=amount)
         before = Order.objects.get(pk=paid.pk)

@@ -7,6 +7,7 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import responses
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -277,3 +278,20 @@ def test_query_counts_per_request(client, orkestapay_settings, fake_orkestapay):
     # completed: checkout+order, (SQLite's write lock), lock order, the order's checkouts, its payments, payment
     # insert, checkout update, order update (5 before the ledger)
     assert len(data_queries(completed_queries.captured_queries)) == 7 + sqlite_write_locks()
+
+
+@pytest.mark.parametrize(("header", "passed_on"), [("12", "12"), (None, None)])
+def test_pay_passes_orkestapays_retry_after_on(client, orkestapay_settings, header, passed_on):
+    """A checkout refused with 429 and ``Retry-After`` (never retried) answers the buyer 503 with that wait."""
+    order = make_order()
+    base = orkestapay_settings["BASE_URL"]
+    with responses.RequestsMock() as api:
+        api.post(f"{base}/v1/oauth/tokens", json={"access_token": "t", "token_type": "Bearer", "expires_in": 1800})
+        headers = {"Retry-After": header} if header else {}
+        api.post(f"{base}/v1/checkouts", status=429, json={"message": "too many requests"}, headers=headers)
+        response = pay(client, order)
+
+    assert response.status_code == 503
+    assert response.get("Retry-After") == passed_on
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CREATED

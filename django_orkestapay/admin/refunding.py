@@ -6,7 +6,8 @@ after going back, finds the refund already made and sends nothing; a page shown 
 order or payment is refused. With one row the page asks for an amount, read in the operator's language; an amount
 that cannot be read, is not above zero or is more than is left to refund shows the page again with the error beside
 the field and the same intent. Each result names the order and the amount; a failure says whether it is recorded on
-the order's *last error* (the service records those OrkestaPay answered or could not answer).
+the order's *last error* (the service records those OrkestaPay answered or could not answer). When OrkestaPay says the
+portal has refunds turned off, the page says so plainly (and the refund services refuse to send).
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ RefundOne = Callable[[Any, Decimal | None, services.RefundIntent, str], Refund]
 QUESTION = gettext_lazy(
     "Refund these through OrkestaPay? Each is refunded by the amount shown (what is left to refund). This returns "
     "money to the buyer and cannot be undone."
+)
+REFUNDS_OFF = gettext_lazy(
+    "Refunds are turned off in your OrkestaPay portal (its AVAILABLE_REFUND_BY_ECOMMERCE setting is false): "
+    "OrkestaPay does not accept refunds from this shop, so confirming sends nothing. Turn on refunds from "
+    "e-commerce in the portal first, or refund in the portal itself."
 )
 
 
@@ -203,6 +209,9 @@ def _confirmation(
         amount=amount,
         amount_error=error,
         intent=intent,
+        refunds_off=str(REFUNDS_OFF)
+        if services.refund_availability() == services.RefundAvailability.UNAVAILABLE
+        else "",
     )
 
 

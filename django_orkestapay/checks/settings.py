@@ -1,6 +1,6 @@
 """Checks of ``settings.ORKESTAPAY`` itself: its type and keys, credentials, environment, timeouts, token lock,
-webhook secrets, callables (adapter, headless permission), checkout lifetime, the bounds on each visitor's work and
-(in :mod:`.background`) background work."""
+webhook secrets, callables (adapter, headless permission), checkout lifetime, the bounds on each visitor's work, the
+unconfirmed request fields and (in :mod:`.background`) background work."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from .background import background_work
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate ``settings.ORKESTAPAY``: its type, its keys, the credentials, environment, timeouts, token lock
     timings, webhook secrets, callables, checkout lifetime, background work, the bounds on each visitor's work and
-    the idempotency key lifetime (orkestapay.E001 to E006, E009 to E017, W001)."""
+    the idempotency key lifetime and the unconfirmed request fields (orkestapay.E001 to E006, E009 to E018, W001)."""
     user = _raw_setting()
     if not isinstance(user, dict):
         return [
@@ -56,6 +56,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     messages += background_work(user)
     messages += _bounds(user)
     messages += _idempotency_key_lifetime(user)
+    messages += _unconfirmed_fields(user)
     return messages
 
 
@@ -269,5 +270,26 @@ def _idempotency_key_lifetime(user: dict[str, Any]) -> list[CheckMessage]:
             "that without proof that it did not happen.",
             obj=_key("IDEMPOTENCY_KEY_LIFETIME"),
             id="orkestapay.E017",
+        )
+    ]
+
+
+def _unconfirmed_fields(user: dict[str, Any]) -> list[CheckMessage]:
+    value = _effective(user, "SEND_UNCONFIRMED_FIELDS")
+    known = conf.UNCONFIRMED_REQUEST_FIELDS
+    if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(name, str) for name in value):
+        unknown = sorted(set(value) - set(known))
+        if not unknown:
+            return []
+        problem = f"SEND_UNCONFIRMED_FIELDS names {', '.join(map(repr, unknown))}, which the package does not know"
+    else:
+        problem = f"SEND_UNCONFIRMED_FIELDS is {value!r}; it must be a list of field names"
+    return [
+        Error(
+            f"{problem}: nothing is sent for it.",
+            hint=f"Name only fields among {', '.join(map(repr, known))}, once the probe has confirmed OrkestaPay "
+            "accepts them, or leave the list empty (the default).",
+            obj=_key("SEND_UNCONFIRMED_FIELDS"),
+            id="orkestapay.E018",
         )
     ]

@@ -16,7 +16,7 @@ Import the public names from here.
 
 from __future__ import annotations
 
-from .endpoints import PRODUCTION_BASE_URL, SANDBOX_BASE_URL, OrkestaPayClient
+from .endpoints import PRODUCTION_BASE_URL, REFUND_SETTING, SANDBOX_BASE_URL, OrkestaPayClient
 from .parsing import parse_checkout, parse_order, parse_remote_payment
 from .results import (
     AMOUNT_LIMIT,
@@ -30,13 +30,15 @@ from .results import (
 )
 from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
 from .tokens import AccessToken, token_cache_key
-from .transport import AUTH_PATH, BODY_EXCERPT_CHARS, RETRY_STATUSES
+from .transport import AUTH_PATH, BODY_EXCERPT_CHARS, MAX_RETRY_AFTER, RETRY_STATUSES, retry_after_seconds
 
 __all__ = [
     "AMOUNT_LIMIT",
     "AUTH_PATH",
     "BODY_EXCERPT_CHARS",
+    "MAX_RETRY_AFTER",
     "PRODUCTION_BASE_URL",
+    "REFUND_SETTING",
     "RETRY_STATUSES",
     "SANDBOX_BASE_URL",
     "TOKEN_LOCK_TIMEOUT",
@@ -55,5 +57,6 @@ __all__ = [
     "parse_checkout",
     "parse_order",
     "parse_remote_payment",
+    "retry_after_seconds",
     "token_cache_key",
 ]

@@ -1,13 +1,12 @@
 """The OrkestaPay client's endpoint methods: :class:`OrkestaPayClient`, the one object shops and services hold.
 
-It validates its settings, builds a :class:`~.transport.Transport` and a :class:`~.tokens.TokenManager` and
-exposes one method per API call the hosted-checkout flow needs: create and read checkouts, read orders and their
-payments, read a payment, refund one (keyed by an idempotency key). Each method says whether its call is safe to
-retry, quotes ids into the path, encodes the body and parses the answer into a typed result; plus ``raw_request``
-for a question none of them covers (the sandbox probe asks such questions) and the lifecycle (``close``, context
-manager). The attributes it had as a single class (``base_url``, ``timeout``,
-``token_cache_key``, ...) read through to the parts that hold them now.
-"""
+It validates its settings, builds a :class:`~.transport.Transport` and a :class:`~.tokens.TokenManager` and exposes
+one method per API call the hosted-checkout flow needs: create and read checkouts, read orders and their payments,
+read a payment, refund one (keyed by an idempotency key), read a merchant setting (whether refunds are on). Each
+method says whether its call is safe to retry, quotes ids into the path, encodes the body and parses the answer into
+a typed result; plus ``raw_request`` for a question none of them covers (the sandbox probe asks such questions) and
+the lifecycle (``close``, context manager). The attributes it had as a single class (``base_url``, ``timeout``,
+``token_cache_key``, ...) read through to the parts that hold them now."""
 
 from __future__ import annotations
 
@@ -36,9 +35,9 @@ from .reads import read_order
 from .results import CheckoutResult, OrderRead, RefundResult, RemoteOrder, RemotePayment, _ShapeError, encode_json
 from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
 from .tokens import AccessToken, TokenManager
-from .transport import Transport, _Response
+from .transport import MAX_RETRY_AFTER, Transport, _Response
 
-__all__ = ["PRODUCTION_BASE_URL", "SANDBOX_BASE_URL", "OrkestaPayClient"]
+__all__ = ["PRODUCTION_BASE_URL", "REFUND_SETTING", "SANDBOX_BASE_URL", "OrkestaPayClient"]
 
 SANDBOX_BASE_URL = "https://api.sand.orkestapay.com"
 PRODUCTION_BASE_URL = "https://api.orkestapay.com"
@@ -47,6 +46,9 @@ _T = TypeVar("_T")
 
 #: At most this many pages of an order's payments are read (no order has that many payments).
 MAX_PAYMENT_PAGES = 10
+#: The merchant setting that says whether refunds from e-commerce are on (OrkestaPay's WordPress plugin refunds only
+#: when it is ``true``).
+REFUND_SETTING = "AVAILABLE_REFUND_BY_ECOMMERCE"
 
 
 def _path_segment(value: str, name: str) -> str:
@@ -63,7 +65,9 @@ class OrkestaPayClient(ClientAttributes):
     access token in ``token_cache`` until ``token_leeway`` seconds before it expires. When several processes share
     the cache, one of them fetches a missing token while the others wait up to ``token_lock_wait`` seconds for it; a
     lock held longer than ``token_lock_timeout`` seconds (its holder died) is taken over, and a timeout of 0 turns
-    this off. ``clock`` and ``sleep`` can be injected for tests.
+    this off. A safe call answered 429 or 503 with ``Retry-After`` waits that long before its retry, up to
+    ``max_retry_after`` seconds (a longer wait is not retried: the error carries ``retry_after``). ``clock`` and
+    ``sleep`` can be injected for tests.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class OrkestaPayClient(ClientAttributes):
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str | None = None,
+        max_retry_after: float = MAX_RETRY_AFTER,
     ) -> None:
         if not client_id or not client_secret:
             raise ValueError("client_id and client_secret are required")
@@ -97,6 +102,8 @@ class OrkestaPayClient(ClientAttributes):
             raise ValueError(
                 "max_retries, backoff_factor, token_leeway, token_lock_timeout and token_lock_wait must not be negative"
             )
+        if max_retry_after < 0:
+            raise ValueError("max_retry_after must not be negative")
         self._transport = Transport(
             base_url=base,
             timeout=(float(connect_timeout), float(read_timeout)),
@@ -106,6 +113,8 @@ class OrkestaPayClient(ClientAttributes):
             client_secret=client_secret,
             session=session,
             sleep=sleep,
+            clock=clock,
+            max_retry_after=max_retry_after,
         )
         self._tokens = TokenManager(
             transport=self._transport,
@@ -184,22 +193,7 @@ class OrkestaPayClient(ClientAttributes):
         Items carry what the list gives: OrkestaPay's public record shows lists with only ``payment_id`` and
         ``order_id`` (:meth:`read_order` completes them).
         """
-        base = f"/v1/orders/{_path_segment(order_id, 'order_id')}/payments"
-        payments: list[RemotePayment] = []
-        problems: list[str] = []
-        for page in range(MAX_PAYMENT_PAGES):
-            path = base if page == 0 else f"{base}?page={page}"
-            response = self._call("GET", path, retry=True)
-            found, skipped = self._parse(parse_payment_page, response, "GET", path)
-            payments += found
-            problems += skipped
-            if not more_pages(response.data, page):
-                return payments, problems
-        raise MalformedResponseError(
-            f"{MalformedResponseError.default_message}: more than {MAX_PAYMENT_PAGES} pages of payments",
-            method="GET",
-            path=base,
-        )
+        return _payment_pages(self, f"/v1/orders/{_path_segment(order_id, 'order_id')}/payments")
 
     def read_order(self, order_id: str, *, payment_ids: Iterable[str] = ()) -> OrderRead:
         """An order, its payments and each payment's own answer where the list lacks its status or amount, in as few
@@ -243,6 +237,23 @@ class OrkestaPayClient(ClientAttributes):
             extra_headers={"Idempotency-Key": idempotency_key},
         )
         return self._parse(parse_refund, response, "POST", path)
+
+    def get_merchant_setting(self, setting_id: str) -> Any:
+        """One of the merchant's settings (``GET /v1/merchants/settings?id=<setting_id>``): the value under the
+        answer's ``custom_settings`` (``{"custom_settings": {"<setting_id>": <value>}}``, as OrkestaPay's WordPress
+        plugin reads it), or ``None`` when the answer does not carry it."""
+        if not isinstance(setting_id, str) or not setting_id.strip():
+            raise ValueError("setting_id must be a non-empty string")
+        path = f"/v1/merchants/settings?id={quote(setting_id, safe='')}"
+        settings = self._call("GET", path, retry=True).data.get("custom_settings")
+        return settings.get(setting_id) if isinstance(settings, dict) else None
+
+    def refunds_available(self) -> bool | None:
+        """Whether the merchant's portal lets this shop refund (the ``AVAILABLE_REFUND_BY_ECOMMERCE`` setting, which
+        OrkestaPay's WordPress plugin reads before every refund): ``True`` or ``False`` when the setting is a JSON
+        boolean, ``None`` when the answer does not say (absent, or another value). An error answer raises."""
+        value = self.get_merchant_setting(REFUND_SETTING)
+        return value if isinstance(value, bool) else None
 
     def raw_request(
         self,
@@ -296,3 +307,22 @@ class OrkestaPayClient(ClientAttributes):
         """An authorised call; on a 401 the token is replaced and the call made once more."""
         body = encode_json(payload) if payload is not None else None
         return self._tokens.send_authorised(method, path, body=body, retry=retry, extra_headers=extra_headers)
+
+
+def _payment_pages(client: OrkestaPayClient, base: str) -> tuple[list[RemotePayment], list[str]]:
+    """Every page of an order's payments (:meth:`OrkestaPayClient.read_order_payments`)."""
+    payments: list[RemotePayment] = []
+    problems: list[str] = []
+    for page in range(MAX_PAYMENT_PAGES):
+        path = base if page == 0 else f"{base}?page={page}"
+        response = client._call("GET", path, retry=True)
+        found, skipped = client._parse(parse_payment_page, response, "GET", path)
+        payments += found
+        problems += skipped
+        if not more_pages(response.data, page):
+            return payments, problems
+    raise MalformedResponseError(
+        f"{MalformedResponseError.default_message}: more than {MAX_PAYMENT_PAGES} pages of payments",
+        method="GET",
+        path=base,
+    )

@@ -67,7 +67,14 @@ FIELDS: tuple[Field, ...] = (
     Field(SENT, _CHECKOUT, "order.total_amount", "guide; WP; MGC", "always sent", out_of_range="refused before"),
     Field(SENT, _CHECKOUT, "order.discounts[].amount", "guide; WP", "omitted when there is no discount"),
     Field(SENT, _CHECKOUT, "order.shipping_details.amount", "WP", "omitted when shipping is free"),
-    Field(SENT, _CHECKOUT, "order.taxes[].amount", "", "omitted when there is no tax (no source sends it)"),
+    Field(
+        SENT,
+        _CHECKOUT,
+        "order.taxes[].amount",
+        "",
+        "not sent unless SEND_UNCONFIRMED_FIELDS names order.taxes (no source sends it): by default the tax is "
+        "folded into the products' unit prices and the subtotal, as the WordPress plugin sends it",
+    ),
     Field(SENT, _CHECKOUT, "order.products[].product_id", "WP; MGC; guide response", "the line's position"),
     Field(SENT, _CHECKOUT, "order.products[].name", "guide; WP; MGC", "required of the shop"),
     Field(SENT, _CHECKOUT, "order.products[].quantity", "guide; WP; MGC", "1"),

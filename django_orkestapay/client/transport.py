@@ -2,15 +2,18 @@
 
 :class:`Transport` owns the ``requests.Session``, puts the timeouts, ``User-Agent`` and ``Accept``/``Content-Type``
 headers on every call, retries with exponential backoff only when the caller says the call is safe to repeat
-(connection errors, timeouts, 429 and transient 5xx), logs each attempt without secrets, decodes a 2xx body into a
-JSON object and maps every other answer onto the :mod:`django_orkestapay.exceptions` tree, with the client secret and
-the access token scrubbed from whatever the exception keeps. It knows nothing of tokens beyond the one it is handed,
-nor of endpoints.
-"""
+(connection errors, timeouts, 429 and transient 5xx; a 429 or 503 with ``Retry-After`` waits that long instead, up
+to ``max_retry_after`` seconds, and is not retried when it asks for more), logs each attempt without secrets,
+decodes a 2xx body into a JSON object and maps every other answer onto the :mod:`django_orkestapay.exceptions` tree,
+with the client secret and the access token scrubbed from whatever the exception keeps. It knows nothing of tokens
+beyond the one it is handed, nor of endpoints."""
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar, cast
@@ -31,13 +34,27 @@ from ..exceptions import (
 )
 from .results import _to_str, decode_json
 
-__all__ = ["AUTH_PATH", "BODY_EXCERPT_CHARS", "RETRY_STATUSES", "Transport"]
+__all__ = [
+    "AUTH_PATH",
+    "BODY_EXCERPT_CHARS",
+    "MAX_RETRY_AFTER",
+    "RETRY_STATUSES",
+    "Transport",
+    "retry_after_seconds",
+]
 
 AUTH_PATH = "/v1/oauth/tokens"
 #: HTTP statuses retried on safe calls (429 and the transient 5xx answers).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: How much of a non-JSON error body is kept on the exception.
 BODY_EXCERPT_CHARS = 300
+#: Statuses whose ``Retry-After`` header is read (RFC 9110: 503; RFC 6585: 429).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+#: The longest ``Retry-After`` (seconds) a safe call waits out before its retry. A buyer's page waits on these calls
+#: (the token, the order read of a return), so a longer wait is not waited: the error is raised at once, carrying
+#: ``retry_after`` for the caller to pass on.
+MAX_RETRY_AFTER = 5.0
+_DELAY_SECONDS = re.compile(r"[0-9]{1,10}")
 
 _V = TypeVar("_V")
 
@@ -67,6 +84,23 @@ def _is_retryable(exc: OrkestaPayError) -> bool:
     return isinstance(exc, (ServerError, RateLimitError)) and exc.status_code in RETRY_STATUSES
 
 
+def retry_after_seconds(value: str | None, *, now: float) -> float | None:
+    """A ``Retry-After`` header as seconds from ``now`` (an epoch second): ``delay-seconds`` (``"120"``) or an
+    HTTP date (``"Wed, 21 Oct 2026 07:28:00 GMT"``, never negative); ``None`` when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELAY_SECONDS.fullmatch(text):
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is always GMT
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - now)
+
+
 class _Response(NamedTuple):
     status_code: int
     data: dict[str, Any]
@@ -75,7 +109,8 @@ class _Response(NamedTuple):
 class Transport:
     """Sends requests to one OrkestaPay base URL over one ``requests.Session``.
 
-    ``client_secret`` is only used to scrub it from errors. ``sleep`` waits between retries (injectable for tests).
+    ``client_secret`` is only used to scrub it from errors. ``sleep`` waits between retries and ``clock`` dates an
+    HTTP-date ``Retry-After`` (both injectable for tests).
     A session passed in is used but never closed; one created here is closed by :meth:`close`.
     """
 
@@ -90,6 +125,8 @@ class Transport:
         client_secret: str,
         session: requests.Session | None,
         sleep: Callable[[float], None],
+        clock: Callable[[], float] = time.time,
+        max_retry_after: float = MAX_RETRY_AFTER,
     ) -> None:
         self.base_url = base_url
         self.timeout = timeout
@@ -100,6 +137,8 @@ class Transport:
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
         self._sleep = sleep
+        self._clock = clock
+        self.max_retry_after = max_retry_after
 
     def close(self) -> None:
         """Close the HTTP session (only if this transport created it)."""
@@ -116,7 +155,9 @@ class Transport:
         retry: bool,
         extra_headers: Mapping[str, str] | None = None,
     ) -> _Response:
-        """Send with retries (when ``retry``) on connection errors, timeouts, 429 and transient 5xx."""
+        """Send with retries (when ``retry``) on connection errors, timeouts, 429 and transient 5xx: after the
+        backoff, or after the answer's ``Retry-After`` when it has one; one longer than ``max_retry_after`` is not
+        retried (the error, with its ``retry_after``, is raised at once)."""
         attempt = 0
         while True:
             try:
@@ -126,7 +167,18 @@ class Transport:
             except OrkestaPayError as exc:
                 if not retry or attempt >= self.max_retries or not _is_retryable(exc):
                     raise
-                delay = self.backoff_factor * 2**attempt
+                asked: float | None = getattr(exc, "retry_after", None)
+                if asked is not None and asked > self.max_retry_after:
+                    logger.warning(
+                        "OrkestaPay %s %s: HTTP %s asks to wait %.0f s (Retry-After), more than %.0f s; not retried",
+                        method,
+                        path,
+                        exc.status_code,
+                        asked,
+                        self.max_retry_after,
+                    )
+                    raise
+                delay = self.backoff_factor * 2**attempt if asked is None else asked
                 logger.warning(
                     "OrkestaPay %s %s failed (%s); retry %d of %d in %.2f s",
                     method,
@@ -239,8 +291,12 @@ class Transport:
             body = _excerpt(content) or None
         if not request_id:
             request_id = response.headers.get("X-Request-Id") or None
+        retry_after = None
+        if status in RETRY_AFTER_STATUSES:
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"), now=self._clock())
         return _error_class(status)(
             self._scrub(message, token),
+            retry_after=retry_after,
             status_code=status,
             request_id=request_id,
             category=category,

@@ -13,16 +13,29 @@ It talks to OrkestaPay only through :class:`~django_orkestapay.client.OrkestaPay
 ``raw_request`` for the questions they do not cover) and needs Django installed but no settings. Its modules:
 ``context`` (configuration, the refusal of production, raw calls, questions), ``assumptions`` (what the package
 assumes, and the request bodies), ``questions_*`` (one module per subject), ``listener`` (the loopback return
-server), ``runner`` (one run), ``report`` and ``redaction`` (the output), ``cli`` (both entry points' options).
+and webhook server), ``runner`` (one run), ``report`` and ``redaction`` (the output), ``cli`` (both entry points'
+options).
 """
 
-from .context import GROUPS, PRODUCTION_FLAG, Exchange, ProbeConfig, ProbeContext, ProductionRefused, Question
+from .context import (
+    DEFAULT_GROUPS,
+    GROUPS,
+    OPT_IN_GROUPS,
+    PRODUCTION_FLAG,
+    Exchange,
+    ProbeConfig,
+    ProbeContext,
+    ProductionRefused,
+    Question,
+)
 from .redaction import Redactor
 from .report import Report, Row, Verdict, render_json, render_text
 from .runner import run_probe
 
 __all__ = [
+    "DEFAULT_GROUPS",
     "GROUPS",
+    "OPT_IN_GROUPS",
     "PRODUCTION_FLAG",
     "Exchange",
     "ProbeConfig",

@@ -86,6 +86,28 @@ KNOWN_PAYMENT_STATUSES = frozenset(
         "PARTIALLY_REFUNDED",
     }
 )
+#: Where the package reads a webhook's event name, in order (``services.webhooks.parse_webhook_payload``;
+#: ``tests/probe`` keeps the two in step; ``type`` only when it names an event), and where it reads the payment:
+#: ``data.payment``, else ``data``. Whatever the name, the package reads an event that names one of its orders.
+EVENT_NAME_KEYS = ("type_event", "event_type", "eventType", "type")
+#: The event names that make the package re-read the order (``services.webhooks.HANDLED_EVENT_TYPES``); others are
+#: stored and ignored.
+HANDLED_EVENT_TYPES = frozenset(
+    {
+        "payment.purchase",
+        "payment.capture",
+        "payment.authorize",
+        "payment.cancel",
+        "payment.refund",
+        "payment.update",
+        "order.update",
+    }
+)
+#: The signature headers the package verifies (Svix's, or the Standard Webhooks names the Svix libraries accept).
+SIGNATURE_HEADER_FAMILIES = (
+    ("svix-id", "svix-timestamp", "svix-signature"),
+    ("webhook-id", "webhook-timestamp", "webhook-signature"),
+)
 #: Hosts a ``checkout_redirect_url`` may point at unless ``CHECKOUT_HOSTS`` says otherwise.
 TRUSTED_CHECKOUT_HOSTS: tuple[str, ...] = conf.DEFAULT_CHECKOUT_HOSTS
 #: The checkout locales the package sends with its default settings.
@@ -133,8 +155,10 @@ def guide_checkout_body(
 
 
 def package_checkout_body(merchant_order_id: str, email: str, *, expires_at_ms: int) -> dict[str, Any]:
-    """A request shaped as the package builds one: ``product_id`` and ``description``, a discount, shipping, taxes
-    (counted in the total), a merchant customer id and ``expires_at``."""
+    """A request shaped as the package builds one by default: ``product_id`` and ``description``, a discount,
+    shipping, a merchant customer id, ``expires_at``, and the order's taxes (16.51 on two mugs at 450.50) folded
+    into the line prices and the subtotal (no ``order.taxes``: ``SEND_UNCONFIRMED_FIELDS`` leaves it out). The odd
+    cent splits the line in two with the same ``product_id``, as ``services.checkout_body.fold_taxes`` does."""
     return {
         "completed_redirect_url": EXAMPLE_COMPLETED_URL,
         "canceled_redirect_url": EXAMPLE_CANCELED_URL,
@@ -143,20 +167,20 @@ def package_checkout_body(merchant_order_id: str, email: str, *, expires_at_ms: 
         "order": {
             "merchant_order_id": merchant_order_id,
             "currency": "MXN",
-            "subtotal_amount": Decimal("901.00"),
+            "subtotal_amount": Decimal("917.51"),
             "country_code": "MX",
             "discounts": [{"amount": 1}],
             "shipping_details": {"amount": 99},
-            "taxes": [{"amount": Decimal("16.50")}],
-            "total_amount": Decimal("1015.50"),
+            "total_amount": Decimal("1015.51"),
             "products": [
                 {
                     "product_id": "probe-1",
                     "name": "Taza de prueba",
-                    "quantity": 2,
-                    "unit_price": Decimal("450.50"),
+                    "quantity": 1,
+                    "unit_price": unit_price,
                     "description": "Probe item",
                 }
+                for unit_price in (Decimal("458.75"), Decimal("458.76"))
             ],
             "customer": {
                 "first_name": "Ana",
@@ -167,3 +191,19 @@ def package_checkout_body(merchant_order_id: str, email: str, *, expires_at_ms: 
             "expires_at": expires_at_ms,
         },
     }
+
+
+#: The taxes of :func:`taxes_checkout_body`: IVA (16 %) on the guide's 990.
+GUIDE_TAXES = Decimal("158.40")
+
+
+def taxes_checkout_body(merchant_order_id: str, email: str, *, counted: bool = True) -> dict[str, Any]:
+    """The guide's sample with ``order.taxes`` as the package sends it when ``SEND_UNCONFIRMED_FIELDS`` names
+    ``order.taxes``: the subtotal without them and, when ``counted``, a total with them (1148.40); else the total
+    without them (990), to learn whether OrkestaPay counts them."""
+    total = Decimal(990) + (GUIDE_TAXES if counted else 0)
+    return guide_checkout_body(merchant_order_id, email, taxes=[{"amount": GUIDE_TAXES}], total_amount=_number(total))
+
+
+def _number(amount: Decimal) -> Decimal | int:
+    return int(amount) if amount == amount.to_integral_value() else amount

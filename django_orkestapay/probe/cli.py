@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ..client import SANDBOX_BASE_URL, CheckoutResult
 from .assumptions import DEFAULT_LOCALES
-from .context import EXTRA_LOCALES, GROUPS, PRODUCTION_FLAG, ProbeConfig, ProductionRefused
+from .context import EXTRA_LOCALES, GROUPS, OPT_IN_GROUPS, PRODUCTION_FLAG, ProbeConfig, ProductionRefused
 from .redaction import url_host
 from .report import render_json, render_text
 from .runner import client_id_hint, run_probe
@@ -43,7 +43,13 @@ class Output(Protocol):
 INSTRUCTIONS = {
     "completed": "PAY with a sandbox test card (4242 4242 4242 4242, any CVC, a future expiry date)",
     "canceled": "CANCEL (use OrkestaPay's button that returns to the shop)",
+    "pending": "choose SPEI (bank transfer) or CASH and create the payment reference, but do NOT pay it; the probe "
+    "watches for the waiting payment",
+    "declined": "PAY with a card the sandbox DECLINES (4000 0000 0000 0002, Stripe's test card for a decline; any "
+    "CVC, a future expiry date), then CANCEL back to the shop",
 }
+#: The options that add an opt-in question group.
+OPT_IN_OPTIONS = {"pending": "pending", "refund": "refund", "webhooks": "webhooks"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +76,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--refund", action="store_true", help="also refund the sandbox payment (half, again, the rest)")
     parser.add_argument(
+        "--pending",
+        action="store_true",
+        help="also try, in a browser, a SPEI or cash payment left waiting and a declined card",
+    )
+    parser.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="also record the webhooks OrkestaPay delivers (register the URL it prints; needs --return-base-url)",
+    )
+    parser.add_argument(
+        "--webhook-wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait for webhook deliveries at the end of the run (default 120)",
+    )
+    parser.add_argument(
         "--locale", action="append", default=[], metavar="CODE", help="another checkout locale to try (repeatable)"
     )
     parser.add_argument("--json", dest="json_path", metavar="PATH", help="where to write the JSON report")
@@ -86,9 +109,9 @@ def _groups(options: Any) -> tuple[str, ...]:
     def names(value: str | None) -> list[str]:
         return [name.strip() for name in (value or "").split(",") if name.strip()]
 
-    chosen = names(options.only) or [group for group in GROUPS if group != "refund" or options.refund]
-    if options.refund and "refund" not in chosen:
-        chosen.append("refund")
+    wanted = {group for option, group in OPT_IN_OPTIONS.items() if getattr(options, option, False)}
+    chosen = names(options.only) or [group for group in GROUPS if group not in OPT_IN_GROUPS or group in wanted]
+    chosen += sorted(wanted - set(chosen))
     return tuple(group for group in chosen if group not in names(options.skip))
 
 
@@ -118,23 +141,45 @@ def config_from_options(
         listen_host=host.strip("[]"),
         listen_port=int(port),
         return_base_url=options.return_base_url,
+        webhook_wait=float(options.webhook_wait),
     )
+
+
+def _tell(out: Output, text: str) -> None:
+    """Write ``text`` and flush it at once: the person reads it while the probe waits."""
+    out.write(text)
+    flush = getattr(out, "flush", None)
+    if callable(flush):
+        flush()
 
 
 def terminal_presenter(out: Output, wait: float) -> Callable[[str, CheckoutResult], None]:
     """Show a person the hosted checkout to open in their own browser, and what to do there."""
 
     def present(side: str, checkout: CheckoutResult) -> None:
-        out.write(
+        _tell(
+            out,
             f"\n>>> Open this OrkestaPay checkout in your browser and {INSTRUCTIONS[side]}:\n\n"
             f"    {checkout.redirect_url}\n\n"
-            f"    Waiting up to {wait:.0f} s for the browser to come back (Ctrl-C to give up)...\n"
+            f"    Waiting up to {wait:.0f} s for the browser to come back (Ctrl-C to give up)...\n",
         )
-        flush = getattr(out, "flush", None)
-        if callable(flush):
-            flush()
 
     return present
+
+
+def terminal_announcer(out: Output, wait: float) -> Callable[[str, str], None]:
+    """Tell a person the webhook URL to register in OrkestaPay's portal."""
+
+    def announce(what: str, url: str) -> None:
+        _tell(
+            out,
+            f"\n>>> Register this URL as a webhook endpoint in the OrkestaPay portal (Developers > Webhooks, every "
+            f"event), or send it a sample from the portal's Testing tab:\n\n    {url}\n\n"
+            f"    It must reach this machine (--return-base-url). Deliveries are recorded until the end of the run "
+            f"(then up to {wait:.0f} s more).\n",
+        )
+
+    return announce
 
 
 def execute(
@@ -147,7 +192,11 @@ def execute(
 ) -> int:
     """Run the probe, print its text report on ``out``, write the JSON report; return the exit status."""
     try:
-        report, redactor = run_probe(config, present=present or terminal_presenter(out, config.return_timeout))
+        report, redactor = run_probe(
+            config,
+            present=present or terminal_presenter(out, config.return_timeout),
+            announce=terminal_announcer(out, config.webhook_wait),
+        )
     except ProductionRefused as exc:
         err.write(f"Refused: {exc}\n")
         return EXIT_CANNOT_RUN

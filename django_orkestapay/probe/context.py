@@ -17,13 +17,30 @@ from urllib.parse import urlsplit
 from ..client import PRODUCTION_BASE_URL, SANDBOX_BASE_URL, CheckoutResult, OrkestaPayClient
 from ..exceptions import OrkestaPayError
 from .assumptions import DEFAULT_LOCALES
+from .listener import ReturnListener
 from .redaction import Redactor
 from .report import Row, Verdict
 
 logger = logging.getLogger("django_orkestapay.probe")
 
 #: The question groups, in the order they run (``token`` always runs: the others need a token).
-GROUPS = ("token", "auth", "checkout", "locale", "duplicates", "amounts", "return", "refund")
+GROUPS = (
+    "token",
+    "auth",
+    "checkout",
+    "locale",
+    "duplicates",
+    "amounts",
+    "return",
+    "pending",
+    "refund",
+    "limits",
+    "webhooks",
+)
+#: Groups asked only when chosen: a person pays by SPEI or cash and has a card declined (``pending``), the sandbox
+#: payment is refunded (``refund``), a webhook endpoint reachable from OrkestaPay is registered (``webhooks``).
+OPT_IN_GROUPS = ("pending", "refund", "webhooks")
+DEFAULT_GROUPS = tuple(group for group in GROUPS if group not in OPT_IN_GROUPS)
 #: The hosts the probe talks to without being told otherwise: OrkestaPay's sandbox and loopback (the fake gateway).
 SANDBOX_HOSTS = frozenset({urlsplit(SANDBOX_BASE_URL).hostname or ""})
 PRODUCTION_HOSTS = frozenset({urlsplit(PRODUCTION_BASE_URL).hostname or ""})
@@ -81,15 +98,17 @@ class ProbeConfig:
 
     ``locales`` are the checkout locales this shop sends (the package assumes OrkestaPay accepts them);
     ``extra_locales`` are asked too, with nothing assumed. ``returns`` names the sides a person is asked to try
-    (``completed``, ``canceled``); ``return_base_url`` replaces the listener's own address in the return URLs (a
-    tunnel to it, when OrkestaPay refuses loopback URLs).
+    (``completed``, ``canceled``); ``return_base_url`` replaces the listener's own address in the return URLs and
+    the webhook URL (a tunnel to it, when OrkestaPay refuses loopback URLs; webhooks always need one).
+    ``expiry_lifetime`` is the life of the checkout the ``webhooks`` group lets expire, ``webhook_wait`` how long
+    that group waits for deliveries at the end of the run.
     """
 
     client_id: str = field(repr=False)
     client_secret: str = field(repr=False)
     base_url: str = SANDBOX_BASE_URL
     allow_production: bool = False
-    groups: tuple[str, ...] = GROUPS[:-1]
+    groups: tuple[str, ...] = DEFAULT_GROUPS
     locales: tuple[str, ...] = DEFAULT_LOCALES
     extra_locales: tuple[str, ...] = EXTRA_LOCALES
     returns: tuple[str, ...] = ("completed", "canceled")
@@ -98,6 +117,8 @@ class ProbeConfig:
     listen_port: int = 0
     return_base_url: str | None = None
     read_timeout: float = 20.0
+    expiry_lifetime: float = 60.0
+    webhook_wait: float = 120.0
 
     def __post_init__(self) -> None:
         unknown = set(self.groups) - set(GROUPS)
@@ -119,6 +140,7 @@ class Exchange:
     body: Any
     error: str = ""
     validation_errors: tuple[dict[str, Any], ...] = ()
+    retry_after: float | None = None  # a 429's or 503's Retry-After, in seconds
 
     @property
     def ok(self) -> bool:
@@ -143,19 +165,42 @@ class Exchange:
         return {"status": self.status, "body": self.body, **({"error": self.error} if self.error else {})}
 
 
-#: How a person (or a test) is shown a hosted checkout: ``present(side, checkout)``.
+#: How a person (or a test) is shown a hosted checkout: ``present(side, checkout)``; ``side`` is ``completed``,
+#: ``canceled``, ``pending`` (pay by SPEI or cash, without paying) or ``declined`` (a declined card, then cancel).
 Presenter = Callable[[str, CheckoutResult], None]
+#: How a person (or a test) is told something to do that is not a checkout: ``announce(what, url)``; ``what`` is
+#: ``webhook`` (register ``url`` as a webhook endpoint in OrkestaPay's portal).
+Announcer = Callable[[str, str], None]
+
+
+def _log_announcement(what: str, url: str) -> None:
+    logger.info("Probe: %s %s", what, url)
 
 
 class ProbeContext:
-    """The client, the redactor and the memory of one run, plus the raw call every question uses."""
+    """The client, the redactor and the memory of one run, plus the raw call every question uses. ``listener`` is
+    the run's :class:`~.listener.ReturnListener` (``None`` when no group needs one); ``orders`` maps every order
+    id this run created to the label of its merchant order id (``return-completed``, ``pending``...)."""
 
-    def __init__(self, config: ProbeConfig, client: OrkestaPayClient, redactor: Redactor, present: Presenter) -> None:
+    def __init__(
+        self,
+        config: ProbeConfig,
+        client: OrkestaPayClient,
+        redactor: Redactor,
+        present: Presenter,
+        announce: Announcer | None = None,
+        *,
+        run_id: str | None = None,
+    ) -> None:
         self.config = config
         self.client = client
         self.redactor = redactor
         self.present = present
-        self.run_id = uuid.uuid4().hex[:10]
+        self.announce = announce or _log_announcement
+        self.listener: ReturnListener | None = None
+        self.orders: dict[str, str] = {}
+        self._labels: dict[str, str] = {}
+        self.run_id = run_id or uuid.uuid4().hex[:10]
         #: The buyer's e-mail in every checkout of this run (removed from the report like any e-mail).
         self.email = f"probe.{self.run_id}@example.com"
         self.memo: dict[str, Any] = {}
@@ -165,7 +210,21 @@ class ProbeContext:
     def merchant_order_id(self, label: str) -> str:
         """A merchant order id of its own for each checkout of this run: ``probe-<run>-<n>-<label>``."""
         self._references += 1
-        return f"probe-{self.run_id}-{self._references}-{label}"
+        reference = f"probe-{self.run_id}-{self._references}-{label}"
+        self._labels[reference] = label
+        return reference
+
+    def label_for(self, order_id: Any, merchant_order_id: Any = None) -> str | None:
+        """The label of this run's checkout that an order id (or merchant order id) belongs to, None if none."""
+        if isinstance(order_id, str) and order_id in self.orders:
+            return self.orders[order_id]
+        return self._labels.get(merchant_order_id) if isinstance(merchant_order_id, str) else None
+
+    def remember_order(self, merchant_order_id: Any, order_id: Any) -> None:
+        """Note which of this run's checkouts an OrkestaPay order belongs to (for the webhook questions)."""
+        label = self._labels.get(merchant_order_id) if isinstance(merchant_order_id, str) else None
+        if label is not None and isinstance(order_id, str) and order_id:
+            self.orders[order_id] = label
 
     def call(
         self,
@@ -189,6 +248,7 @@ class ProbeContext:
                 exc.response_body,
                 f"{type(exc).__name__}: {exc.message}",
                 tuple(exc.validation_errors),
+                getattr(exc, "retry_after", None),
             )
         return Exchange(status, body)
 

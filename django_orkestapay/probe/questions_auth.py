@@ -1,5 +1,6 @@
-"""The token questions: what ``POST /v1/oauth/tokens`` answers, how long its token really lives, and how a token
-OrkestaPay never issued (garbage, or a real one with its signature changed) is refused."""
+"""The token questions: what ``POST /v1/oauth/tokens`` answers, how long its token really lives, how a refused
+client secret is answered, and how a token OrkestaPay never issued (garbage, or a real one with its signature
+changed) is refused."""
 
 from __future__ import annotations
 
@@ -38,6 +39,14 @@ GARBAGE_Q = Question(
     "On 403 the client does not renew a refused token, so an expired cached token fails until the cache forgets it: "
     "tell us (attach the JSON report). A 401 with another body is harmless (the message is read from message or "
     "error); tell us so the fake answers the same.",
+)
+BAD_SECRET_Q = Question(
+    "auth.bad_secret",
+    "How does POST /v1/oauth/tokens refuse the right client id with a wrong client secret?",
+    "HTTP 401 (or 403) with a JSON body carrying message or error: the client raises AuthenticationError with it, "
+    "and never retries a refused token request",
+    "With another status the client raises another error (400: InvalidRequestError) whose message may mislead "
+    "whoever reads the logs; nothing else changes. Tell us (attach the JSON report) so the fake answers the same.",
 )
 TAMPERED_Q = replace(GARBAGE_Q, key="auth.tampered_token", text="How is a real token with a changed signature refused?")
 
@@ -122,8 +131,27 @@ def _refusal_row(question: Question, answer: Exchange) -> Row:
     return question.answer(observed, matches=matches, evidence=answer.evidence())
 
 
+def _bad_secret_row(ctx: ProbeContext) -> Row:
+    wrong = f"{ctx.config.client_secret}-wrong-{ctx.run_id}"
+    ctx.redactor.add_secret(wrong)
+    credentials = {"client_id": ctx.config.client_id, "client_secret": wrong, "grant_type": "client_credentials"}
+    answer = ctx.call("POST", AUTH_PATH, payload=credentials, authorise=False)
+    body = answer.body
+    if answer.ok:
+        return BAD_SECRET_Q.answer(f"accepted (HTTP {answer.status}): a wrong secret got a token", matches=False)
+    if answer.status is None:
+        return BAD_SECRET_Q.error(answer.describe(), answer.evidence())
+    fields = sorted(body) if isinstance(body, dict) else []
+    said = [key for key in ("message", "error") if isinstance(body, dict) and isinstance(body.get(key), str)]
+    observed = f"HTTP {answer.status}, " + (f"JSON fields {', '.join(fields)}" if fields else "no JSON body")
+    evidence = {**answer.evidence(), "fields": fields}
+    return BAD_SECRET_Q.answer(observed, matches=answer.status in (401, 403) and bool(said), evidence=evidence)
+
+
 def ask_auth(ctx: ProbeContext) -> Iterator[Row]:
-    """``auth.garbage_token`` and ``auth.tampered_token``: the same read with a token OrkestaPay never issued."""
+    """``auth.bad_secret``, then ``auth.garbage_token`` and ``auth.tampered_token``: the same read with a token
+    OrkestaPay never issued."""
+    yield _bad_secret_row(ctx)
     path = "/v1/orders/ord_00000000000000000000000000000000"
     garbage = "not-a-token-" + ctx.run_id
     ctx.redactor.add_secret(garbage)

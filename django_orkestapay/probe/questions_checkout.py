@@ -65,11 +65,11 @@ LIFETIME_Q = Question(
 )
 PACKAGE_SHAPE_Q = Question(
     "checkout.package_shape",
-    "Is a request shaped as the package sends it accepted (product_id, description, discount, shipping, taxes in "
-    "the total, merchant_customer_id, expires_at)?",
+    "Is a request shaped as the package sends it accepted (product_id, description, discount, shipping, taxes "
+    "folded into the prices and the subtotal, one product split over two lines, merchant_customer_id, expires_at)?",
     "accepted",
     "The package's own checkouts would be refused like this: attach the JSON report (the refused field says what "
-    "to change; with taxes, OrkestaPay may not count them in total_amount).",
+    "to change).",
 )
 EXPIRES_Q = Question(
     "checkout.expires_at",
@@ -96,6 +96,7 @@ def create(ctx: ProbeContext, body: dict[str, Any], headers: dict[str, str] | No
     answer = ctx.call("POST", "/v1/checkouts", payload=body, headers=headers)
     if answer.ok and isinstance(answer.body.get("order"), dict):
         ctx.note_status("order", answer.body["order"].get("status"))
+        ctx.remember_order(body.get("order", {}).get("merchant_order_id"), answer.body["order"].get("order_id"))
     return answer
 
 

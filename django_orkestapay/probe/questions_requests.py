@@ -1,13 +1,16 @@
 """What OrkestaPay accepts in a checkout request: locales, a reused ``merchant_order_id``, the same request twice
-under one ``Idempotency-Key``, and amounts that do not add up."""
+under one ``Idempotency-Key``, amounts that do not add up, and ``order.taxes`` (which the package sends only when
+``SEND_UNCONFIRMED_FIELDS`` names it)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
 
-from .assumptions import guide_checkout_body
-from .context import ProbeContext, Question
+from .assumptions import GUIDE_TAXES, guide_checkout_body, taxes_checkout_body
+from .context import Exchange, ProbeContext, Question, number
 from .questions_checkout import create
 from .report import Row
 
@@ -37,14 +40,27 @@ TOTAL_Q = Question(
     "amounts.total",
     "Is a checkout whose total_amount is not subtotal - discounts accepted?",
     "accepted (OrkestaPay does not check sums; the package checks its own before calling)",
-    "Harmless: the package never sends sums that do not add up. Tell us so the fake's strict_amounts can follow, "
-    "and check checkout.package_shape (taxes counted in the total).",
+    "Harmless: the package never sends sums that do not add up. Tell us so the fake's strict_amounts can follow.",
 )
 SUBTOTAL_Q = Question(
     "amounts.subtotal",
     "Is a checkout whose products do not add up to subtotal_amount accepted?",
     TOTAL_Q.assumed,
     TOTAL_Q.advice,
+)
+TAXES_Q = Question(
+    "amounts.taxes",
+    "Is order.taxes: [{amount}] accepted beside a subtotal without it and a total with it, and echoed?",
+    "nothing by default (the package folds taxes into the line prices); SEND_UNCONFIRMED_FIELDS ['order.taxes'] "
+    "needs: accepted, order.taxes and total_amount echoed as sent",
+    "Leave order.taxes out of ORKESTAPAY['SEND_UNCONFIRMED_FIELDS'] (the default): the package then folds the taxes "
+    "into the prices, which OrkestaPay accepts (checkout.package_shape).",
+)
+TAXES_COUNTED_Q = Question(
+    "amounts.taxes_counted",
+    "Does OrkestaPay count order.taxes in its sums (is the same request with a total leaving them out refused)?",
+    "nothing (asked to learn it): refused means counted; both totals accepted means sums are not checked",
+    "OrkestaPay's sums leave order.taxes out: never name it in SEND_UNCONFIRMED_FIELDS. Tell us.",
 )
 
 
@@ -121,3 +137,40 @@ def ask_amounts(ctx: ProbeContext) -> Iterator[Row]:
     yield SUBTOTAL_Q.answer(
         "accepted" if answer.ok else answer.describe(), matches=answer.ok, evidence=answer.evidence()
     )
+    yield from _taxes_rows(ctx)
+
+
+def _taxes_rows(ctx: ProbeContext) -> Iterator[Row]:
+    """``amounts.taxes`` and ``amounts.taxes_counted``: ``order.taxes`` with a total that counts it, then without."""
+    counted = create(ctx, taxes_checkout_body(ctx.merchant_order_id("taxes"), ctx.email))
+    uncounted = create(ctx, taxes_checkout_body(ctx.merchant_order_id("taxes-uncounted"), ctx.email, counted=False))
+    if not counted.ok:
+        yield TAXES_Q.answer(counted.describe(), matches=False, evidence=counted.evidence())
+    else:
+        echoed, total = _echoed_taxes(counted), number(_as_dict(counted.body.get("order")).get("total_amount"))
+        sent_total = Decimal(990) + GUIDE_TAXES
+        observed = f"accepted; order.taxes echoed as {echoed}, total_amount {total} (sent {GUIDE_TAXES}, {sent_total})"
+        matches = echoed == GUIDE_TAXES and total == sent_total
+        yield TAXES_Q.answer(observed, matches=matches, evidence={"taxes": echoed, "total_amount": total})
+    if counted.ok and not uncounted.ok:
+        row = TAXES_COUNTED_Q.answer(f"counted: a total without them was {uncounted.describe()}", matches=True)
+    elif counted.ok:
+        row = TAXES_COUNTED_Q.answer("not told: both totals were accepted (sums are not checked)", matches=None)
+    elif uncounted.ok:
+        row = TAXES_COUNTED_Q.answer("not counted: only the total without them was accepted", matches=False)
+    else:
+        row = TAXES_COUNTED_Q.error(f"both were refused: {uncounted.describe()}", uncounted.evidence())
+    yield row
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _echoed_taxes(answer: Exchange) -> Decimal | None:
+    """The sum of the answer's ``order.taxes`` amounts, None when it has none."""
+    taxes = _as_dict(answer.body.get("order")).get("taxes")
+    if not isinstance(taxes, list) or not taxes:
+        return None
+    amounts = [number(_as_dict(tax).get("amount")) for tax in taxes]
+    return None if None in amounts else sum((a for a in amounts if a is not None), Decimal(0))

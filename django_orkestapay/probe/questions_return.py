@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -80,15 +81,25 @@ PAYMENT_Q = Question(
 
 def ask_returns(ctx: ProbeContext) -> Iterator[Row]:
     """For each side in ``config.returns``: a checkout, a person in a browser, the arrival, the order, the payment."""
+    with listening(ctx) as listener:
+        for side in ("completed", "canceled"):
+            if side in ctx.config.returns:
+                yield from _one_side(ctx, listener, side)
+            else:
+                yield questions(side)["arrived"].skip(f"--return does not name {side}")
+
+
+@contextmanager
+def listening(ctx: ProbeContext) -> Iterator[ReturnListener]:
+    """The run's listener (the runner starts one for the whole run), or one of this group's own."""
+    if ctx.listener is not None:
+        yield ctx.listener
+        return
     config = ctx.config
     with ReturnListener(
         ctx.run_id, host=config.listen_host, port=config.listen_port, public_base_url=config.return_base_url
     ) as listener:
-        for side in ("completed", "canceled"):
-            if side in config.returns:
-                yield from _one_side(ctx, listener, side)
-            else:
-                yield questions(side)["arrived"].skip(f"--return does not name {side}")
+        yield listener
 
 
 def _one_side(ctx: ProbeContext, listener: ReturnListener, side: str) -> Iterator[Row]:
@@ -97,8 +108,8 @@ def _one_side(ctx: ProbeContext, listener: ReturnListener, side: str) -> Iterato
     body = guide_checkout_body(
         ctx.merchant_order_id(f"return-{side}"),
         ctx.email,
-        completed_url=f"{listener.url('completed')}?{own_query}",
-        canceled_url=f"{listener.url('canceled')}?{own_query}",
+        completed_url=f"{listener.url('completed', ACTIONS[side])}?{own_query}",
+        canceled_url=f"{listener.url('canceled', ACTIONS[side])}?{own_query}",
     )
     answer = create(ctx, body)
     checkout, problem = read(answer)
@@ -107,7 +118,7 @@ def _one_side(ctx: ProbeContext, listener: ReturnListener, side: str) -> Iterato
         return
     yield asked["checkout"].answer(f"accepted: {checkout.checkout_id}", matches=True)
     ctx.present(side, checkout)
-    arrival = listener.next_arrival(ctx.config.return_timeout)
+    arrival = listener.next_arrival(ctx.config.return_timeout, flow=ACTIONS[side])
     if arrival is None:
         yield asked["arrived"].error(f"nobody came back within {ctx.config.return_timeout:.0f} s")
         return
@@ -211,10 +222,10 @@ def _payment_row(ctx: ProbeContext, order_id: str, arrival: Arrival, sent: dict[
     observed = f"{len(content)} listed, status {payment.body.get('status')}; the URL's payment_id " + (
         "is absent" if in_url is None else "names it" if in_url == payment_id else "names another payment"
     )
-    return PAYMENT_Q.answer(observed, matches=matches, evidence=_payment_shape(payment.body))
+    return PAYMENT_Q.answer(observed, matches=matches, evidence=payment_shape(payment.body))
 
 
-def _payment_shape(payment: dict[str, Any]) -> dict[str, Any]:
+def payment_shape(payment: dict[str, Any]) -> dict[str, Any]:
     """The payment's shape without its values (card details are buyer data)."""
     amount = payment.get("amount")
     source = payment.get("payment_source")

@@ -3,10 +3,10 @@
 :class:`Redactor` rewrites any JSON-like value or text: a value under a secret key (``access_token``,
 ``client_secret``, ...) or a buyer key (``email``, ``first_name``, ``last_name``, card and address fields) is
 replaced whole; in every other string, the secrets this run knows (the client id and secret, each access token it
-received or made up), anything shaped like a JWT, an e-mail address or a card number (14 to 19 digits, spaces or
-dashes allowed) is replaced; a checkout redirect URL keeps only its scheme and host (its path can carry a session
-key). The report is redacted as it is built and once more, as text, before it is written.
-"""
+received or made up; one shorter than six characters wherever it stands alone as a word), anything shaped like a
+JWT, an e-mail address or a card number (14 to 19 digits, spaces or dashes allowed) is replaced; a checkout redirect
+URL keeps only its scheme and host (its path can carry a session key). The report is redacted as it is built and
+once more, as text, before it is written."""
 
 from __future__ import annotations
 
@@ -58,6 +58,15 @@ _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){13,18}(?![\w-])")
 
 
+#: A secret shorter than this is replaced only where it stands alone, not inside a longer word.
+SHORT_SECRET = 6
+
+
+def _standing_alone(secret: str) -> re.Pattern[str]:
+    """``secret`` as a whole word: not preceded or followed by a letter, a digit, ``-`` or ``_``."""
+    return re.compile(rf"(?<![A-Za-z0-9_-]){re.escape(secret)}(?![A-Za-z0-9_-])")
+
+
 def _is_secret_key(key: str) -> bool:
     key = key.lower()
     return key in SECRET_KEYS or key.endswith(("_token", "_secret")) or key == "authorization"
@@ -78,23 +87,31 @@ class Redactor:
     def __init__(self, secrets: list[str] | None = None) -> None:
         self._lock = threading.Lock()
         self._secrets: list[str] = []
+        self._short: list[re.Pattern[str]] = []
         for secret in secrets or []:
             self.add_secret(secret)
 
     def add_secret(self, secret: str | None) -> None:
-        """Never let ``secret`` through again (ignored when empty or very short, which would mangle the text)."""
-        if secret and len(secret) >= 6:
-            with self._lock:
-                if secret not in self._secrets:
-                    self._secrets.append(secret)
-                    self._secrets.sort(key=len, reverse=True)  # a longer secret may contain a shorter one
+        """Never let ``secret`` through again (ignored when empty). One of :data:`SHORT_SECRET` characters or fewer
+        is replaced only where it stands alone (see :func:`_standing_alone`): everywhere, it would mangle the text."""
+        if not secret:
+            return
+        with self._lock:
+            if len(secret) < SHORT_SECRET:
+                if secret not in (pattern.pattern for pattern in self._short):
+                    self._short.append(_standing_alone(secret))
+            elif secret not in self._secrets:
+                self._secrets.append(secret)
+                self._secrets.sort(key=len, reverse=True)  # a longer secret may contain a shorter one
 
     def text(self, value: str) -> str:
         """``value`` with every known secret, JWT, e-mail address and card number replaced."""
         with self._lock:
-            secrets = list(self._secrets)
+            secrets, short = list(self._secrets), list(self._short)
         for secret in secrets:
             value = value.replace(secret, SECRET)
+        for pattern in short:
+            value = pattern.sub(SECRET, value)
         value = _JWT.sub(TOKEN, value)
         value = _EMAIL.sub(EMAIL, value)
         return _CARD.sub(CARD, value)

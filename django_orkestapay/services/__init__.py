@@ -5,18 +5,19 @@ goes through :func:`transition_order`, under a row lock, and sends its signals o
 
 This module is the layer's public face: import ``django_orkestapay.services`` and use the names in ``__all__``. Each
 capability lives in a module of its own: ``orders`` (orders, amounts, shop-object orders and their content
-fingerprints), ``money`` (amount and quantity validation), ``checkouts`` (start_checkout, the request body, return
-URLs, trusted redirects), ``payability`` (whether a new checkout may be offered), ``buyer_state`` (where an order
-stands for its buyer) with ``instructions`` (a transfer's or cash payment's details), ``transitions`` (the state
-machine, the review flag, robust signals on commit), ``derive`` (an order's status from its ledger, pure),
-``ledger`` (the Payment rows, refunds mirrored and settled), ``apply`` (what the API reports, applied under the
-order's lock), ``sync`` (reading attempts: returns, reconciliation, expiry), ``webhooks`` (receive, store, reject,
-parse, process), ``reprocessing`` (one stored event by id, the reprocess sweep), ``refunds`` (with
-``refund_sending``, the call and its outcomes, and ``refund_intents``, exactly once per confirmation page),
-``review`` (an operator's review of a flagged order, never over a newer flag), ``payment_links`` (links to an
-order's pay page: create, revoke, resolve, pay), ``batch`` (bulk actions and their summary) and ``api_client`` (the
-client for the current settings). They import each other one way only (the architecture test keeps it so); none of
-them imports this face.
+fingerprints), ``money`` (amount and quantity validation), ``checkouts`` (start_checkout, return URLs, trusted
+redirects), ``checkout_body`` (the request body, taxes folded into the prices), ``payability`` (whether a new
+checkout may be offered), ``buyer_state`` (where an order stands for its buyer) with ``instructions`` (a transfer's
+or cash payment's details), ``transitions`` (the state machine, the review flag, robust signals on commit),
+``derive`` (an order's status from its ledger, pure), ``ledger`` (the Payment rows, refunds mirrored and settled),
+``apply`` (what the API reports, applied under the order's lock), ``sync`` (reading attempts: returns,
+reconciliation, expiry), ``webhooks`` (receive, store, reject, parse, process), ``reprocessing`` (one stored event
+by id, the reprocess sweep), ``refunds`` (with ``refund_sending``, the call and its outcomes, and
+``refund_intents``, exactly once per confirmation page, and ``refund_availability``, whether the portal has refunds
+turned on), ``review`` (an operator's review of a flagged order, never over a newer flag), ``payment_links`` (links
+to an order's pay page: create, revoke, resolve, pay), ``batch`` (bulk actions and their summary) and ``api_client``
+(the client for the current settings). They import each other one way only (the architecture test keeps it so); none
+of them imports this face.
 """
 
 from .api_client import forget_access_token, get_client
@@ -43,6 +44,7 @@ from .payment_links import (
     revoke_payment_link,
     revoke_payment_links,
 )
+from .refund_availability import RefundAvailability, refund_availability
 from .refund_intents import RefundIntent, load_refund_intent, new_refund_intent
 from .refunds import (
     mark_refund_failed,
@@ -78,6 +80,7 @@ __all__ = [
     "Derived",
     "PaymentInstructions",
     "PaymentState",
+    "RefundAvailability",
     "RefundIntent",
     "SyncResult",
     "apply_payment_read",
@@ -118,6 +121,7 @@ __all__ = [
     "reconcile_refunds",
     "record_payment",
     "refresh_order_status",
+    "refund_availability",
     "refund_order",
     "refund_orders",
     "refund_payment",

@@ -1,6 +1,6 @@
 """Checkouts: :func:`start_checkout` registers (or reuses) an OrkestaPay hosted checkout for an order, with the
-request body, the checkout locale, the signed return URLs, and the check that OrkestaPay's redirect URL points at
-a trusted host."""
+checkout locale, the signed return URLs, and the check that OrkestaPay's redirect URL points at a trusted host (the
+request body is :mod:`.checkout_body`'s)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.db import transaction
@@ -31,6 +29,7 @@ from ..exceptions import (
 from ..models import Checkout, CheckoutStatus, Order, OrderStatus
 from ..signing import CANCELED, COMPLETED, RETURN_PARAM, sign_return
 from .api_client import _jsonable, get_client
+from .checkout_body import build_checkout_payload
 from .locking import lock_order
 from .orders import validate_amounts
 from .payability import IN_PROGRESS, PARTIALLY_PAID, attempts_of, payment_blocker
@@ -44,10 +43,6 @@ logger = logging.getLogger("django_orkestapay.services")
 DEFAULT_LOCALE = "ES_LATAM"
 
 
-def _to_number(amount: Decimal) -> Decimal | int:
-    return int(amount) if amount == amount.to_integral_value() else amount
-
-
 def checkout_locale(order: Order) -> str:
     """The locale sent to OrkestaPay: the order's, else the ``LOCALE`` setting, else the active language's
     entry in ``LANGUAGE_LOCALES`` (``es-mx`` -> ``es``), else ``ES_LATAM``."""
@@ -58,50 +53,6 @@ def checkout_locale(order: Order) -> str:
     language = (translation.get_language() or "").lower()
     table: Mapping[str, str] = conf.get("LANGUAGE_LOCALES") or {}
     return table.get(language) or table.get(language.split("-")[0]) or DEFAULT_LOCALE
-
-
-def build_checkout_payload(order: Order, checkout: Checkout) -> dict[str, Any]:
-    """The ``POST /v1/checkouts`` body for one checkout of ``order``, in the documented shape."""
-    payload_order: dict[str, Any] = {
-        "merchant_order_id": checkout.merchant_reference,
-        "currency": order.currency,
-        "subtotal_amount": _to_number(order.subtotal_amount),
-        "country_code": order.country_code,
-    }
-    if order.discount_amount:
-        payload_order["discounts"] = [{"amount": _to_number(order.discount_amount)}]
-    if order.shipping_amount:
-        payload_order["shipping_details"] = {"amount": _to_number(order.shipping_amount)}
-    if order.tax_amount:
-        payload_order["taxes"] = [{"amount": _to_number(order.tax_amount)}]
-    payload_order["total_amount"] = _to_number(order.total_amount)
-    payload_order["products"] = [
-        {
-            "product_id": item["product_id"],
-            "name": item["name"],
-            "quantity": item["quantity"],
-            "unit_price": _to_number(Decimal(item["unit_price"])),
-            **({"description": item["description"]} if item.get("description") else {}),
-        }
-        for item in order.items
-    ]
-    customer = {
-        "first_name": order.customer_first_name,
-        "last_name": order.customer_last_name,
-        "email": order.customer_email,
-    }
-    if order.merchant_customer_id:
-        customer["merchant_customer_id"] = order.merchant_customer_id
-    payload_order["customer"] = customer
-    if checkout.expires_at is not None:
-        payload_order["expires_at"] = int(checkout.expires_at.timestamp() * 1000)
-    return {
-        "completed_redirect_url": checkout.completed_url,
-        "canceled_redirect_url": checkout.canceled_url,
-        "allow_save_payment_methods": bool(conf.get("ALLOW_SAVE_PAYMENT_METHODS")),
-        "locale": checkout.locale,
-        "order": payload_order,
-    }
 
 
 def _return_url(build_absolute_uri: Callable[[str], str], order: Order, checkout: Checkout, side: str) -> str:

@@ -25,6 +25,7 @@ from ..models import Order, Payment, PaymentOrigin, PaymentStatus, Refund, Refun
 from .batch import BatchSummary, run_batch
 from .locking import lock_order
 from .money import validate_amount
+from .refund_availability import refuse_when_unavailable
 from .refund_intents import RefundIntent
 from .refund_sending import own_transaction, resend_refund, send_refund, settle_pending, settle_refund
 
@@ -88,12 +89,15 @@ def refund_order(
     under the order's row lock before the call, in a transaction of its own (so this refuses to run inside another
     transaction). ``intent`` (from the confirmation page) makes a repeat of the same page find its refund
     (:class:`RefundAlreadySentError`) and a page shown before another refund is refused. Returns the refund
-    SUCCEEDED or PENDING; raises :class:`RefundNotAllowedError` or an :class:`OrkestaPayError` otherwise.
+    SUCCEEDED or PENDING; raises :class:`RefundNotAllowedError` or an :class:`OrkestaPayError` otherwise:
+    :class:`~django_orkestapay.exceptions.RefundsUnavailableError`, before anything is recorded or sent, when
+    OrkestaPay says the portal has refunds turned off (see :func:`refund_availability`; unknown lets it through).
     """
     if payment is not None:
         if payment.order_id != order.pk:
             raise RefundNotAllowedError(f"Payment {payment.orkestapay_payment_id} is not a payment of this order")
         return refund_payment(payment, amount=amount, description=description, requested_by=requested_by, intent=intent)
+    refuse_when_unavailable()  # before the lock: it may ask OrkestaPay
     with own_transaction():
         order = lock_order(order.pk)
         payments = completed_payments(order)
@@ -126,6 +130,7 @@ def refund_payment(
     intent: RefundIntent | None = None,
 ) -> Refund:
     """Refund ``amount`` (default: everything left) of one completed payment; see :func:`refund_order`."""
+    refuse_when_unavailable()  # before the lock: it may ask OrkestaPay
     with own_transaction():
         order = lock_order(payment.order_id)
         payment = Payment.objects.get(pk=payment.pk)
@@ -221,12 +226,15 @@ def retry_refund(refund: Refund) -> Refund:
     """Settle a refund whose outcome is not known: read a PENDING one back from OrkestaPay; resend a REQUESTED one
     (or a PENDING one without a transaction id to look for) with its own idempotency key, after reading its payment
     back when it was sent before (see :func:`~.refund_sending.resend_refund`: never resent once the key may be
-    forgotten, unless OrkestaPay's refunded amount proves it did not happen)."""
+    forgotten, unless OrkestaPay's refunded amount proves it did not happen). Nothing is resent while OrkestaPay
+    says refunds are turned off (:class:`~django_orkestapay.exceptions.RefundsUnavailableError`; the refund stays
+    as it is)."""
     refund = Refund.objects.get(pk=refund.pk)
     if refund.status == RefundStatus.PENDING and refund.transaction_id:
         return settle_pending(refund)
     if refund.status not in (RefundStatus.REQUESTED, RefundStatus.PENDING):
         raise RefundNotAllowedError(f"Refund {refund.pk} is {refund.status}; only an unsettled refund is resent")
+    refuse_when_unavailable()
     return resend_refund(refund) if refund.attempts else send_refund(refund)
 
 

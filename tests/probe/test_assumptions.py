@@ -12,8 +12,9 @@ from django.utils import timezone
 from django_orkestapay.models import Checkout, OrderStatus
 from django_orkestapay.probe import assumptions
 from django_orkestapay.services import create_order
-from django_orkestapay.services.checkouts import build_checkout_payload
+from django_orkestapay.services.checkout_body import build_checkout_payload
 from django_orkestapay.services.sync import REMOTE_STATUS_MAP, map_remote_status
+from django_orkestapay.services.webhooks import HANDLED_EVENT_TYPES, parse_webhook_payload
 from django_orkestapay.testing import FakeOrkestaPay
 
 
@@ -42,7 +43,7 @@ def test_the_package_shaped_body_is_what_the_service_layer_sends() -> None:
         customer={"first_name": "Ana", "last_name": "López", "email": "ana@example.com", "merchant_customer_id": "c-1"},
         discount_amount=Decimal("1"),
         shipping_amount=Decimal("99"),
-        tax_amount=Decimal("16.50"),
+        tax_amount=Decimal("16.51"),
         save=False,
     )
     checkout = Checkout(
@@ -59,6 +60,10 @@ def test_the_package_shaped_body_is_what_the_service_layer_sends() -> None:
 
     assert shape(probed) == shape(sent)
     assert probed["order"]["total_amount"] == sent["order"]["total_amount"]  # the same sums, taxes included
+    assert probed["order"]["subtotal_amount"] == sent["order"]["subtotal_amount"]
+    assert [(p["quantity"], p["unit_price"]) for p in probed["order"]["products"]] == [
+        (p["quantity"], p["unit_price"]) for p in sent["order"]["products"]
+    ]  # the same split line: one product_id twice
 
 
 def test_the_fakes_defaults_are_what_the_probe_assumes() -> None:
@@ -68,3 +73,15 @@ def test_the_fakes_defaults_are_what_the_probe_assumes() -> None:
     assert fake.token_lifetime == assumptions.DOCUMENTED_TOKEN_LIFETIME
     assert set(assumptions.COMPLETED_RETURN_PARAMS) <= set(fake.return_params_completed)
     assert fake.return_params_canceled == assumptions.CANCELED_RETURN_PARAMS
+
+
+def test_the_webhook_envelope_is_read_where_the_service_layer_reads_it() -> None:
+    """The probe's webhook rows judge deliveries by where ``services.webhooks`` finds the event name: a key the
+    parser starts (or stops) reading must be named here too."""
+    candidates = ("type_event", "event_type", "eventType", "type", "event", "name", "eventName")
+    read = [key for key in candidates if parse_webhook_payload({key: "payment.purchase"}).event_type]
+
+    assert tuple(read) == assumptions.EVENT_NAME_KEYS
+    assert assumptions.HANDLED_EVENT_TYPES == HANDLED_EVENT_TYPES
+    body = {"type_event": "payment.purchase", "data": {"payment": {"order_id": "ord_1", "payment_id": "pay_1"}}}
+    assert parse_webhook_payload(body).order_id == "ord_1"  # data.payment, as the probe looks for it

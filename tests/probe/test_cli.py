@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 
 from django_orkestapay.client import PRODUCTION_BASE_URL, SANDBOX_BASE_URL
 from django_orkestapay.probe import PRODUCTION_FLAG, ProbeConfig, ProductionRefused, run_probe
-from django_orkestapay.probe.cli import add_arguments, config_from_options, execute, main
+from django_orkestapay.probe.cli import INSTRUCTIONS, add_arguments, config_from_options, execute, main
 from django_orkestapay.probe.context import check_target
 from django_orkestapay.testing import FakeOrkestaPay
 
@@ -108,10 +108,21 @@ def test_options_choose_the_questions() -> None:
     def config(*argv: str) -> Any:
         return config_from_options(options(*argv), client_id="id", client_secret="secret", base_url=SANDBOX_BASE_URL)
 
-    assert config().groups == ("token", "auth", "checkout", "locale", "duplicates", "amounts", "return")
-    assert config("--refund").groups[-1] == "refund"
+    unattended = ("token", "auth", "checkout", "locale", "duplicates", "amounts")
+    assert config().groups == (*unattended, "return", "limits")
+    assert config("--refund").groups == (*unattended, "return", "refund", "limits")
+    assert config("--pending", "--webhooks", "--refund").groups == (
+        *unattended,
+        "return",
+        "pending",
+        "refund",
+        "limits",
+        "webhooks",
+    )
     assert config("--only", "locale,amounts").groups == ("locale", "amounts")
-    assert config("--skip", "return,auth").groups == ("token", "checkout", "locale", "duplicates", "amounts")
+    assert config("--only", "return", "--webhooks").groups == ("return", "webhooks")
+    assert config("--skip", "return,auth").groups == ("token", "checkout", "locale", "duplicates", "amounts", "limits")
+    assert config("--webhook-wait", "30").webhook_wait == 30.0
     assert config("--return", "canceled").returns == ("canceled",)
     assert config("--return", "none").returns == ()
     chosen = config("--listen", "127.0.0.1:8899", "--locale", "EN_MX", "--locale", "ES_LATAM", "--wait", "30")
@@ -135,6 +146,20 @@ def test_the_terminal_shows_the_hosted_checkout_and_waits(fake: FakeOrkestaPay) 
     assert ">>> Open this OrkestaPay checkout in your browser and PAY with a sandbox test card" in out.getvalue()
     assert f"    {checkout['checkout_redirect_url']}\n" in out.getvalue()
     assert "[ERROR] return.completed.arrived:" in out.getvalue()
+
+
+def test_the_terminal_tells_what_to_do_for_every_checkout_and_the_webhook_url(fake: FakeOrkestaPay) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    config = config_for(fake, "pending", "webhooks", return_timeout=0.2, webhook_wait=0.2)
+
+    execute(config, json_path=None, out=out, err=err)
+
+    text = out.getvalue()
+    assert ">>> Register this URL as a webhook endpoint in the OrkestaPay portal" in text
+    assert "/webhook\n" in text
+    assert "choose SPEI (bank transfer) or CASH and create the payment reference, but do NOT pay it" in text
+    assert "PAY with a card the sandbox DECLINES (4000 0000 0000 0002" in text
+    assert set(INSTRUCTIONS) == {"completed", "canceled", "pending", "declined"}
 
 
 @pytest.mark.standalone

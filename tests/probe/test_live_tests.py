@@ -35,10 +35,10 @@ def test_without_credentials_they_are_reported_as_skipped() -> None:
     result = run_live_tests()
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "7 skipped" in result.stdout
+    assert "8 skipped" in result.stdout
     assert "passed" not in result.stdout
     assert "deselected" not in result.stdout
-    assert "SKIPPED [6] tests/test_live_sandbox.py" in result.stdout
+    assert "SKIPPED [7] tests/test_live_sandbox.py" in result.stdout
     assert "set ORKESTAPAY_SANDBOX_CLIENT_ID and ORKESTAPAY_SANDBOX_CLIENT_SECRET" in result.stdout
 
 
@@ -46,7 +46,7 @@ def test_with_credentials_they_ask_the_gateway(fake: FakeOrkestaPay) -> None:
     result = run_live_tests(fake=fake)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 passed, 1 skipped" in result.stdout
+    assert "7 passed, 1 skipped" in result.stdout
     assert "needs a person with a browser: set ORKESTAPAY_SANDBOX_RETURN=1" in result.stdout
     assert fake.count_requests("POST", "/v1/checkouts") > 10
 
@@ -57,6 +57,6 @@ def test_a_different_answer_fails_with_the_report(fake: FakeOrkestaPay) -> None:
     result = run_live_tests("-k", "duplicates or amounts", fake=fake)
 
     assert result.returncode == 1
-    assert "1 failed, 1 passed, 5 deselected" in result.stdout
+    assert "1 failed, 1 passed, 6 deselected" in result.stdout
     assert "OrkestaPay answered otherwise: checkout.duplicate_merchant_order_id" in result.stdout
     assert "[MISMATCH] checkout.duplicate_merchant_order_id" in result.stdout

@@ -10,10 +10,10 @@ import pytest
 import responses
 
 from django_orkestapay.client import AUTH_PATH, SANDBOX_BASE_URL, CheckoutResult
-from django_orkestapay.probe import ProbeConfig, Report, Verdict, run_probe, runner
+from django_orkestapay.probe import GROUPS, ProbeConfig, Report, Verdict, run_probe, runner
 from django_orkestapay.testing import FakeOrkestaPay
 
-from .conftest import hosted_page_buyer, probe
+from .conftest import config_for, hosted_page_buyer, probe
 
 
 def problems(report: Report) -> dict[str, Verdict]:
@@ -22,21 +22,29 @@ def problems(report: Report) -> dict[str, Verdict]:
 
 
 def test_every_question_matches_the_fake_by_default(fake: FakeOrkestaPay) -> None:
-    report, _ = probe(fake, *("token", "auth", "checkout", "locale", "duplicates", "amounts", "return", "refund"))
+    report, _ = probe(fake, *GROUPS)
 
     assert problems(report) == {}
     assert report.exit_code == 0
     verdicts = report.verdicts()
     assert {key for key, verdict in verdicts.items() if verdict is Verdict.INFO} == {
+        "amounts.taxes_counted",  # the fake checks no sums: whether taxes count cannot tell
         "locale.EN_US",
         "locale.ES_MX",
         "locale.EN",
         "locale.ES",
         "locale.PT_BR",
+        "pending.payment",
+        "limits.burst",  # no 429
+        "limits.paging",  # one page: the fake ignores ?page unless payments_page_size splits the list
+        "webhook.events.canceled",
+        "webhook.events.declined",
+        "webhook.events.pending",
+        "webhook.events.expired",
     }
-    assert Verdict.SKIPPED not in verdicts.values()
+    assert {key for key, verdict in verdicts.items() if verdict is Verdict.SKIPPED} == {"refund.setting_off"}
     groups = {row.group for row in report.rows}
-    assert groups == {"token", "auth", "checkout", "locale", "duplicates", "amounts", "return", "refund", "statuses"}
+    assert groups == {*GROUPS, "statuses"}
     assert report.row("return.completed.params").observed == "order_id, payment_id, checkout_id"
     assert report.row("return.canceled.params").observed == "order_id, checkout_id"
     assert report.row("return.completed.params").evidence["value_shapes"] == {
@@ -48,13 +56,23 @@ def test_every_question_matches_the_fake_by_default(fake: FakeOrkestaPay) -> Non
         "CANCELED",
         "COMPLETED",
         "CREATED",
+        "EXPIRED",
         "PARTIALLY_REFUNDED",
+        "PAYMENT_ACTION_REQUIRED",
         "REFUNDED",
     ]
-    # The probe paid and refunded for real on the fake: one payment, refunded in two parts (the replay was one).
-    (payment,) = (p for p in fake.payments.values() if p["status"] != "CANCELED")
-    assert payment["status"] == "REFUNDED"
+    # The probe paid and refunded for real on the fake: one payment, refunded in two parts (the replay was one,
+    # the same key with another amount was refused).
+    (payment,) = (p for p in fake.payments.values() if p["status"] == "REFUNDED")
     assert [t["type"] for t in payment["transactions"]] == ["PURCHASE", "REFUND", "REFUND"]
+    # What the webhooks told: the envelope, the headers, and which checkout got which event.
+    assert report.row("webhook.envelope").observed == "name under type_event, payment at data.payment"
+    assert report.row("webhook.headers").evidence["families"] == ["svix"]
+    # the half and the rest: the replay and the refused other body emit nothing
+    paid_events = report.row("webhook.events.paid").evidence["events"]
+    assert paid_events == ["payment.purchase", "payment.refund", "payment.refund"]
+    assert report.row("webhook.events.declined").evidence["events"] == ["payment.cancel", "payment.cancel"]
+    assert report.row("pending.order").evidence["payments"] == ["PAYMENT_ACTION_REQUIRED"]
 
 
 def _set(**switches: Any) -> Callable[[FakeOrkestaPay], None]:
@@ -112,9 +130,7 @@ VARIANTS: list[Any] = [
         {"checkout.redirect_host"},
         id="untrusted-checkout-host",
     ),
-    pytest.param(
-        _set(strict_amounts=True), ("checkout",), {}, {"checkout.package_shape"}, id="sums-checked-without-taxes"
-    ),
+    pytest.param(_set(strict_amounts=True), ("checkout",), {}, set(), id="sums-checked-the-packages-folded-taxes-pass"),
     pytest.param(_set(accepted_locales=("EN_US",)), ("locale",), {}, {"locale.ES_LATAM"}, id="es-latam-refused"),
     pytest.param(
         _set(reject_duplicate_merchant_order_ids=True),
@@ -137,7 +153,13 @@ VARIANTS: list[Any] = [
         {"checkout.duplicate_merchant_order_id", "checkout.idempotency_key"},
         id="duplicates-refused-and-idempotency-key-honoured",
     ),
-    pytest.param(_set(strict_amounts=True), ("amounts",), {}, {"amounts.total", "amounts.subtotal"}, id="sums-checked"),
+    pytest.param(
+        _set(strict_amounts=True),
+        ("amounts",),
+        {},
+        {"amounts.total", "amounts.subtotal", "amounts.taxes", "amounts.taxes_counted"},
+        id="sums-checked-without-taxes",
+    ),
     pytest.param(
         _set(return_params_completed=("orderId", "paymentId")),
         ("return",),
@@ -170,10 +192,20 @@ VARIANTS: list[Any] = [
         id="cancel-leaves-order-created",
     ),
     pytest.param(
+        _set(webhook_payload_version="v2024-07"), ("return", "webhooks"), COMPLETED, set(), id="webhooks-of-july-2024"
+    ),
+    pytest.param(
+        _set(webhook_payload_version="v2024-11"), ("return", "webhooks"), COMPLETED, set(), id="webhooks-of-nov-2024"
+    ),
+    pytest.param(_set(decline_marks_order_failed=True), ("pending",), {}, set(), id="a-decline-fails-the-order"),
+    pytest.param(
+        _set(emit_cancel_events=False), ("return", "webhooks"), {}, set(), id="no-events-for-a-cancel-or-decline"
+    ),
+    pytest.param(
         _set(refunds_enabled=False),
         ("return", "refund"),
         COMPLETED,
-        {"refund.setting", "refund.partial"},
+        {"refund.setting"},  # refund.setting_off matches: a refund with the setting off is refused
         id="refunds-off",
     ),
     pytest.param(
@@ -306,3 +338,28 @@ def test_a_failing_question_group_does_not_lose_the_others(fake: FakeOrkestaPay,
     assert report.row("locale.failed").verdict is Verdict.ERROR
     assert report.row("locale.failed").observed == "RuntimeError: bug near <secret>"
     assert report.row("amounts.total").verdict is Verdict.MATCH
+
+
+def test_payments_paged_one_by_one_are_counted_from_0(fake: FakeOrkestaPay) -> None:
+    fake.payments_page_size = 1
+
+    report, _ = probe(fake, "return", "limits", returns=("completed",))
+
+    assert report.row("limits.paging").verdict is Verdict.MATCH
+    assert report.row("limits.paging").evidence["page_1"] == {"status": 200, "items": 0, "page_number": 1}
+
+
+def test_webhooks_nobody_registered_are_an_error_and_the_expiry_is_still_asked(fake: FakeOrkestaPay) -> None:
+    told: list[tuple[str, str]] = []
+    config = config_for(fake, "webhooks")
+
+    report, _ = run_probe(config, present=hosted_page_buyer(), announce=lambda what, url: told.append((what, url)))
+
+    [(what, url)] = told
+    assert what == "webhook"
+    assert url.startswith("http://127.0.0.1:")
+    assert url.endswith("/webhook")
+    assert report.row("webhook.delivered").verdict is Verdict.ERROR
+    assert "nothing arrived within 2 s" in report.row("webhook.delivered").observed
+    assert report.row("expiry.order").verdict is Verdict.MATCH
+    assert not [row for row in report.rows if row.key.startswith("webhook.events")]

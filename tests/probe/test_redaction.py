@@ -60,7 +60,21 @@ def test_the_redactor_removes_the_secrets_it_learns() -> None:
 
     text = redactor.text(f"id {PLANTED_SECRET}, token opaque-token-value, word short")
 
-    assert text == "id <secret>, token <secret>, word short"  # too short to be worth mangling text for
+    assert text == "id <secret>, token <secret>, word <secret>"
+
+
+@pytest.mark.parametrize("secret", ["short", "ab1", "x9", "Z"])
+def test_a_short_secret_is_removed_wherever_it_stands_alone(secret: str) -> None:
+    """A secret under six characters (a test account's, a placeholder) is removed too: as a whole word (between
+    anything but letters, digits, ``-`` and ``_``), never from inside a longer word, which would mangle the text."""
+    redactor = Redactor([secret])
+
+    text = redactor.text(f"{secret} key={secret}; '{secret}' x{secret}y {secret}-2 {secret}")
+    value = redactor.value({"message": f"bad client_secret {secret}", "client_secret": secret})
+
+    assert text == f"<secret> key=<secret>; '<secret>' x{secret}y {secret}-2 <secret>"
+    assert value == {"message": "bad client_secret <secret>", "client_secret": "<secret>"}
+    assert Redactor([""]).text("nothing") == "nothing"
 
 
 class LeakyAdapter(HTTPAdapter):
