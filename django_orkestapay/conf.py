@@ -90,7 +90,7 @@ SETTINGS_HELP: dict[str, str] = {
     "CLIENT_ID": (
         "The API *access key* (OrkestaPay portal: Developers > API keys). Required as soon as the app talks to "
         "OrkestaPay: without it a call raises ``OrkestaPayConfigurationError`` naming the key, and ``manage.py "
-        "check`` reports :check:`orkestapay.E003`. Read it from the environment, never from code."
+        "check --deploy`` reports :check:`orkestapay.E003`. Read it from the environment, never from code."
     ),
     "CLIENT_SECRET": (
         "The API *secret key*, beside :setting:`CLIENT_ID`. Required at use like it; never logged, stored or shown "

@@ -157,12 +157,13 @@ class StartProject:
     def log(self) -> Path:
         return self.directory / "server.log"
 
-    def manage(self, *args: str) -> str:
-        """Run ``manage.py`` with ``args``; its standard output (raises :class:`ProjectFailed` on failure)."""
+    def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Run ``manage.py`` with ``args`` (in ``env``, else the project's environment); its standard output (raises
+        :class:`ProjectFailed` on failure)."""
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=self.directory,
-            env=self.env,
+            env=self.env if env is None else env,
             capture_output=True,
             text=True,
             timeout=120,
@@ -232,7 +233,8 @@ def build(
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    env.update(quickstart_environment(gateway_url))
+    exported = quickstart_environment(gateway_url)
+    env.update(exported)
     directory.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "django", "startproject", "mysite", str(directory)], env=env, check=True, timeout=60
@@ -255,8 +257,11 @@ def build(
         + ('\nDATABASES["default"]["ATOMIC_REQUESTS"] = True\n' if atomic_requests else ""),
         encoding="utf-8",
     )
-    project.manage("makemigrations", "shop")
-    project.manage("migrate", "--no-input")
+    # As the quickstart orders it: its `makemigrations` and `migrate` come before the `export` lines, so they run
+    # without credentials (a CI or image build has none either).
+    without_exports = {name: value for name, value in env.items() if name not in exported}
+    project.manage("makemigrations", "shop", env=without_exports)
+    project.manage("migrate", "--no-input", env=without_exports)
     return project
 
 

@@ -28,7 +28,7 @@ import requests
 from django_orkestapay.testing import FakeOrkestaPay
 from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import hosted_page_post
-from tests.startproject_shop import Browser, Order, StartProject, build, served
+from tests.startproject_shop import Browser, Order, ProjectFailed, StartProject, build, served
 
 pytestmark = pytest.mark.standalone
 
@@ -219,6 +219,17 @@ def test_two_refunds_of_one_order_at_once_send_one(shop: StartProject, fake_orke
     assert shop.status(order) == "refunded"
     assert shop.query("select count(*) from orkestapay_refund") == [(1,)]
     assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 1
+
+
+def test_without_credentials_the_checks_pass_and_the_deploy_check_names_them(shop: StartProject) -> None:
+    """A machine without the quickstart's exports (a CI build, an image build): ``manage.py check`` passes (as its
+    ``makemigrations`` and ``migrate`` did, in ``build``), ``check --deploy`` names both missing credentials."""
+    credentials = ("ORKESTAPAY_CLIENT_ID", "ORKESTAPAY_CLIENT_SECRET")
+    without_credentials = {name: value for name, value in shop.env.items() if name not in credentials}
+    shop.manage("check", env=without_credentials)  # raises ProjectFailed on a SystemCheckError
+    with pytest.raises(ProjectFailed) as refused:
+        shop.manage("check", "--deploy", env=without_credentials)
+    assert str(refused.value).count("(orkestapay.E003)") == 2
 
 
 def test_the_quickstart_cart_page_pays_and_ships(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:

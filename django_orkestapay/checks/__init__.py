@@ -8,7 +8,7 @@ id                 meaning
 =================  ==========================================================================================
 orkestapay.E001    ``ORKESTAPAY`` is not a dict
 orkestapay.E002    ``ORKESTAPAY`` has a key this app does not know (a typo)
-orkestapay.E003    ``CLIENT_ID`` or ``CLIENT_SECRET`` is missing or empty
+orkestapay.E003    deploy: ``CLIENT_ID`` or ``CLIENT_SECRET`` is missing or empty
 orkestapay.E004    ``ENVIRONMENT`` is neither ``"sandbox"`` nor ``"production"``
 orkestapay.E005    ``CONNECT_TIMEOUT`` or ``READ_TIMEOUT`` is not a positive number of seconds
 orkestapay.E006    ``WEBHOOK_SECRETS`` is not a list of ``whsec_...`` secrets (for example a bare string)

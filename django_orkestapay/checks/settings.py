@@ -1,4 +1,4 @@
-"""Checks of ``settings.ORKESTAPAY`` itself: its type and keys, credentials, environment, timeouts, token lock,
+"""Checks of ``settings.ORKESTAPAY`` itself: its type and keys, environment, timeouts, token lock,
 webhook secrets, callables (adapter, headless permission), checkout lifetime, the bounds on each visitor's work and
 (in :mod:`.background`) background work."""
 
@@ -16,7 +16,6 @@ from .. import conf
 from ..webhook_verification import MIN_SECRET_BYTES, decode_secret
 from ._common import (
     _BOUND_KEYS,
-    _CREDENTIAL_KEYS,
     _SETTING,
     _TIMEOUT_KEYS,
     _TOKEN_LOCK_KEYS,
@@ -31,9 +30,11 @@ from .background import background_work
 
 
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """Validate ``settings.ORKESTAPAY``: its type, its keys, the credentials, environment, timeouts, token lock
-    timings, webhook secrets, callables, checkout lifetime, background work, the bounds on each visitor's work and
-    the idempotency key lifetime (orkestapay.E001 to E006, E009 to E017, W001)."""
+    """Validate ``settings.ORKESTAPAY``: its type, its keys, environment, timeouts, token lock timings, webhook
+    secrets, callables, checkout lifetime, background work, the bounds on each visitor's work and the idempotency
+    key lifetime (orkestapay.E001, E002, E004 to E006, E009 to E017, W001). The credentials are a deploy check
+    (:func:`.environment.check_deployment`): these checks run before every ``migrate`` and ``runserver``, on
+    machines that have no credentials by design (a CI build, an image build, a new clone)."""
     user = _raw_setting()
     if not isinstance(user, dict):
         return [
@@ -46,7 +47,6 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
         ]
     messages: list[CheckMessage] = []
     messages += _unknown_keys(user)
-    messages += _credentials(user)
     messages += _environment(user)
     messages += _timeouts(user)
     messages += _token_lock(user)
@@ -72,20 +72,6 @@ def _unknown_keys(user: dict[str, Any]) -> list[CheckMessage]:
         )
         messages.append(Error(f"Unknown key {key!r}.", hint=hint, obj=_SETTING, id="orkestapay.E002"))
     return messages
-
-
-def _credentials(user: dict[str, Any]) -> list[CheckMessage]:
-    return [
-        Error(
-            f"{key} is not set; django-orkestapay cannot authenticate with OrkestaPay without it.",
-            hint="Copy the access key (CLIENT_ID) and secret key (CLIENT_SECRET) from the OrkestaPay portal, "
-            "Developers > API keys, and read them from the environment (never commit them).",
-            obj=_key(key),
-            id="orkestapay.E003",
-        )
-        for key in _CREDENTIAL_KEYS
-        if _effective(user, key) in (None, "")
-    ]
 
 
 def _environment(user: dict[str, Any]) -> list[CheckMessage]:
