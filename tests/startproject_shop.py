@@ -215,6 +215,16 @@ class StartProject:
             return ""
 
 
+def background_worker_settings() -> str:
+    """The database task backend as docs/background.rst sets it up (its ``TASKS``; its ``INSTALLED_APPS`` line
+    lists the apps with ``...`` for the others, so the one it adds is inserted instead): webhooks are queued for
+    ``manage.py db_worker``, which no test runs."""
+    (block,) = [b for b in blocks_of(DOCS / "background.rst") if "django_tasks_db.DatabaseBackend" in b.code]
+    (tasks,) = [line for line in block.code.splitlines() if line.startswith("TASKS = ")]
+    assert '"django_tasks_db"' in block.code
+    return f'INSTALLED_APPS.insert(INSTALLED_APPS.index("django_orkestapay"), "django_tasks_db")\n{tasks}\n'
+
+
 def build(
     directory: Path,
     *,
@@ -222,13 +232,15 @@ def build(
     sqlite_options: bool = True,
     atomic_requests: bool = False,
     sqlite_timeout: int | None = None,
+    extra_settings: str = "",
 ) -> StartProject:
     """``django-admin startproject mysite`` in ``directory``, then the quickstart's steps, migrated; the environment
     of its ``export`` lines, pointed at the fake gateway at ``gateway_url``.
 
     ``sqlite_options=False`` leaves out the quickstart's SQLite ``OPTIONS`` block (startproject's ``DATABASES`` stays:
     what ``orkestapay.W004`` warns about); ``atomic_requests`` adds ``ATOMIC_REQUESTS = True``; ``sqlite_timeout``
-    replaces the quickstart's ``"timeout"`` (to see what a database that stays busy does without waiting 20 s).
+    replaces the quickstart's ``"timeout"`` (to see what a database that stays busy does without waiting 20 s);
+    ``extra_settings`` is appended to the settings last (e.g. :func:`background_worker_settings`).
     """
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -254,7 +266,8 @@ def build(
         settings.read_text(encoding="utf-8")
         + "\n\n# docs/quickstart.rst\n"
         + database
-        + ('\nDATABASES["default"]["ATOMIC_REQUESTS"] = True\n' if atomic_requests else ""),
+        + ('\nDATABASES["default"]["ATOMIC_REQUESTS"] = True\n' if atomic_requests else "")
+        + (f"\n{extra_settings}" if extra_settings else ""),
         encoding="utf-8",
     )
     # As the quickstart orders it: its `makemigrations` and `migrate` come before the `export` lines, so they run

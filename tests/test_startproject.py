@@ -28,7 +28,16 @@ import requests
 from django_orkestapay.testing import FakeOrkestaPay
 from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import hosted_page_post
-from tests.startproject_shop import Browser, Order, ProjectFailed, StartProject, build, served
+from tests.doc_examples import DOCS, blocks_of
+from tests.startproject_shop import (
+    Browser,
+    Order,
+    ProjectFailed,
+    StartProject,
+    background_worker_settings,
+    build,
+    served,
+)
 
 pytestmark = pytest.mark.standalone
 
@@ -107,6 +116,24 @@ def test_the_quickstart_tests_pass(tmp_path: Path, fake_orkestapay: FakeOrkestaP
     result = project.run_tests()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_the_testing_pages_tests_pass_in_a_shop_with_the_background_pages_worker(
+    tmp_path: Path, fake_orkestapay: FakeOrkestaPay
+) -> None:
+    """The quickstart's shop with the task worker docs/background.rst recommends (webhooks queued for
+    ``db_worker``, which no test runs), and docs/testing.rst's test module as printed: its webhook test passes too,
+    because the page's ``fake`` fixture has webhooks processed in the request."""
+    (module,) = [b for b in blocks_of(DOCS / "testing.rst") if b.kind == "example-tests" and b.caption]
+    project = build(
+        tmp_path / "worker", gateway_url=fake_orkestapay.base_url, extra_settings=background_worker_settings()
+    )
+    (project.directory / module.caption).parent.mkdir(parents=True, exist_ok=True)
+    (project.directory / module.caption).write_text(module.code, encoding="utf-8")
+    result = project.run_tests()
+    tests = module.code.count("\ndef test_")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert f"{tests + 1} passed" in result.stdout  # and the quickstart's own test
 
 
 def test_a_return_and_the_webhook_at_the_same_moment(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:

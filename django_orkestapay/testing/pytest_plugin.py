@@ -12,12 +12,16 @@ A reset revokes every token the fake issued, so the plugin also makes django-ork
 cached (:func:`forget_app_token`, a reset hook): the next API call fetches a new one instead of being refused once.
 That part needs Django configured with ``django_orkestapay`` installed, and does nothing otherwise; the fake itself
 never imports Django.
+
+``orkestapay_webhooks_inline`` (function scope, needs pytest-django) has the webhook endpoint process each delivery
+in the request for the test, whatever the task backend: no task worker runs in tests.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -62,3 +66,12 @@ def fake_orkestapay(fake_orkestapay_server: FakeOrkestaPay) -> Iterator[FakeOrke
     yield fake
     fake.webhooks.replace_endpoints(endpoints)
     fake.reset()
+
+
+@pytest.fixture
+def orkestapay_webhooks_inline(settings: Any) -> None:
+    """``WEBHOOK_PROCESSING = "inline"`` for the test (pytest-django's ``settings``; the project's other
+    ``ORKESTAPAY`` keys are kept). With a task backend other than Django's ``ImmediateBackend`` the webhook endpoint
+    would store a delivery and queue its processing for a worker (202), and no worker runs in tests: the order
+    would stay pending."""
+    settings.ORKESTAPAY = {**(getattr(settings, "ORKESTAPAY", None) or {}), "WEBHOOK_PROCESSING": "inline"}
