@@ -63,6 +63,14 @@ def pay_target(data: Mapping[str, Any]) -> Model | uuid.UUID | None:
     return load_pay_reference(data.get(PAY_FIELD))
 
 
+def _named(target: Model | uuid.UUID | None) -> str:
+    """What a log line calls a pay request's target: ``order <id>``, or the shop object by its model and key
+    (``shop.cart 10``: its order may not exist, and its key is not an order's)."""
+    if isinstance(target, Model) and not isinstance(target, Order):
+        return f"{target._meta.label_lower} {target.pk}"
+    return f"order {getattr(target, 'pk', target)}"
+
+
 def refused_reference(request: HttpRequest, reason: str) -> Refusal:
     """A pay request whose reference is refused: "out of date" for a genuine but expired one (400, as for any stale
     form: the order still exists, so not 410), "not valid" for anything else (a bare id, a forgery)."""
@@ -95,7 +103,7 @@ def start_payment(
             if isinstance(target, uuid.UUID):
                 target = Order.objects.get(pk=target)
             if not permission(request, target):
-                logger.warning("The headless permission refused a pay request (order %s)", getattr(target, "pk", ""))
+                logger.warning("The headless permission refused a pay request (%s)", _named(target))
                 return Refusal("forbidden", _("Not allowed"), _("You may not pay for this order."), 403)
         if not isinstance(target, (Order, uuid.UUID)):
             target = services.order_for(target)  # a shop object's description is validated here
@@ -122,7 +130,7 @@ def start_payment(
         message = _("This order is already paid or can no longer be paid.")
         refusal = Refusal("nothing_to_pay", _("Nothing to pay"), message, 409)
     except ValidationError:
-        logger.exception("Order %s: not valid (amounts or text); no checkout started", getattr(target, "pk", target))
+        logger.exception("Pay for %s: not valid (amounts or text); no checkout started", _named(target))
         title = _("This order cannot be paid")
         message = _("The order's amounts or details are not valid. Please contact the shop.")
         refusal = Refusal("invalid_order", title, message, 400)
@@ -135,7 +143,7 @@ def start_payment(
         refusal = Refusal("too_many_attempts", title, message, 429, retry=False, retry_after=exc.retry_after)
     except (OrkestaPayError, OperationalError) as exc:  # OperationalError: the database stayed busy (SQLite)
         if isinstance(exc, OperationalError):
-            logger.warning("Pay for order %s: the database is busy; answered 503", getattr(target, "pk", target))
+            logger.warning("Pay for %s: the database is busy; answered 503", _named(target))
         title = _("Payment service unavailable")
         message = _("We could not open the payment page. Nothing was charged; please try again in a moment.")
         refusal = Refusal("service_unavailable", title, message, 503)
