@@ -103,6 +103,7 @@ def pay(request: HttpRequest) -> HttpResponse:
     )
 
 
+@transaction.non_atomic_requests  # a pending order is read from OrkestaPay: never inside the request's transaction
 @never_cache
 def status(request: HttpRequest) -> HttpResponse:
     """The status of the order a signed reference names, for a front end that polls a pending payment.

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import requests
@@ -107,6 +107,47 @@ def test_a_double_click_makes_one_order_and_one_checkout(
     orders = shop.query("select id from orkestapay_order where id = ? or object_id = ?", paid_for.id, paid_for.id)
     assert len(orders) == 1
     assert shop.query("select count(*) from orkestapay_checkout where order_id = ?", orders[0][0]) == [(1,)]
+
+
+def write_lock_is_free(db: Path) -> bool:
+    """Whether another connection could take ``db``'s write lock at once (``BEGIN IMMEDIATE``, no waiting)."""
+    other = sqlite3.connect(db, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        return False
+    finally:
+        other.close()
+
+
+def test_polling_the_status_holds_no_write_lock_while_orkestapay_answers(
+    shop: StartProject, fake_orkestapay: FakeOrkestaPay
+) -> None:
+    """The JSON status endpoint reads a pending order from OrkestaPay outside any transaction, also with
+    ``ATOMIC_REQUESTS`` (SQLite's IMMEDIATE mode would take the write lock when the request's transaction began, and
+    every other writer would wait for OrkestaPay's answer)."""
+    (order,) = shop.make_orders(1)
+    assert Browser(shop).pay(order).status_code == 302, shop.log_tail()  # pending: a checkout to read
+    lock_free_while_asked: list[bool] = []
+
+    def look_at_the_lock(record: Any) -> None:  # the fake's thread, before the shop has its answer
+        if record.method == "GET" and record.path.startswith("/v1/orders/"):
+            lock_free_while_asked.append(write_lock_is_free(shop.db))
+
+    fake_orkestapay.on_request = look_at_the_lock
+    try:
+        answer = requests.get(f"{shop.url}/orkestapay/api/status/", params={order.field: order.reference}, timeout=30)
+    finally:
+        fake_orkestapay.on_request = None
+
+    assert answer.status_code == 200, shop.log_tail()
+    assert answer.json()["status"] == "pending"
+    assert lock_free_while_asked  # OrkestaPay was asked...
+    assert all(lock_free_while_asked), lock_free_while_asked  # ...and nobody waited for its answer
 
 
 def test_the_quickstart_tests_pass(tmp_path: Path, fake_orkestapay: FakeOrkestaPay) -> None:
