@@ -15,7 +15,7 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -71,10 +71,11 @@ def _csrf_failed(request: HttpRequest) -> bool:
 
 def _json_references(request: HttpRequest) -> dict[str, str] | None:
     """The references a JSON object body carries (a member that is not a string counts as empty), or ``None`` when
-    the body is not a JSON object."""
+    the body is not a JSON object. A multipart form is not: the CSRF check read it as a form, after which its raw
+    body cannot be read (``RawPostDataException``)."""
     try:
         body = json.loads(request.body)
-    except (ValueError, RequestDataTooBig):
+    except (ValueError, RequestDataTooBig, RawPostDataException):
         return None
     if not isinstance(body, dict):
         return None

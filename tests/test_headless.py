@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings as django_settings
@@ -144,6 +145,23 @@ def test_pay_with_a_body_that_names_nothing_is_400(orkestapay_settings, fake_ork
     assert response.status_code == 400
     assert response.json()["error"] == error
     assert response.json()["message"]
+    assert fake_orkestapay.count_requests() == 0
+
+
+@pytest.mark.parametrize("token_in", ["header", "form"])
+def test_pay_with_a_form_body_is_400_invalid_json_not_a_server_error(orkestapay_settings, fake_orkestapay, token_in):
+    """A multipart (or urlencoded) form with a valid CSRF token: Django's CSRF check reads the form, after which the
+    raw body cannot be read (RawPostDataException, a 500 before)."""
+    order = make_order()
+    form = {PAY_FIELD: sign_pay_reference(order.pk)}
+    headers = {"X-CSRFToken": CSRF_SECRET} if token_in == "header" else {}
+    if token_in == "form":
+        form["csrfmiddlewaretoken"] = CSRF_SECRET
+    for body in ({"data": form}, {"data": urlencode(form), "content_type": "application/x-www-form-urlencoded"}):
+        response = csrf_client().post(reverse("orkestapay:api_pay"), headers=headers, **body)
+        assert response.status_code == 400, response.content
+        assert response.json()["error"] == "invalid_json"
+    assert Checkout.objects.count() == 0
     assert fake_orkestapay.count_requests() == 0
 
 
