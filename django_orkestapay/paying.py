@@ -1,6 +1,6 @@
 """A pay request, shared by the pay button's view and the JSON endpoint (:mod:`django_orkestapay.headless`): what the
-signed reference names, who may pay (the JSON endpoint's permission hook), the checkout started, and why a request
-starts none (:class:`Refusal`: a stable error code, a translated title and message, the HTTP status)."""
+signed reference names, who may pay (``PAY_PERMISSION``, the same rule for both), the checkout started, and why a
+request starts none (:class:`Refusal`: a stable error code, a translated title and message, the HTTP status)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from . import adapters, services
+from . import adapters, conf, services
 from .adapters import OBJECT_FIELD
 from .exceptions import (
     OrderNotPayableError,
@@ -49,8 +49,15 @@ class Refusal:
     retry_after: int | None = None
 
 
-#: Who may pay or poll through the JSON endpoints: ``(request, order_or_shop_object) -> bool``.
+#: Who may pay (the button's view, the JSON endpoint) or poll an order's status: ``(request, order_or_shop_object)
+#: -> bool``.
 Permission = Callable[[HttpRequest, Model], bool]
+
+
+def pay_permission() -> Permission | None:
+    """The shop's rule for who may pay or poll (``PAY_PERMISSION``; its deprecated name ``HEADLESS_PERMISSION`` when
+    it is unset), ``None`` when there is none: whoever holds the signed reference."""
+    return conf.callable_setting("PAY_PERMISSION") or conf.callable_setting("HEADLESS_PERMISSION")
 
 
 def pay_target(data: Mapping[str, Any]) -> Model | uuid.UUID | None:
@@ -88,13 +95,12 @@ def refused_reference(request: HttpRequest, reason: str) -> Refusal:
     return Refusal("invalid_reference", _("Invalid payment button"), message, 400)
 
 
-def start_payment(
-    request: HttpRequest, data: Mapping[str, Any], *, permission: Permission | None = None
-) -> Checkout | Refusal:
+def start_payment(request: HttpRequest, data: Mapping[str, Any]) -> Checkout | Refusal:
     """Start (or reuse) the checkout of the order ``data`` names (the pay form's fields, or the JSON body), or say
-    why not. ``permission`` is asked first, with the order or the shop object (a shop object's order is made only
-    once it says yes)."""
+    why not. The shop's :func:`pay_permission` is asked first, with the order or the shop object (a shop object's
+    order is made only once it says yes)."""
     target: Model | uuid.UUID | None = None
+    permission = pay_permission()
     try:
         target = pay_target(data)
         if target is None:
@@ -103,7 +109,7 @@ def start_payment(
             if isinstance(target, uuid.UUID):
                 target = Order.objects.get(pk=target)
             if not permission(request, target):
-                logger.warning("The headless permission refused a pay request (%s)", _named(target))
+                logger.warning("PAY_PERMISSION refused a pay request (%s)", _named(target))
                 return Refusal("forbidden", _("Not allowed"), _("You may not pay for this order."), 403)
         if not isinstance(target, (Order, uuid.UUID)):
             target = services.order_for(target)  # a shop object's description is validated here

@@ -215,7 +215,11 @@ def test_e011_a_24_byte_secret_passes(settings):
 
 
 #: The settings that name a callable (orkestapay.E009), and what the hint says the callable must return.
-CALLABLE_KEYS = {"ADAPTER": "PaymentDescription", "HEADLESS_PERMISSION": "returns True to allow it"}
+CALLABLE_KEYS = {
+    "ADAPTER": "PaymentDescription",
+    "PAY_PERMISSION": "returns True to allow it",
+    "HEADLESS_PERMISSION": "returns True to allow it",  # PAY_PERMISSION's deprecated name
+}
 
 
 @pytest.mark.parametrize("key", CALLABLE_KEYS)
@@ -240,6 +244,20 @@ def test_e009_a_callable_setting_that_does_not_import_or_call(settings, key, pat
 @pytest.mark.parametrize("path", [None, "", "tests.shop.adapters.describe_cart", print])
 def test_e009_an_importable_callable_or_none_passes(settings, key, path):
     assert "orkestapay.E009" not in ids(settings_messages(settings, {**CREDENTIALS, key: path}))
+
+
+def test_w005_headless_permission_is_the_deprecated_name_of_pay_permission(settings):
+    message = only(settings_messages(settings, {**CREDENTIALS, "HEADLESS_PERMISSION": print}), "orkestapay.W005")
+    assert message.level == WARNING
+    assert message.obj == "settings.ORKESTAPAY['HEADLESS_PERMISSION']"
+    assert "pay button's view asks too" in message.msg
+    assert (message.hint or "").startswith("Rename the key to PAY_PERMISSION")
+    both = only(
+        settings_messages(settings, {**CREDENTIALS, "HEADLESS_PERMISSION": print, "PAY_PERMISSION": print}),
+        "orkestapay.W005",
+    )
+    assert "is ignored" in both.msg
+    assert "orkestapay.W005" not in ids(settings_messages(settings, {**CREDENTIALS, "PAY_PERMISSION": print}))
 
 
 @pytest.mark.parametrize(("lifetime", "margin"), [(120, 120), (60, 120), (0, 0), (300, Decimal("300"))])

@@ -1,5 +1,5 @@
 """Checks of ``settings.ORKESTAPAY`` itself: its type and keys, environment, timeouts, token lock,
-webhook secrets, callables (adapter, headless permission), checkout lifetime, the bounds on each visitor's work and
+webhook secrets, callables (adapter, pay permission), checkout lifetime, the bounds on each visitor's work and
 (in :mod:`.background`) background work."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .background import background_work
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate ``settings.ORKESTAPAY``: its type, its keys, environment, timeouts, token lock timings, webhook
     secrets, callables, checkout lifetime, background work, the bounds on each visitor's work and the idempotency
-    key lifetime (orkestapay.E001, E002, E004 to E006, E009 to E017, W001). The credentials are a deploy check
+    key lifetime (orkestapay.E001, E002, E004 to E006, E009 to E017, W001, W005). The credentials are a deploy check
     (:func:`.environment.check_deployment`): these checks run before every ``migrate`` and ``runserver``, on
     machines that have no credentials by design (a CI build, an image build, a new clone)."""
     user = _raw_setting()
@@ -52,6 +52,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     messages += _token_lock(user)
     messages += _webhook_secrets(user)
     messages += _callables(user)
+    messages += _deprecated_names(user)
     messages += _checkout_lifetime(user)
     messages += background_work(user)
     messages += _bounds(user)
@@ -200,12 +201,32 @@ _CALLABLE_KEYS = {
         "that takes a shop object and returns a django_orkestapay.adapters.PaymentDescription",
         "shop.payments.describe_cart",
     ),
+    "PAY_PERMISSION": (
+        "every pay request (the button's and the JSON endpoints') would fail with a server error",
+        "that takes the request and the order (or shop object) and returns True to allow it",
+        "shop.payments.may_pay",
+    ),
     "HEADLESS_PERMISSION": (
-        "every request to the JSON endpoints would fail with a server error",
+        "every pay request (the button's and the JSON endpoints') would fail with a server error",
         "that takes the request and the order (or shop object) and returns True to allow it",
         "shop.payments.may_pay",
     ),
 }
+
+
+def _deprecated_names(user: dict[str, Any]) -> list[CheckMessage]:
+    if not _effective(user, "HEADLESS_PERMISSION"):
+        return []
+    if _effective(user, "PAY_PERMISSION"):
+        message = "HEADLESS_PERMISSION is ignored: PAY_PERMISSION, its new name, is set."
+        hint = "Remove HEADLESS_PERMISSION."
+    else:
+        message = (
+            "HEADLESS_PERMISSION is the deprecated name of PAY_PERMISSION, which the pay button's view asks too "
+            "(one rule for the button and the JSON endpoints)."
+        )
+        hint = "Rename the key to PAY_PERMISSION; the old name will stop working in a later release."
+    return [Warning(message, hint=hint, obj=_key("HEADLESS_PERMISSION"), id="orkestapay.W005")]
 
 
 def _callables(user: dict[str, Any]) -> list[CheckMessage]:
