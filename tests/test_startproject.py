@@ -59,7 +59,7 @@ def at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
 
 #: The quickstart's settings, with and without ATOMIC_REQUESTS; and startproject's bare SQLite settings (no OPTIONS,
 #: what orkestapay.W004 warns about), which the app's write-lock-first transactions keep correct too.
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "quickstart": {"sqlite_options": True, "atomic_requests": False},
     "quickstart-atomic-requests": {"sqlite_options": True, "atomic_requests": True},
     "no-sqlite-options": {"sqlite_options": False, "atomic_requests": False},
