@@ -318,7 +318,7 @@ def _wait_until_up(project: StartProject, server: subprocess.Popen[bytes]) -> No
         try:
             if requests.get(f"{project.url}/admin/login/", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow to answer on a busy machine
             pass
         if server.poll() is not None or time.monotonic() > deadline:
             raise ProjectFailed(f"gunicorn did not serve the project:\n{project.log_tail()}")
