@@ -56,7 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "CANCEL_URL": None,
     "SHOP_URL": "/",
     "ADAPTER": None,
-    "HEADLESS_PERMISSION": None,
+    "PAY_PERMISSION": None,
+    "HEADLESS_PERMISSION": None,  # deprecated: PAY_PERMISSION's old name (orkestapay.W005)
     # What a checkout asks for
     "LOCALE": None,
     "LANGUAGE_LOCALES": {"es": "ES_LATAM"},
@@ -97,7 +98,7 @@ SETTINGS_HELP: dict[str, str] = {
     "CLIENT_ID": (
         "The API *access key* (OrkestaPay portal: Developers > API keys). Required as soon as the app talks to "
         "OrkestaPay: without it a call raises ``OrkestaPayConfigurationError`` naming the key, and ``manage.py "
-        "check`` reports :check:`orkestapay.E003`. Read it from the environment, never from code."
+        "check --deploy`` reports :check:`orkestapay.E003`. Read it from the environment, never from code."
     ),
     "CLIENT_SECRET": (
         "The API *secret key*, beside :setting:`CLIENT_ID`. Required at use like it; never logged, stored or shown "
@@ -173,10 +174,15 @@ SETTINGS_HELP: dict[str, str] = {
         "models you do not own; it wins over the object's ``orkestapay_payment()`` method. ``None``: the objects "
         "describe themselves. See :doc:`/recipes/cart`; :check:`orkestapay.E009` when it does not import."
     ),
+    "PAY_PERMISSION": (
+        "Dotted path of a callable ``(request, order_or_shop_object) -> bool``: who may pay or see an order's status. "
+        "Asked first by the pay button's view, the JSON pay endpoint and the JSON status endpoint alike (one rule: a "
+        "visitor refused by one is refused by the others); ``False`` answers 403 (``forbidden`` in JSON). ``None``: "
+        "whoever holds the signed reference. See :doc:`/recipes/headless`."
+    ),
     "HEADLESS_PERMISSION": (
-        "Dotted path of a callable ``(request, order_or_shop_object) -> bool`` that the JSON endpoints ask first; "
-        "``False`` answers ``forbidden`` (403). ``None``: whoever holds the signed reference, as with the pay "
-        "button. See :doc:`/recipes/headless`."
+        "Deprecated: the old name of :setting:`PAY_PERMISSION`, used when that is unset, and for the pay button's "
+        "view too since it was renamed; :check:`orkestapay.W005` asks to rename it."
     ),
     "LOCALE": (
         "The checkout ``locale`` sent to OrkestaPay when the order has none. ``None``: follow the active language "

@@ -5,7 +5,8 @@
 pay view (:mod:`.paying`), its refusals as ``{"error": <stable code>, "message": <translated>}`` with the pay view's
 HTTP status. ``GET api/status/?order=<signed order reference>`` (``orkestapay:api_status``) answers the order's
 status and nothing more. Both are guarded by Django's session and CSRF machinery (the POST needs the CSRF token,
-checked here so that a refusal is JSON too) and by the ``HEADLESS_PERMISSION`` hook when the shop sets one.
+checked here so that a refusal is JSON too) and by the shop's ``PAY_PERMISSION`` when it sets one (the rule the pay
+button's view asks too).
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import conf, services
+from . import services
 from .adapters import OBJECT_FIELD
 from .models import Order
-from .paying import Refusal, refused_reference, start_payment
+from .paying import Refusal, pay_permission, refused_reference, start_payment
 from .signing import PAY_FIELD, InvalidPayReference, load_pay_reference, sign_pay_reference
 
 logger = logging.getLogger("django_orkestapay.headless")
@@ -71,10 +72,11 @@ def _csrf_failed(request: HttpRequest) -> bool:
 
 def _json_references(request: HttpRequest) -> dict[str, str] | None:
     """The references a JSON object body carries (a member that is not a string counts as empty), or ``None`` when
-    the body is not a JSON object."""
+    the body is not a JSON object. A multipart form is not: the CSRF check read it as a form, after which its raw
+    body cannot be read (``RawPostDataException``)."""
     try:
         body = json.loads(request.body)
-    except (ValueError, RequestDataTooBig):
+    except (ValueError, RequestDataTooBig, RawPostDataException):
         return None
     if not isinstance(body, dict):
         return None
@@ -94,7 +96,7 @@ def pay(request: HttpRequest) -> HttpResponse:
     references = _json_references(request)
     if references is None:
         return error_response("invalid_json", _("The request must be a JSON object."), 400)
-    outcome = start_payment(request, references, permission=conf.callable_setting("HEADLESS_PERMISSION"))
+    outcome = start_payment(request, references)
     if isinstance(outcome, Refusal):
         return _refusal_response(outcome)
     order = outcome.order
@@ -103,6 +105,7 @@ def pay(request: HttpRequest) -> HttpResponse:
     )
 
 
+@transaction.non_atomic_requests  # a pending order is read from OrkestaPay: never inside the request's transaction
 @never_cache
 def status(request: HttpRequest) -> HttpResponse:
     """The status of the order a signed reference names, for a front end that polls a pending payment.
@@ -120,9 +123,9 @@ def status(request: HttpRequest) -> HttpResponse:
     order = Order.objects.filter(pk=order_id).first()
     if order is None:
         return error_response("order_not_found", _("We could not find this order."), 404)
-    permission = conf.callable_setting("HEADLESS_PERMISSION")
+    permission = pay_permission()
     if permission is not None and not permission(request, order):
-        logger.warning("The headless permission refused a status request (order %s)", order.pk)
+        logger.warning("PAY_PERMISSION refused a status request (order %s)", order.pk)
         return error_response("forbidden", _("You may not see this order."), 403)
     order = services.poll_order(order)
     return JsonResponse(

@@ -71,7 +71,7 @@ def payment_link(request: HttpRequest, token: str) -> HttpResponse:
     except PaymentLinkUnusableError as exc:
         return _gone(request, exc)
     except CHECKOUT_REFUSALS as exc:
-        refusal = refusal_for(exc, link.order_id)
+        refusal = refusal_for(exc, f"order {link.order_id}")
         context: dict[str, Any] = {
             "title": refusal.title,
             "message": refusal.message,

@@ -1,6 +1,6 @@
 """A pay request, shared by the pay button's view and the JSON endpoint (:mod:`django_orkestapay.headless`): what the
-signed reference names, who may pay (the JSON endpoint's permission hook), the checkout started, and why a request
-starts none (:class:`Refusal`: a stable error code, a translated title and message, the HTTP status)."""
+signed reference names, who may pay (``PAY_PERMISSION``, the same rule for both), the checkout started, and why a
+request starts none (:class:`Refusal`: a stable error code, a translated title and message, the HTTP status)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from . import adapters, services
+from . import adapters, conf, services
 from .adapters import OBJECT_FIELD
 from .exceptions import (
     OrderNotPayableError,
@@ -50,8 +50,15 @@ class Refusal:
     retry_after: int | None = None
 
 
-#: Who may pay or poll through the JSON endpoints: ``(request, order_or_shop_object) -> bool``.
+#: Who may pay (the button's view, the JSON endpoint) or poll an order's status: ``(request, order_or_shop_object)
+#: -> bool``.
 Permission = Callable[[HttpRequest, Model], bool]
+
+
+def pay_permission() -> Permission | None:
+    """The shop's rule for who may pay or poll (``PAY_PERMISSION``; its deprecated name ``HEADLESS_PERMISSION`` when
+    it is unset), ``None`` when there is none: whoever holds the signed reference."""
+    return conf.callable_setting("PAY_PERMISSION") or conf.callable_setting("HEADLESS_PERMISSION")
 
 
 def pay_target(data: Mapping[str, Any]) -> Model | uuid.UUID | None:
@@ -62,6 +69,14 @@ def pay_target(data: Mapping[str, Any]) -> Model | uuid.UUID | None:
     if OBJECT_FIELD in data:
         return adapters.load_shop_object(data.get(OBJECT_FIELD))
     return load_pay_reference(data.get(PAY_FIELD))
+
+
+def _named(target: Model | uuid.UUID | None) -> str:
+    """What a log line calls a pay request's target: ``order <id>``, or the shop object by its model and key
+    (``shop.cart 10``: its order may not exist, and its key is not an order's)."""
+    if isinstance(target, Model) and not isinstance(target, Order):
+        return f"{target._meta.label_lower} {target.pk}"
+    return f"order {getattr(target, 'pk', target)}"
 
 
 def refused_reference(request: HttpRequest, reason: str) -> Refusal:
@@ -81,13 +96,12 @@ def refused_reference(request: HttpRequest, reason: str) -> Refusal:
     return Refusal("invalid_reference", _("Invalid payment button"), message, 400)
 
 
-def start_payment(
-    request: HttpRequest, data: Mapping[str, Any], *, permission: Permission | None = None
-) -> Checkout | Refusal:
+def start_payment(request: HttpRequest, data: Mapping[str, Any]) -> Checkout | Refusal:
     """Start (or reuse) the checkout of the order ``data`` names (the pay form's fields, or the JSON body), or say
-    why not. ``permission`` is asked first, with the order or the shop object (a shop object's order is made only
-    once it says yes)."""
+    why not. The shop's :func:`pay_permission` is asked first, with the order or the shop object (a shop object's
+    order is made only once it says yes)."""
     target: Model | uuid.UUID | None = None
+    permission = pay_permission()
     try:
         target = pay_target(data)
         if target is None:
@@ -96,7 +110,7 @@ def start_payment(
             if isinstance(target, uuid.UUID):
                 target = Order.objects.get(pk=target)
             if not permission(request, target):
-                logger.warning("The headless permission refused a pay request (order %s)", getattr(target, "pk", ""))
+                logger.warning("PAY_PERMISSION refused a pay request (%s)", _named(target))
                 return Refusal("forbidden", _("Not allowed"), _("You may not pay for this order."), 403)
         if not isinstance(target, (Order, uuid.UUID)):
             target = services.order_for(target)  # a shop object's description is validated here
@@ -106,7 +120,7 @@ def start_payment(
     except Order.DoesNotExist:
         return Refusal("order_not_found", _("Order not found"), _("We could not find this order."), 404)
     except CHECKOUT_REFUSALS as exc:
-        refusal = refusal_for(exc, getattr(target, "pk", target))
+        refusal = refusal_for(exc, _named(target))
     else:
         return checkout
     if isinstance(target, (Order, uuid.UUID)):
@@ -118,8 +132,9 @@ def start_payment(
 CHECKOUT_REFUSALS = (OrderNotPayableError, ValidationError, OrkestaPayError, OperationalError)
 
 
-def refusal_for(exc: Exception, order_id: object) -> Refusal:
-    """The page a buyer gets when starting the checkout of the order ``order_id`` raised ``exc`` (one of
+def refusal_for(exc: Exception, named: str) -> Refusal:
+    """The page a buyer gets when starting the checkout of ``named`` (what log lines call the pay request's target:
+    ``order <id>``, or a shop object) raised ``exc`` (one of
     :data:`CHECKOUT_REFUSALS`): a payment in progress, part of it paid, nothing to pay, an order that is not valid,
     too many failed attempts, OrkestaPay or the database unavailable."""
     if isinstance(exc, PaymentInProgressError):
@@ -140,7 +155,7 @@ def refusal_for(exc: Exception, order_id: object) -> Refusal:
         message = _("This order is already paid or can no longer be paid.")
         refusal = Refusal("nothing_to_pay", _("Nothing to pay"), message, 409)
     elif isinstance(exc, ValidationError):
-        logger.exception("Order %s: not valid (amounts or text); no checkout started", order_id)
+        logger.exception("Pay for %s: not valid (amounts or text); no checkout started", named)
         title = _("This order cannot be paid")
         message = _("The order's amounts or details are not valid. Please contact the shop.")
         refusal = Refusal("invalid_order", title, message, 400)
@@ -153,7 +168,7 @@ def refusal_for(exc: Exception, order_id: object) -> Refusal:
         refusal = Refusal("too_many_attempts", title, message, 429, retry=False, retry_after=exc.retry_after)
     else:  # OrkestaPayError, or OperationalError: the database stayed busy (SQLite)
         if isinstance(exc, OperationalError):
-            logger.warning("Pay for order %s: the database is busy; answered 503", order_id)
+            logger.warning("Pay for %s: the database is busy; answered 503", named)
         title = _("Payment service unavailable")
         message = _("We could not open the payment page. Nothing was charged; please try again in a moment.")
         asked = getattr(exc, "retry_after", None)  # OrkestaPay's own Retry-After (a 429 or 503), passed on

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import textwrap
 import types
 from collections.abc import Iterator
@@ -117,6 +118,7 @@ def _module_for(block: Block, config: pytest.Config) -> types.ModuleType:
     slug = re.sub(r"\W", "_", block.where)
     module = types.ModuleType(f"docs_example_{slug}")
     module.__file__ = str(block.path)
+    sys.modules[module.__name__] = module  # importable by name, as a test module is: @pytest.mark.urls(__name__)
     exec(compile(tree, str(block.path), "exec"), module.__dict__)  # noqa: S102 - the documentation's own example
     return module
 

@@ -157,12 +157,13 @@ class StartProject:
     def log(self) -> Path:
         return self.directory / "server.log"
 
-    def manage(self, *args: str) -> str:
-        """Run ``manage.py`` with ``args``; its standard output (raises :class:`ProjectFailed` on failure)."""
+    def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Run ``manage.py`` with ``args`` (in ``env``, else the project's environment); its standard output (raises
+        :class:`ProjectFailed` on failure)."""
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=self.directory,
-            env=self.env,
+            env=self.env if env is None else env,
             capture_output=True,
             text=True,
             timeout=120,
@@ -214,6 +215,16 @@ class StartProject:
             return ""
 
 
+def background_worker_settings() -> str:
+    """The database task backend as docs/background.rst sets it up (its ``TASKS``; its ``INSTALLED_APPS`` line
+    lists the apps with ``...`` for the others, so the one it adds is inserted instead): webhooks are queued for
+    ``manage.py db_worker``, which no test runs."""
+    (block,) = [b for b in blocks_of(DOCS / "background.rst") if "django_tasks_db.DatabaseBackend" in b.code]
+    (tasks,) = [line for line in block.code.splitlines() if line.startswith("TASKS = ")]
+    assert '"django_tasks_db"' in block.code
+    return f'INSTALLED_APPS.insert(INSTALLED_APPS.index("django_orkestapay"), "django_tasks_db")\n{tasks}\n'
+
+
 def build(
     directory: Path,
     *,
@@ -221,18 +232,21 @@ def build(
     sqlite_options: bool = True,
     atomic_requests: bool = False,
     sqlite_timeout: int | None = None,
+    extra_settings: str = "",
 ) -> StartProject:
     """``django-admin startproject mysite`` in ``directory``, then the quickstart's steps, migrated; the environment
     of its ``export`` lines, pointed at the fake gateway at ``gateway_url``.
 
     ``sqlite_options=False`` leaves out the quickstart's SQLite ``OPTIONS`` block (startproject's ``DATABASES`` stays:
     what ``orkestapay.W004`` warns about); ``atomic_requests`` adds ``ATOMIC_REQUESTS = True``; ``sqlite_timeout``
-    replaces the quickstart's ``"timeout"`` (to see what a database that stays busy does without waiting 20 s).
+    replaces the quickstart's ``"timeout"`` (to see what a database that stays busy does without waiting 20 s);
+    ``extra_settings`` is appended to the settings last (e.g. :func:`background_worker_settings`).
     """
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    env.update(quickstart_environment(gateway_url))
+    exported = quickstart_environment(gateway_url)
+    env.update(exported)
     directory.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "django", "startproject", "mysite", str(directory)], env=env, check=True, timeout=60
@@ -252,11 +266,15 @@ def build(
         settings.read_text(encoding="utf-8")
         + "\n\n# docs/quickstart.rst\n"
         + database
-        + ('\nDATABASES["default"]["ATOMIC_REQUESTS"] = True\n' if atomic_requests else ""),
+        + ('\nDATABASES["default"]["ATOMIC_REQUESTS"] = True\n' if atomic_requests else "")
+        + (f"\n{extra_settings}" if extra_settings else ""),
         encoding="utf-8",
     )
-    project.manage("makemigrations", "shop")
-    project.manage("migrate", "--no-input")
+    # As the quickstart orders it: its `makemigrations` and `migrate` come before the `export` lines, so they run
+    # without credentials (a CI or image build has none either).
+    without_exports = {name: value for name, value in env.items() if name not in exported}
+    project.manage("makemigrations", "shop", env=without_exports)
+    project.manage("migrate", "--no-input", env=without_exports)
     return project
 
 
@@ -300,7 +318,7 @@ def _wait_until_up(project: StartProject, server: subprocess.Popen[bytes]) -> No
         try:
             if requests.get(f"{project.url}/admin/login/", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow to answer on a busy machine
             pass
         if server.poll() is not None or time.monotonic() > deadline:
             raise ProjectFailed(f"gunicorn did not serve the project:\n{project.log_tail()}")

@@ -88,27 +88,35 @@ def test_e002_unknown_key_suggests_the_close_match(settings):
 
 @pytest.mark.parametrize("missing", ["CLIENT_ID", "CLIENT_SECRET"])
 @pytest.mark.parametrize("how", ["absent", "none", "empty"])
-def test_e003_missing_credential_names_the_key(settings, missing, how):
-    value: dict[str, object] = dict(CREDENTIALS, WEBHOOK_SECRETS=[VALID_SECRET])
+def test_e003_missing_credential_is_a_deploy_error_naming_the_key(settings, missing, how):
+    value: dict[str, object] = dict(CREDENTIALS, WEBHOOK_SECRETS=[VALID_SECRET], ENVIRONMENT="production")
     if how == "absent":
         del value[missing]
     else:
         value[missing] = None if how == "none" else ""
-    messages = settings_messages(settings, value)
+    messages = deploy_messages(settings, value)
     message = only(messages, "orkestapay.E003")
     assert message.level == ERROR
     assert message.obj == f"settings.ORKESTAPAY[{missing!r}]"
     assert "Developers > API keys" in (message.hint or "")
     assert ids(messages) == ["orkestapay.E003"]
+    # not an ordinary check: those run before every makemigrations, migrate and runserver, credentials or not
+    assert settings_messages(settings, value) == []
 
 
-def test_e003_an_absent_setting_reports_both_credentials(settings):
+def test_e003_an_absent_setting_reports_both_credentials_under_deploy_only(settings):
     del settings.ORKESTAPAY
-    messages = checks.check_settings()
-    assert [m.obj for m in messages if m.id == "orkestapay.E003"] == [
+    assert "orkestapay.E003" not in ids(checks.check_settings())
+    assert [m.obj for m in checks.check_deployment() if m.id == "orkestapay.E003"] == [
         "settings.ORKESTAPAY['CLIENT_ID']",
         "settings.ORKESTAPAY['CLIENT_SECRET']",
     ]
+
+
+def test_e003_comes_with_the_gateway_checks(settings):
+    """The credentials are checked beside the deploy checks of the gateway, not instead of them."""
+    messages = deploy_messages(settings, {"BASE_URL": "http://127.0.0.1:8765"})
+    assert ids(messages) == ["orkestapay.E003", "orkestapay.E003", "orkestapay.E007"]
 
 
 def test_e004_invalid_environment(settings):
@@ -224,7 +232,11 @@ def test_e011_a_24_byte_secret_passes(settings):
 
 
 #: The settings that name a callable (orkestapay.E009), and what the hint says the callable must return.
-CALLABLE_KEYS = {"ADAPTER": "PaymentDescription", "HEADLESS_PERMISSION": "returns True to allow it"}
+CALLABLE_KEYS = {
+    "ADAPTER": "PaymentDescription",
+    "PAY_PERMISSION": "returns True to allow it",
+    "HEADLESS_PERMISSION": "returns True to allow it",  # PAY_PERMISSION's deprecated name
+}
 
 
 @pytest.mark.parametrize("key", CALLABLE_KEYS)
@@ -249,6 +261,20 @@ def test_e009_a_callable_setting_that_does_not_import_or_call(settings, key, pat
 @pytest.mark.parametrize("path", [None, "", "tests.shop.adapters.describe_cart", print])
 def test_e009_an_importable_callable_or_none_passes(settings, key, path):
     assert "orkestapay.E009" not in ids(settings_messages(settings, {**CREDENTIALS, key: path}))
+
+
+def test_w005_headless_permission_is_the_deprecated_name_of_pay_permission(settings):
+    message = only(settings_messages(settings, {**CREDENTIALS, "HEADLESS_PERMISSION": print}), "orkestapay.W005")
+    assert message.level == WARNING
+    assert message.obj == "settings.ORKESTAPAY['HEADLESS_PERMISSION']"
+    assert "pay button's view asks too" in message.msg
+    assert (message.hint or "").startswith("Rename the key to PAY_PERMISSION")
+    both = only(
+        settings_messages(settings, {**CREDENTIALS, "HEADLESS_PERMISSION": print, "PAY_PERMISSION": print}),
+        "orkestapay.W005",
+    )
+    assert "is ignored" in both.msg
+    assert "orkestapay.W005" not in ids(settings_messages(settings, {**CREDENTIALS, "PAY_PERMISSION": print}))
 
 
 @pytest.mark.parametrize(("lifetime", "margin"), [(120, 120), (60, 120), (0, 0), (300, Decimal("300"))])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings as django_settings
@@ -53,6 +54,10 @@ def get_status(client: Client, reference: str) -> Any:
 
 def refuse_all(request: Any, target: Any) -> bool:
     return False
+
+
+def allow_all(request: Any, target: Any) -> bool:
+    return True
 
 
 # --- pay: the happy paths -----------------------------------------------------------------------------------------
@@ -144,6 +149,23 @@ def test_pay_with_a_body_that_names_nothing_is_400(orkestapay_settings, fake_ork
     assert response.status_code == 400
     assert response.json()["error"] == error
     assert response.json()["message"]
+    assert fake_orkestapay.count_requests() == 0
+
+
+@pytest.mark.parametrize("token_in", ["header", "form"])
+def test_pay_with_a_form_body_is_400_invalid_json_not_a_server_error(orkestapay_settings, fake_orkestapay, token_in):
+    """A multipart (or urlencoded) form with a valid CSRF token: Django's CSRF check reads the form, after which the
+    raw body cannot be read (RawPostDataException, a 500 before)."""
+    order = make_order()
+    form = {PAY_FIELD: sign_pay_reference(order.pk)}
+    headers = {"X-CSRFToken": CSRF_SECRET} if token_in == "header" else {}
+    if token_in == "form":
+        form["csrfmiddlewaretoken"] = CSRF_SECRET
+    for body in ({"data": form}, {"data": urlencode(form), "content_type": "application/x-www-form-urlencoded"}):
+        response = csrf_client().post(reverse("orkestapay:api_pay"), headers=headers, **body)
+        assert response.status_code == 400, response.content
+        assert response.json()["error"] == "invalid_json"
+    assert Checkout.objects.count() == 0
     assert fake_orkestapay.count_requests() == 0
 
 
@@ -265,7 +287,7 @@ def test_the_permission_hook_sees_the_order_and_may_refuse(settings, orkestapay_
         seen.append((request.method, target))
         return False
 
-    settings.ORKESTAPAY = {**orkestapay_settings, "HEADLESS_PERMISSION": only_staff}
+    settings.ORKESTAPAY = {**orkestapay_settings, "PAY_PERMISSION": only_staff}
     order = make_order()
     response = post_json(csrf_client(), {PAY_FIELD: sign_pay_reference(order.pk)})
     assert response.status_code == 403
@@ -285,7 +307,7 @@ def test_the_permission_hook_sees_the_shop_object_before_any_order_is_made(
         seen.append(target)
         return False
 
-    settings.ORKESTAPAY = {**orkestapay_settings, "HEADLESS_PERMISSION": remember}
+    settings.ORKESTAPAY = {**orkestapay_settings, "PAY_PERMISSION": remember}
     cart = Cart.objects.create(reference="H2")
     response = post_json(csrf_client(), {"object": adapters.sign_shop_object(cart)})
     assert response.status_code == 403
@@ -294,13 +316,71 @@ def test_the_permission_hook_sees_the_shop_object_before_any_order_is_made(
 
 
 def test_the_permission_hook_by_dotted_path_allows(settings, orkestapay_settings, fake_orkestapay):
-    settings.ORKESTAPAY = {**orkestapay_settings, "HEADLESS_PERMISSION": "tests.shop.adapters.allow_staff_or_owner"}
+    settings.ORKESTAPAY = {**orkestapay_settings, "PAY_PERMISSION": "tests.shop.adapters.allow_staff_or_owner"}
     order = make_order()
     refused = post_json(csrf_client(), {PAY_FIELD: sign_pay_reference(order.pk)})
     assert refused.status_code == 403
     allowed = csrf_client()
     allowed.cookies["shop_owner"] = order.customer_email
     response = post_json(allowed, {PAY_FIELD: sign_pay_reference(order.pk)})
+    assert response.status_code == 200, response.content
+
+
+# --- one rule for the JSON endpoints and the pay button's view ---------------------------------------------------
+
+
+@pytest.mark.parametrize("paid_for", ["order", "cart"])
+def test_a_visitor_refused_at_the_json_endpoint_is_refused_at_the_pay_buttons_view_too(
+    settings, orkestapay_settings, fake_orkestapay, paid_for
+):
+    """A stranger refused at api/pay/ who posts the same signed reference to the button's form view does not land on
+    the buyer's hosted checkout (the form view did not ask the rule)."""
+    settings.ORKESTAPAY = {**orkestapay_settings, "PAY_PERMISSION": "tests.shop.adapters.allow_staff_or_owner"}
+    order = make_order()
+    fields = adapters.pay_fields(order if paid_for == "order" else Cart.objects.create(reference="R1"))
+    stranger = csrf_client()
+    assert post_json(stranger, fields).status_code == 403
+    page = stranger.post(reverse("orkestapay:pay"), {**fields, "csrfmiddlewaretoken": CSRF_SECRET})
+    assert page.status_code == 403
+    assert 'data-testid="orkestapay-error"' in page.text
+    assert "No puedes pagar esta orden." in page.text  # "You may not pay for this order.", in the shop's Spanish
+    assert Checkout.objects.count() == 0
+    assert Order.objects.count() == 1  # a cart's order is made only once the rule says yes
+    assert fake_orkestapay.count_requests() == 0
+
+
+def test_the_pay_buttons_view_asks_the_rule_with_the_request_and_the_order(settings, orkestapay_settings):
+    seen: list[tuple[Any, Any]] = []
+
+    def allow(request: Any, target: Any) -> bool:
+        seen.append((request.path, target))
+        return True
+
+    settings.ORKESTAPAY = {**orkestapay_settings, "PAY_PERMISSION": allow}
+    order = make_order()
+    response = Client().post(reverse("orkestapay:pay"), adapters.pay_fields(order))
+    assert response.status_code == 302, response.content
+    assert seen == [(reverse("orkestapay:pay"), order)]
+
+
+@pytest.mark.parametrize("endpoint", ["pay button", "api pay", "api status"])
+def test_the_deprecated_headless_permission_still_guards_all_three(settings, orkestapay_settings, endpoint):
+    settings.ORKESTAPAY = {**orkestapay_settings, "HEADLESS_PERMISSION": refuse_all}
+    order = make_order()
+    reference = sign_pay_reference(order.pk)
+    if endpoint == "pay button":
+        response = Client().post(reverse("orkestapay:pay"), {PAY_FIELD: reference})
+    elif endpoint == "api pay":
+        response = post_json(csrf_client(), {PAY_FIELD: reference})
+    else:
+        response = get_status(Client(), reference)
+    assert response.status_code == 403
+    assert Checkout.objects.count() == 0
+
+
+def test_pay_permission_wins_over_its_deprecated_name(settings, orkestapay_settings, fake_orkestapay):
+    settings.ORKESTAPAY = {**orkestapay_settings, "PAY_PERMISSION": allow_all, "HEADLESS_PERMISSION": refuse_all}
+    response = post_json(csrf_client(), {PAY_FIELD: sign_pay_reference(make_order().pk)})
     assert response.status_code == 200, response.content
 
 
@@ -410,7 +490,7 @@ def test_status_is_get_only():
 
 def test_status_asks_the_permission_hook(settings):
     order = make_order()
-    settings.ORKESTAPAY = {**settings.ORKESTAPAY, "HEADLESS_PERMISSION": refuse_all}
+    settings.ORKESTAPAY = {**settings.ORKESTAPAY, "PAY_PERMISSION": refuse_all}
     response = get_status(Client(), sign_pay_reference(order.pk))
     assert response.status_code == 403
     assert set(response.json()) == {"error", "message"}

@@ -231,3 +231,24 @@ def test_the_try_again_button_after_a_failure_carries_a_fresh_reference(client, 
     reference = re.search(rb'name="order" value="([^"]+)"', failed.content).group(1).decode()  # type: ignore[union-attr]
     assert load_pay_reference(reference) == order.pk
     assert client.post(reverse("orkestapay:pay"), {PAY_FIELD: reference}).status_code == 302
+
+
+def describe_as_empty(cart: Cart) -> adapters.PaymentDescription:
+    """An adapter for a cart whose lines were all removed: nothing to pay for."""
+    return adapters.PaymentDescription(
+        items=[], customer={"first_name": "Ana", "last_name": "López", "email": "ana@example.mx"}
+    )
+
+
+def test_an_empty_carts_refusal_is_logged_as_the_cart_not_as_an_order(
+    client, settings, orkestapay_settings, fake_orkestapay, caplog
+):
+    """The log line named the cart's primary key as an order ("Order 10") although no order exists."""
+    settings.ORKESTAPAY = {**orkestapay_settings, "ADAPTER": describe_as_empty}
+    cart = Cart.objects.create(reference="EMPTY")
+    response, _ = post_pay(client, adapters.pay_fields(cart))
+    assert response.status_code == 400
+    assert Order.objects.count() == 0
+    assert fake_orkestapay.count_requests() == 0
+    (line,) = [r.getMessage() for r in caplog.records if "not valid" in r.getMessage()]
+    assert line == f"Pay for {Cart._meta.label_lower} {cart.pk}: not valid (amounts or text); no checkout started"

@@ -171,6 +171,8 @@ def test_a_payment_is_refunded_from_its_own_admin_once(staff_client, paid, fake_
         "orkestapay:completed",
         "orkestapay:canceled",
         "orkestapay:webhook",
+        "orkestapay:api_pay",
+        "orkestapay:api_status",  # a pending order is read from OrkestaPay
     ],
 )
 def test_the_views_that_move_money_are_not_wrapped_in_atomic_requests(name):

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import requests
@@ -28,7 +28,16 @@ import requests
 from django_orkestapay.testing import FakeOrkestaPay
 from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import hosted_page_post
-from tests.startproject_shop import Browser, Order, StartProject, build, served
+from tests.doc_examples import DOCS, blocks_of
+from tests.startproject_shop import (
+    Browser,
+    Order,
+    ProjectFailed,
+    StartProject,
+    background_worker_settings,
+    build,
+    served,
+)
 
 pytestmark = pytest.mark.standalone
 
@@ -50,7 +59,7 @@ def at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
 
 #: The quickstart's settings, with and without ATOMIC_REQUESTS; and startproject's bare SQLite settings (no OPTIONS,
 #: what orkestapay.W004 warns about), which the app's write-lock-first transactions keep correct too.
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "quickstart": {"sqlite_options": True, "atomic_requests": False},
     "quickstart-atomic-requests": {"sqlite_options": True, "atomic_requests": True},
     "no-sqlite-options": {"sqlite_options": False, "atomic_requests": False},
@@ -100,6 +109,47 @@ def test_a_double_click_makes_one_order_and_one_checkout(
     assert shop.query("select count(*) from orkestapay_checkout where order_id = ?", orders[0][0]) == [(1,)]
 
 
+def write_lock_is_free(db: Path) -> bool:
+    """Whether another connection could take ``db``'s write lock at once (``BEGIN IMMEDIATE``, no waiting)."""
+    other = sqlite3.connect(db, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        return False
+    finally:
+        other.close()
+
+
+def test_polling_the_status_holds_no_write_lock_while_orkestapay_answers(
+    shop: StartProject, fake_orkestapay: FakeOrkestaPay
+) -> None:
+    """The JSON status endpoint reads a pending order from OrkestaPay outside any transaction, also with
+    ``ATOMIC_REQUESTS`` (SQLite's IMMEDIATE mode would take the write lock when the request's transaction began, and
+    every other writer would wait for OrkestaPay's answer)."""
+    (order,) = shop.make_orders(1)
+    assert Browser(shop).pay(order).status_code == 302, shop.log_tail()  # pending: a checkout to read
+    lock_free_while_asked: list[bool] = []
+
+    def look_at_the_lock(record: Any) -> None:  # the fake's thread, before the shop has its answer
+        if record.method == "GET" and record.path.startswith("/v1/orders/"):
+            lock_free_while_asked.append(write_lock_is_free(shop.db))
+
+    fake_orkestapay.on_request = look_at_the_lock
+    try:
+        answer = requests.get(f"{shop.url}/orkestapay/api/status/", params={order.field: order.reference}, timeout=30)
+    finally:
+        fake_orkestapay.on_request = None
+
+    assert answer.status_code == 200, shop.log_tail()
+    assert answer.json()["status"] == "pending"
+    assert lock_free_while_asked  # OrkestaPay was asked...
+    assert all(lock_free_while_asked), lock_free_while_asked  # ...and nobody waited for its answer
+
+
 def test_the_quickstart_tests_pass(tmp_path: Path, fake_orkestapay: FakeOrkestaPay) -> None:
     """The quickstart's pytest.ini, conftest.py and shop/tests.py, run with pytest inside the project: the fake
     gateway comes from the package's plugin, as a shop's would."""
@@ -107,6 +157,24 @@ def test_the_quickstart_tests_pass(tmp_path: Path, fake_orkestapay: FakeOrkestaP
     result = project.run_tests()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_the_testing_pages_tests_pass_in_a_shop_with_the_background_pages_worker(
+    tmp_path: Path, fake_orkestapay: FakeOrkestaPay
+) -> None:
+    """The quickstart's shop with the task worker docs/background.rst recommends (webhooks queued for
+    ``db_worker``, which no test runs), and docs/testing.rst's test module as printed: its webhook test passes too,
+    because the page's ``fake`` fixture has webhooks processed in the request."""
+    (module,) = [b for b in blocks_of(DOCS / "testing.rst") if b.kind == "example-tests" and b.caption]
+    project = build(
+        tmp_path / "worker", gateway_url=fake_orkestapay.base_url, extra_settings=background_worker_settings()
+    )
+    (project.directory / module.caption).parent.mkdir(parents=True, exist_ok=True)
+    (project.directory / module.caption).write_text(module.code, encoding="utf-8")
+    result = project.run_tests()
+    tests = module.code.count("\ndef test_")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert f"{tests + 1} passed" in result.stdout  # and the quickstart's own test
 
 
 def test_a_return_and_the_webhook_at_the_same_moment(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:
@@ -219,6 +287,17 @@ def test_two_refunds_of_one_order_at_once_send_one(shop: StartProject, fake_orke
     assert shop.status(order) == "refunded"
     assert shop.query("select count(*) from orkestapay_refund") == [(1,)]
     assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 1
+
+
+def test_without_credentials_the_checks_pass_and_the_deploy_check_names_them(shop: StartProject) -> None:
+    """A machine without the quickstart's exports (a CI build, an image build): ``manage.py check`` passes (as its
+    ``makemigrations`` and ``migrate`` did, in ``build``), ``check --deploy`` names both missing credentials."""
+    credentials = ("ORKESTAPAY_CLIENT_ID", "ORKESTAPAY_CLIENT_SECRET")
+    without_credentials = {name: value for name, value in shop.env.items() if name not in credentials}
+    shop.manage("check", env=without_credentials)  # raises ProjectFailed on a SystemCheckError
+    with pytest.raises(ProjectFailed) as refused:
+        shop.manage("check", "--deploy", env=without_credentials)
+    assert str(refused.value).count("(orkestapay.E003)") == 2
 
 
 def test_the_quickstart_cart_page_pays_and_ships(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:

@@ -110,6 +110,21 @@ def test_the_endpoint_processes_inline_under_the_immediate_backend_unless_told(
     assert tasks.processes_webhooks_inline() is inline
 
 
+@pytest.fixture
+def with_a_worker_backend(settings, webhook_settings):
+    """A shop that has a worker (any backend but the ImmediateBackend): deliveries would be queued."""
+    settings.TASKS = {"default": {"BACKEND": DUMMY_BACKEND}}
+    assert tasks.processes_webhooks_inline() is False
+
+
+def test_the_plugins_inline_fixture_processes_deliveries_in_the_request_and_keeps_the_other_keys(
+    with_a_worker_backend, orkestapay_webhooks_inline, settings, webhook_settings
+):
+    assert tasks.processes_webhooks_inline() is True
+    kept = settings.ORKESTAPAY
+    assert kept == {**webhook_settings, "WEBHOOK_PROCESSING": "inline"}
+
+
 def test_under_the_immediate_backend_a_delivery_is_processed_in_the_request(webhook_settings, fake_orkestapay):
     order = started_and_paid(fake_orkestapay)
 

@@ -8,13 +8,13 @@ id                 meaning
 =================  ==========================================================================================
 orkestapay.E001    ``ORKESTAPAY`` is not a dict
 orkestapay.E002    ``ORKESTAPAY`` has a key this app does not know (a typo)
-orkestapay.E003    ``CLIENT_ID`` or ``CLIENT_SECRET`` is missing or empty
+orkestapay.E003    deploy: ``CLIENT_ID`` or ``CLIENT_SECRET`` is missing or empty
 orkestapay.E004    ``ENVIRONMENT`` is neither ``"sandbox"`` nor ``"production"``
 orkestapay.E005    ``CONNECT_TIMEOUT`` or ``READ_TIMEOUT`` is not a positive number of seconds
 orkestapay.E006    ``WEBHOOK_SECRETS`` is not a list of ``whsec_...`` secrets (for example a bare string)
 orkestapay.E007    deploy: ``BASE_URL`` points at a loopback host (the fake gateway) while ``DEBUG`` is off
 orkestapay.E008    ``SUCCESS_URL``, ``CANCEL_URL`` or ``SHOP_URL`` is neither a URL nor a URL name that reverses
-orkestapay.E009    ``ADAPTER`` or ``HEADLESS_PERMISSION`` cannot be imported or is not callable
+orkestapay.E009    ``ADAPTER`` or ``PAY_PERMISSION`` cannot be imported or is not callable
 orkestapay.E010    ``CHECKOUT_LIFETIME`` is not longer than ``CHECKOUT_REUSE_MARGIN``: no checkout is ever reused
 orkestapay.E011    a ``WEBHOOK_SECRETS`` entry decodes to fewer than 24 bytes: not a real signing secret
 orkestapay.E012    ``TOKEN_LOCK_TIMEOUT`` or ``TOKEN_LOCK_WAIT`` is not a number of seconds, 0 or more
@@ -26,6 +26,7 @@ orkestapay.W001    ``WEBHOOK_SECRETS`` is empty: the webhook endpoint refuses ev
 orkestapay.W002    deploy: the sandbox environment is configured
 orkestapay.W003    deploy: ``BASE_URL`` overrides OrkestaPay's API URL with another host
 orkestapay.W004    a SQLite database without ``"transaction_mode": "IMMEDIATE"`` (locks taken too late)
+orkestapay.W005    ``HEADLESS_PERMISSION`` is set: the deprecated name of ``PAY_PERMISSION``
 =================  ==========================================================================================
 
 ``apps.OrkestaPayConfig.ready`` registers :func:`check_settings` and :func:`check_databases` (tag ``orkestapay``),

@@ -13,6 +13,7 @@ from django.urls import NoReverseMatch
 
 from .. import conf
 from ._common import (
+    _CREDENTIAL_KEYS,
     _LOCKING_TRANSACTION_MODES,
     _SQLITE_ENGINES,
     _URL_KEYS,
@@ -82,11 +83,35 @@ def check_databases(app_configs: Sequence[AppConfig] | None = None, **kwargs: An
 
 
 def check_deployment(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """Deploy-only checks: the fake gateway without DEBUG, the sandbox, a BASE_URL override (orkestapay.E007,
-    W002, W003)."""
+    """Deploy-only checks: the credentials, the fake gateway without DEBUG, the sandbox, a BASE_URL override
+    (orkestapay.E003, E007, W002, W003)."""
     user = _raw_setting()
     if not isinstance(user, dict):
         return []  # orkestapay.E001 already says so
+    return [*_credentials(user), *_gateway(user)]
+
+
+def _credentials(user: dict[str, Any]) -> list[CheckMessage]:
+    """A deploy check, not an ordinary one: the ordinary checks run before every ``makemigrations``, ``migrate``
+    and ``runserver``, also where credentials are absent by design (a CI build, an image build, a new clone), and
+    nothing needs them before the first call to OrkestaPay, which raises ``OrkestaPayConfigurationError`` naming
+    the key. A deployment without them cannot take a single payment."""
+    return [
+        Error(
+            f"{key} is not set; django-orkestapay cannot authenticate with OrkestaPay without it (every payment "
+            "would fail).",
+            hint="Copy the access key (CLIENT_ID) and secret key (CLIENT_SECRET) from the OrkestaPay portal, "
+            "Developers > API keys, and read them from the environment (never commit them).",
+            obj=_key(key),
+            id="orkestapay.E003",
+        )
+        for key in _CREDENTIAL_KEYS
+        if _effective(user, key) in (None, "")
+    ]
+
+
+def _gateway(user: dict[str, Any]) -> list[CheckMessage]:
+    """The API the deployment talks to: the fake gateway without DEBUG, the sandbox, a BASE_URL override."""
     base_url = _effective(user, "BASE_URL")
     if base_url:
         if is_loopback_url(str(base_url)):

@@ -1,6 +1,6 @@
-"""Checks of ``settings.ORKESTAPAY`` itself: its type and keys, credentials, environment, timeouts, token lock,
-webhook secrets, callables (adapter, headless permission), checkout lifetime, the bounds on each visitor's work, the
-unconfirmed request fields and (in :mod:`.background`) background work."""
+"""Checks of ``settings.ORKESTAPAY`` itself: its type and keys, environment, timeouts, token lock, webhook secrets,
+callables (adapter, pay permission), checkout lifetime, the bounds on each visitor's work, the unconfirmed request
+fields and (in :mod:`.background`) background work."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from .. import conf
 from ..webhook_verification import MIN_SECRET_BYTES, decode_secret
 from ._common import (
     _BOUND_KEYS,
-    _CREDENTIAL_KEYS,
     _SETTING,
     _TIMEOUT_KEYS,
     _TOKEN_LOCK_KEYS,
@@ -31,9 +30,12 @@ from .background import background_work
 
 
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """Validate ``settings.ORKESTAPAY``: its type, its keys, the credentials, environment, timeouts, token lock
-    timings, webhook secrets, callables, checkout lifetime, background work, the bounds on each visitor's work and
-    the idempotency key lifetime and the unconfirmed request fields (orkestapay.E001 to E006, E009 to E018, W001)."""
+    """Validate ``settings.ORKESTAPAY``: its type, its keys, environment, timeouts, token lock timings, webhook
+    secrets, callables, checkout lifetime, background work, the bounds on each visitor's work, the idempotency key
+    lifetime and the unconfirmed request fields (orkestapay.E001, E002, E004 to E006, E009 to E018, W001, W005). The
+    credentials are a deploy check (:func:`.environment.check_deployment`): these checks run before every
+    ``migrate`` and ``runserver``, on machines that have no credentials by design (a CI build, an image build, a new
+    clone)."""
     user = _raw_setting()
     if not isinstance(user, dict):
         return [
@@ -46,12 +48,12 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
         ]
     messages: list[CheckMessage] = []
     messages += _unknown_keys(user)
-    messages += _credentials(user)
     messages += _environment(user)
     messages += _timeouts(user)
     messages += _token_lock(user)
     messages += _webhook_secrets(user)
     messages += _callables(user)
+    messages += _deprecated_names(user)
     messages += _checkout_lifetime(user)
     messages += background_work(user)
     messages += _bounds(user)
@@ -73,20 +75,6 @@ def _unknown_keys(user: dict[str, Any]) -> list[CheckMessage]:
         )
         messages.append(Error(f"Unknown key {key!r}.", hint=hint, obj=_SETTING, id="orkestapay.E002"))
     return messages
-
-
-def _credentials(user: dict[str, Any]) -> list[CheckMessage]:
-    return [
-        Error(
-            f"{key} is not set; django-orkestapay cannot authenticate with OrkestaPay without it.",
-            hint="Copy the access key (CLIENT_ID) and secret key (CLIENT_SECRET) from the OrkestaPay portal, "
-            "Developers > API keys, and read them from the environment (never commit them).",
-            obj=_key(key),
-            id="orkestapay.E003",
-        )
-        for key in _CREDENTIAL_KEYS
-        if _effective(user, key) in (None, "")
-    ]
 
 
 def _environment(user: dict[str, Any]) -> list[CheckMessage]:
@@ -215,12 +203,32 @@ _CALLABLE_KEYS = {
         "that takes a shop object and returns a django_orkestapay.adapters.PaymentDescription",
         "shop.payments.describe_cart",
     ),
+    "PAY_PERMISSION": (
+        "every pay request (the button's and the JSON endpoints') would fail with a server error",
+        "that takes the request and the order (or shop object) and returns True to allow it",
+        "shop.payments.may_pay",
+    ),
     "HEADLESS_PERMISSION": (
-        "every request to the JSON endpoints would fail with a server error",
+        "every pay request (the button's and the JSON endpoints') would fail with a server error",
         "that takes the request and the order (or shop object) and returns True to allow it",
         "shop.payments.may_pay",
     ),
 }
+
+
+def _deprecated_names(user: dict[str, Any]) -> list[CheckMessage]:
+    if not _effective(user, "HEADLESS_PERMISSION"):
+        return []
+    if _effective(user, "PAY_PERMISSION"):
+        message = "HEADLESS_PERMISSION is ignored: PAY_PERMISSION, its new name, is set."
+        hint = "Remove HEADLESS_PERMISSION."
+    else:
+        message = (
+            "HEADLESS_PERMISSION is the deprecated name of PAY_PERMISSION, which the pay button's view asks too "
+            "(one rule for the button and the JSON endpoints)."
+        )
+        hint = "Rename the key to PAY_PERMISSION; the old name will stop working in a later release."
+    return [Warning(message, hint=hint, obj=_key("HEADLESS_PERMISSION"), id="orkestapay.W005")]
 
 
 def _callables(user: dict[str, Any]) -> list[CheckMessage]:

@@ -17,6 +17,9 @@ The session fake answers in the profile the environment variable ``ORKESTAPAY_FA
 ``evidence``), else in ``DEFAULT_PROFILE``. One test takes the other with the marker
 ``@pytest.mark.orkestapay_profile("evidence")`` (or ``"rich"``; also on a module, ``pytestmark = ...``): the fixture
 sets it after the reset, and the next reset restores the session's.
+
+``orkestapay_webhooks_inline`` (function scope, needs pytest-django) has the webhook endpoint process each delivery
+in the request for the test, whatever the task backend: no task worker runs in tests.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -100,3 +104,12 @@ def fake_orkestapay(request: pytest.FixtureRequest, fake_orkestapay_server: Fake
     yield fake
     fake.webhooks.replace_endpoints(endpoints)
     fake.reset()
+
+
+@pytest.fixture
+def orkestapay_webhooks_inline(settings: Any) -> None:
+    """``WEBHOOK_PROCESSING = "inline"`` for the test (pytest-django's ``settings``; the project's other
+    ``ORKESTAPAY`` keys are kept). With a task backend other than Django's ``ImmediateBackend`` the webhook endpoint
+    would store a delivery and queue its processing for a worker (202), and no worker runs in tests: the order
+    would stay pending."""
+    settings.ORKESTAPAY = {**(getattr(settings, "ORKESTAPAY", None) or {}), "WEBHOOK_PROCESSING": "inline"}

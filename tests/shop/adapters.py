@@ -1,4 +1,4 @@
-"""Callables named in settings: a payment adapter that describes a Cart without the Cart's help, and a headless
+"""Callables named in settings: a payment adapter that describes a Cart without the Cart's help, and a pay
 permission hook."""
 
 from decimal import Decimal
@@ -22,7 +22,7 @@ not_callable = "just a string"
 
 
 def allow_staff_or_owner(request: HttpRequest, target: models.Model) -> bool:
-    """A headless permission hook (``HEADLESS_PERMISSION``): staff, or the buyer whose cookie names the order's email
+    """A pay permission (``PAY_PERMISSION``): staff, or the buyer whose cookie names the order's email
     (a stand-in for the shop's own login)."""
     if getattr(request.user, "is_staff", False):
         return True
