@@ -106,7 +106,7 @@ def test_the_quickstart_tests_pass(tmp_path: Path, fake_orkestapay: FakeOrkestaP
     project = build(tmp_path / "tested", gateway_url=fake_orkestapay.base_url)
     result = project.run_tests()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout
+    assert "2 passed" in result.stdout
 
 
 def test_a_return_and_the_webhook_at_the_same_moment(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:

@@ -8,7 +8,8 @@ Each capability lives in a module of its own: ``orders`` (orders, amounts, shop-
 fingerprints), ``money`` (amount and quantity validation), ``checkouts`` (start_checkout, the request body, return
 URLs, trusted redirects), ``transitions`` (the state machine, the review flag, robust signals on commit), ``derive``
 (an order's status from its ledger, pure), ``ledger`` (the Payment rows, refunds mirrored and settled), ``apply``
-(what the API reports, applied under the order's lock), ``sync`` (reading attempts: returns, reconciliation,
+(what the API reports, applied under the order's lock), ``status`` (the derived status applied: forced moves,
+announcements), ``sync`` (reading attempts: returns, reconciliation,
 expiry), ``webhooks`` (receive, store, reject, parse, process), ``reprocessing`` (one stored event by id, the
 reprocess sweep), ``refunds`` (with ``refund_sending``, the call and its
 outcomes, and ``refund_intents``, exactly once per confirmation page), ``batch`` (bulk actions and their summary)

@@ -5,21 +5,16 @@ runs the same races on SQLite with the quickstart's ``OPTIONS``)."""
 
 from __future__ import annotations
 
-import json
 import threading
-import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from django_orkestapay import services
 from django_orkestapay.exceptions import InvalidRequestError
@@ -33,37 +28,13 @@ from django_orkestapay.models import (
     Refund,
     RefundStatus,
 )
-from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import make_order, make_paid_order, pay_form
 from tests.ledger_helpers import come_back, signal_log, start
+from tests.review.helpers import deliver, older_and_newer, payment_id_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SECRET = "whsec_" + "bW9uZXktZXZlbnRzLXRlc3RzLW9ubHktMTIz"
 T = TypeVar("T")
-
-
-@pytest.fixture
-def webhooks(settings: Any, orkestapay_settings: dict[str, Any]) -> None:
-    settings.ORKESTAPAY = {**orkestapay_settings, "WEBHOOK_SECRETS": [SECRET]}
-
-
-def deliver(payment: dict[str, Any], event_type: str = "payment.purchase", *, message_id: str = "") -> Any:
-    """OrkestaPay's signed delivery of ``event_type`` about ``payment``; ``message_id`` repeats a delivery."""
-    body = json.dumps({"data": {"payment": payment}, "type_event": event_type, "version": 1}).encode()
-    message_id, timestamp = message_id or f"msg_{uuid.uuid4().hex}", int(time.time())
-    headers = {
-        "svix-id": message_id,
-        "svix-timestamp": str(timestamp),
-        "svix-signature": sign_payload(SECRET, message_id, timestamp, body),
-    }
-    return Client(enforce_csrf_checks=True).post(
-        reverse("orkestapay:webhook"), data=body, content_type="application/json", headers=headers
-    )
-
-
-def payment_id_of(completed_url: str) -> str:
-    return completed_url.split("payment_id=")[1].split("&")[0]
 
 
 def needs_row_locks() -> None:
@@ -84,15 +55,6 @@ def at_once(calls: list[Callable[[], T]]) -> list[T]:
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, calls))
-
-
-def older_and_newer(order: Order) -> tuple[Checkout, Checkout]:
-    """Two attempts of ``order``: the first near its end (so the pay button starts another), both open."""
-    older = start(order)
-    Checkout.objects.filter(pk=older.pk).update(expires_at=timezone.now() + timedelta(seconds=60))
-    newer = start(order)
-    assert newer.pk != older.pk
-    return older, newer
 
 
 # --- the buyer's returns --------------------------------------------------------------------------------------
