@@ -58,14 +58,15 @@ def test_pay_again_after_the_open_checkout_expired_query_count(client, orkestapa
     queries, location = count_queries(lambda: pay(client, order))
 
     # (SQLite: the order's write lock, an UPDATE that changes nothing, see services.locking), the order read and
-    # locked, the order's checkouts (with whether a payment on each is in progress), checkout insert, order ids (the
+    # locked, the order's checkouts (with whether a payment on each is in progress), whether the second attempt's
+    # reference (``-A2``) names an order or an attempt already, checkout insert, order ids (the
     # order is already pending, so there is no status transition to save them). The old checkout is not expired
     # here (only the expiry sweep closes it, after reading it from OrkestaPay: a bank transfer may have started on
     # it).
-    assert queries == 4 + sqlite_write_locks()
+    assert queries == 5 + sqlite_write_locks()
     second = Checkout.objects.exclude(pk=first.pk).get(order=order)
     assert location == second.redirect_url
-    assert second.merchant_reference == f"{order.merchant_order_id}-2"
+    assert second.merchant_reference == f"{order.merchant_order_id}-A2"
     assert Checkout.objects.get(pk=first.pk).status == CheckoutStatus.OPEN
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING

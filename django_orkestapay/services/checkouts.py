@@ -4,8 +4,10 @@ a trusted host."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -34,7 +36,7 @@ from ..signing import CANCELED, COMPLETED, RETURN_PARAM, sign_return
 from .api_client import _jsonable, get_client
 from .derive import IN_PROGRESS_PAYMENTS
 from .locking import lock_order
-from .orders import validate_amounts
+from .orders import reference_taken, validate_amounts
 from .transitions import send_on_commit, transition_order
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
@@ -190,7 +192,7 @@ def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[st
         checkout = Checkout(
             order=order,
             locale=checkout_locale(order),
-            merchant_reference=order.merchant_order_id if attempt == 1 else f"{order.merchant_order_id}-{attempt}",
+            merchant_reference=attempt_reference(order, attempt),
             expires_at=now + timedelta(seconds=float(lifetime)) if lifetime else None,
         )
         checkout.completed_url = _return_url(build_absolute_uri, order, checkout, COMPLETED)
@@ -229,6 +231,24 @@ def start_checkout(order: Order | uuid.UUID, *, build_absolute_uri: Callable[[st
     if failure is not None:
         raise failure
     return checkout
+
+
+#: How every attempt reference ends but an order's first (``-A2`` now, ``-2`` before this scheme).
+_ATTEMPT_SUFFIX = re.compile(r"-A?[0-9]+\Z")
+
+
+def attempt_reference(order: Order, attempt: int) -> str:
+    """The ``merchant_order_id`` sent for ``order``'s attempt number ``attempt``: the order's own reference for the
+    first, ``<reference>-A<attempt>`` after it; never one that already names another order or an attempt (so an
+    attempt's reference and the next order of the same cart, ``<reference>-2``, can never meet).
+
+    Every attempt reference is an order's reference, maybe with an attempt suffix: an order's own reference without
+    one (``ORD-...`` as ``create_order`` makes them) can name no other attempt, and is not looked up."""
+    base = order.merchant_order_id
+    if attempt == 1 and not _ATTEMPT_SUFFIX.search(base):
+        return base
+    candidates = itertools.chain([base] if attempt == 1 else [], (f"{base}-A{n}" for n in itertools.count(attempt)))
+    return next(candidate for candidate in candidates if not reference_taken(candidate, order=order))
 
 
 def refuse_after_failures(order: Order, checkouts: Sequence[Checkout], *, now: datetime) -> None:

@@ -6,6 +6,7 @@ runs the same races on SQLite with the quickstart's ``OPTIONS``)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -16,7 +17,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from django_orkestapay import services
+from django_orkestapay import adapters, services
 from django_orkestapay.exceptions import InvalidRequestError
 from django_orkestapay.models import (
     Checkout,
@@ -27,10 +28,13 @@ from django_orkestapay.models import (
     PaymentStatus,
     Refund,
     RefundStatus,
+    ReviewCode,
 )
+from django_orkestapay.services import status
 from tests.conftest import make_order, make_paid_order, pay_form
 from tests.ledger_helpers import come_back, signal_log, start
 from tests.review.helpers import deliver, older_and_newer, payment_id_of
+from tests.shop.models import Cart
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -309,3 +313,44 @@ def test_a_refund_settlement_reconciled_at_once_settles_once(webhooks, fake_orke
     changes = [(kw["old_status"], kw["new_status"]) for kw in log.of("order_status_changed")]
     assert changes == [(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)]
     assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 1
+
+
+def test_one_cart_paid_through_two_orders_applied_at_once_is_announced_once(
+    orkestapay_settings, fake_orkestapay, monkeypatch
+):
+    """Issue item 2. Two orders of one cart with the same contents (the buyer's e-mail changed between two presses
+    of Pay), both paid, both applied at the same moment: each apply locked only its own order and saw only orders
+    already committed as paid, so both sent ``order_paid`` and neither was flagged. The decision is now taken under
+    the cart's row lock, which both applies take: one ``order_paid``, one ``order_paid_twice``, both flagged. (The
+    decision is slowed down, so that without the lock the two would overlap every time.)"""
+    needs_row_locks()
+    customer = {"first_name": "Ana", "last_name": "López", "email": "ana@example.mx"}
+    lines = [{"product_id": "tv", "name": "TV", "quantity": 1, "unit_price": "990"}]
+    monkeypatch.setattr(
+        Cart,
+        "orkestapay_payment",
+        lambda self: adapters.PaymentDescription(items=lines, customer=dict(customer), merchant_order_id="CART-AT"),
+    )
+    cart = Cart.objects.create(reference="AT")
+    first = services.order_for(cart)
+    customer["email"] = "ana.lopez@example.mx"
+    second = services.order_for(cart)
+    for order in (first, second):
+        fake_orkestapay.pay(start(order).orkestapay_checkout_id)
+    decide = status.paid_twin
+
+    def slow_decision(order: Order) -> Order | None:
+        twin = decide(order)
+        time.sleep(0.5)  # before the apply commits
+        return twin
+
+    monkeypatch.setattr(status, "paid_twin", slow_decision)
+
+    with signal_log() as log:
+        at_once([lambda o=order: services.sync_order(Order.objects.get(pk=o.pk)) for order in (first, second)])
+
+    assert log.names().count("order_paid") == 1
+    assert log.names().count("order_paid_twice") == 1
+    flagged = Order.objects.filter(pk__in=[first.pk, second.pk], review_code=ReviewCode.PAID_TWICE)
+    assert flagged.count() == 2
+    assert set(Order.objects.values_list("status", flat=True)) == {OrderStatus.PAID}
