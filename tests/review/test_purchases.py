@@ -1,7 +1,7 @@
 """The second money-truth round, paying for shop objects: what "the same purchase" is (a cart is paid once, a
-catalogue item again and again), merchant references that never meet across orders and attempts. Over real HTTP
-against the fake gateway, signals on the real commit. (The same cart paid twice *at the same moment* is in
-test_money_events.py, on PostgreSQL.)"""
+catalogue item again and again), merchant references that never meet across orders and attempts, and no second
+checkout over an attempt the buyer may just have paid. Over real HTTP against the fake gateway, signals on the real
+commit. (The same cart paid twice *at the same moment* is in test_money_events.py, on PostgreSQL.)"""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from django_orkestapay import adapters, services
 from django_orkestapay.models import Checkout, CheckoutStatus, Order, OrderStatus
+from tests.conftest import make_order, pay_form
 from tests.ledger_helpers import signal_log, start
 from tests.shop.models import Cart
 
@@ -182,3 +184,70 @@ def test_a_long_reference_still_fits(orkestapay_settings: Any, fake_orkestapay: 
     order = services.order_for(cart)
     assert order.merchant_order_id == "X" * 62 + "-2"
     assert start(order).merchant_reference == "X" * 62 + "-2"
+
+
+# --- a second checkout over an attempt that is already paid (issue item 3) -------------------------------------
+
+
+def test_pay_pressed_again_near_the_end_of_an_attempt_just_paid_opens_no_checkout(
+    client: Any, orkestapay_settings: Any, fake_orkestapay: Any
+):
+    """The buyer pays, and before the return or the webhook arrives presses Pay again in the attempt's last
+    ``CHECKOUT_REUSE_MARGIN`` seconds: a new checkout used to open without asking OrkestaPay about the open one, and
+    the buyer could be charged twice. Now the open attempt is read first: paid, so no new checkout."""
+    order = make_order()
+    checkout = start(order)
+    near_its_end(checkout)
+    fake_orkestapay.pay(checkout.orkestapay_checkout_id)  # no return, no webhook yet
+
+    with signal_log() as log:
+        response = client.post(reverse("orkestapay:pay"), pay_form(order))
+
+    assert response.status_code == 409
+    assert fake_orkestapay.count_requests("POST", "/v1/checkouts") == 1
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert log.names(order) == ["order_status_changed", "order_paid"]
+
+
+def test_pay_pressed_again_over_an_attempt_with_a_transfer_started_opens_no_checkout(
+    client: Any, orkestapay_settings: Any, fake_orkestapay: Any
+):
+    order = make_order()
+    checkout = start(order)
+    near_its_end(checkout)
+    fake_orkestapay.pay_pending(checkout.orkestapay_checkout_id)
+
+    response = client.post(reverse("orkestapay:pay"), pay_form(order), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 409
+    assert "A payment is in progress" in response.content.decode()
+    assert fake_orkestapay.count_requests("POST", "/v1/checkouts") == 1
+
+
+def test_pay_pressed_again_when_the_open_attempt_cannot_be_read_opens_no_checkout(
+    client: Any, orkestapay_settings: Any, fake_orkestapay: Any
+):
+    """OrkestaPay does not answer about the open attempt: it may be paid, so no new one (the buyer tries again)."""
+    order = make_order()
+    checkout = start(order)
+    near_its_end(checkout)
+    fake_orkestapay.inject_fault("GET", "/v1/orders/*", "status", status=503, times=5)
+
+    response = client.post(reverse("orkestapay:pay"), pay_form(order))
+
+    assert response.status_code in (502, 503)
+    assert fake_orkestapay.count_requests("POST", "/v1/checkouts") == 1
+    assert Order.objects.get(pk=order.pk).checkouts.count() == 1
+
+
+def test_pay_pressed_again_near_the_end_of_an_unpaid_attempt_opens_the_next_one(
+    client: Any, orkestapay_settings: Any, fake_orkestapay: Any
+):
+    order = make_order()
+    checkout = start(order)
+    near_its_end(checkout)
+    response = client.post(reverse("orkestapay:pay"), pay_form(order))
+    assert response.status_code == 302
+    assert fake_orkestapay.count_requests("GET", f"/v1/orders/{checkout.orkestapay_order_id}") == 1
+    assert fake_orkestapay.count_requests("POST", "/v1/checkouts") == 2
+    assert Checkout.objects.get(pk=checkout.pk).status == CheckoutStatus.OPEN  # the expiry sweep closes it
