@@ -20,30 +20,19 @@ from .orders import CURRENTLY_PAID
 # log filters keep working.
 logger = logging.getLogger("django_orkestapay.services")
 
-#: Allowed moves: the usual flow. Money received is a fact: a canceled, failed or expired order can still become
-#: PAID when the API says a payment completed, and an order whose money (all of it, less than the total) was refunded
-#: before it was paid becomes REFUNDED without being PAID. Nothing leaves the paid family except through refunds.
-#: The ledger may require a move this table does not make (money after a full refund, money that no longer
-#: counts): :func:`transition_order` makes it with ``forced=True``, and the caller tells a person.
+#: Allowed moves: the usual flow. Without money, the attempts decide (the latest closed one), so an unpaid order
+#: moves between the unpaid statuses as they say (never back to CREATED: an attempt was registered). Money received
+#: is a fact: a canceled, failed or expired order can still become PAID when the API says a payment completed, and
+#: an order whose money (all of it, less than the total) was refunded before it was paid becomes REFUNDED without
+#: being PAID. Nothing leaves the paid family except through refunds. The ledger may require a move this table does
+#: not make (money after a full refund, money that no longer counts): :func:`transition_order` makes it with
+#: ``forced=True``, and the caller tells a person.
+_UNPAID = (OrderStatus.PENDING, OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.EXPIRED)
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    OrderStatus.CREATED: frozenset(
-        {
-            OrderStatus.PENDING,
-            OrderStatus.PAID,
-            OrderStatus.CANCELED,
-            OrderStatus.FAILED,
-            OrderStatus.EXPIRED,
-            OrderStatus.REFUNDED,
-        }
-    ),
-    OrderStatus.PENDING: frozenset(
-        {OrderStatus.PAID, OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.EXPIRED, OrderStatus.REFUNDED}
-    ),
-    OrderStatus.FAILED: frozenset(
-        {OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REFUNDED}
-    ),
-    OrderStatus.CANCELED: frozenset({OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.REFUNDED}),
-    OrderStatus.EXPIRED: frozenset({OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.REFUNDED}),
+    **{
+        status: frozenset({*_UNPAID, OrderStatus.PAID, OrderStatus.REFUNDED} - {status})
+        for status in (OrderStatus.CREATED, *_UNPAID)
+    },
     OrderStatus.PAID: frozenset({OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED}),
     OrderStatus.PARTIALLY_REFUNDED: frozenset({OrderStatus.REFUNDED}),
     OrderStatus.REFUNDED: frozenset(),

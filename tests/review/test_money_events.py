@@ -1,5 +1,6 @@
 """Money events that arrive twice, late, out of order, at once, or about an older attempt of the same order: the
-cells of the audit's matrix the rest of the suite left empty. Each runs on SQLite and on PostgreSQL (scripts/test);
+cells of the audit's matrix the rest of the suite left empty (payments, failed and pending ones, and refund
+settlements, ours and the portal's, with their webhooks). Each runs on SQLite and on PostgreSQL (scripts/test);
 the ones that need two connections at once need PostgreSQL's row locks and skip on SQLite (tests/test_startproject.py
 runs the same races on SQLite with the quickstart's ``OPTIONS``)."""
 
@@ -183,6 +184,95 @@ def test_a_pending_webhook_twice_then_the_settled_one_late(webhooks, client, fak
     assert log.names(order) == ["order_status_changed", "order_paid"]
 
 
+# --- failed and pending payments ------------------------------------------------------------------------------
+
+
+def test_a_decline_webhook_twice_fails_the_order_once(webhooks, fake_orkestapay):
+    """The card is declined and OrkestaPay closes the order: the decline's event redelivered (the same message),
+    and delivered again as another message, then the buyer's cancel-free return: failed once."""
+    fake_orkestapay.decline_marks_order_failed = True
+    order = make_order()
+    checkout = start(order)
+    fake_orkestapay.decline(checkout.orkestapay_checkout_id)
+    declined = fake_orkestapay.get_payment(fake_orkestapay.get_order(checkout.orkestapay_order_id)["payment_id"])
+    with signal_log() as log:
+        assert deliver(declined, "payment.cancel", message_id="msg_declined").json() == {"status": "processed"}
+        assert deliver(declined, "payment.cancel", message_id="msg_declined").json() == {"status": "duplicate"}
+        assert deliver(declined, "payment.update").json() == {"status": "processed"}
+        services.sync_order(Order.objects.get(pk=order.pk))
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.FAILED
+    assert log.names(order) == ["order_status_changed", "order_failed"]
+    assert [p.status for p in order.payments.all()] == [PaymentStatus.FAILED]
+
+
+def test_a_decline_of_the_older_attempt_fails_nothing_while_the_newer_is_open(webhooks, fake_orkestapay):
+    """From an older attempt: its card declined (OrkestaPay closes that order) while the buyer has a newer attempt
+    open: the order stays payable, no ``order_failed``; then the newer attempt is paid."""
+    fake_orkestapay.decline_marks_order_failed = True
+    order = make_order()
+    older, newer = older_and_newer(order)
+    fake_orkestapay.decline(older.orkestapay_checkout_id)
+    declined = fake_orkestapay.get_payment(fake_orkestapay.get_order(older.orkestapay_order_id)["payment_id"])
+    with signal_log() as log:
+        assert deliver(declined, "payment.cancel").json() == {"status": "processed"}
+        assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING
+        paid = fake_orkestapay.get_payment(payment_id_of(fake_orkestapay.pay(newer.orkestapay_checkout_id)))
+        assert deliver(paid).json() == {"status": "processed"}
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert log.names(order) == ["order_status_changed", "order_paid"]
+
+
+def test_a_late_decline_of_the_older_attempt_after_the_newer_paid_changes_nothing(webhooks, fake_orkestapay):
+    """Late and from an older attempt: the decline's event arrives after the order was paid on the newer one."""
+    fake_orkestapay.decline_marks_order_failed = True
+    order = make_order()
+    older, newer = older_and_newer(order)
+    fake_orkestapay.decline(older.orkestapay_checkout_id)
+    declined = fake_orkestapay.get_payment(fake_orkestapay.get_order(older.orkestapay_order_id)["payment_id"])
+    paid = fake_orkestapay.get_payment(payment_id_of(fake_orkestapay.pay(newer.orkestapay_checkout_id)))
+    with signal_log() as log:
+        assert deliver(paid).json() == {"status": "processed"}
+        assert deliver(declined, "payment.cancel").json() == {"status": "processed"}
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert log.names(order) == ["order_status_changed", "order_paid"]
+
+
+def test_a_pending_webhook_arriving_after_the_settled_one_does_not_undo_it(webhooks, fake_orkestapay):
+    """Out of order: a bank transfer settles and its event is processed; the older "pending" event comes last,
+    its body still saying pending: the ledger keeps the payment completed (the API's word), paid once."""
+    order = make_order()
+    checkout = start(order)
+    payment_id = payment_id_of(fake_orkestapay.pay_pending(checkout.orkestapay_checkout_id))
+    pending = fake_orkestapay.get_payment(payment_id)
+    fake_orkestapay.settle(payment_id)
+    with signal_log() as log:
+        assert deliver(fake_orkestapay.get_payment(payment_id), "payment.capture").json() == {"status": "processed"}
+        assert deliver(pending, "payment.update").json() == {"status": "processed"}
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert order.payments.get().status == PaymentStatus.COMPLETED
+    assert log.names(order) == ["order_status_changed", "order_paid"]
+
+
+def test_a_transfer_on_the_older_attempt_settling_after_the_newer_paid_is_paid_twice_once(webhooks, fake_orkestapay):
+    """From an older attempt: a bank transfer started there, the buyer then paid the newer attempt by card; the
+    transfer's pending event comes, then it settles (event twice): paid twice, told once, nothing announced again."""
+    order = make_order()
+    older, newer = older_and_newer(order)
+    transfer = payment_id_of(fake_orkestapay.pay_pending(older.orkestapay_checkout_id))
+    card = fake_orkestapay.get_payment(payment_id_of(fake_orkestapay.pay(newer.orkestapay_checkout_id)))
+    with signal_log() as log:
+        assert deliver(card).json() == {"status": "processed"}
+        assert deliver(fake_orkestapay.get_payment(transfer), "payment.update").json() == {"status": "processed"}
+        assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+        fake_orkestapay.settle(transfer)
+        settled = fake_orkestapay.get_payment(transfer)
+        assert deliver(settled, "payment.capture", message_id="msg_settled").json() == {"status": "processed"}
+        assert deliver(settled, "payment.purchase").json() == {"status": "processed"}
+    order.refresh_from_db()
+    assert (order.status, order.review_code) == (OrderStatus.PAID, ReviewCode.PAID_TWICE)
+    assert [n for n in log.names(order) if n.startswith("order_paid")] == ["order_paid", "order_paid_twice"]
+
+
 # --- refunds --------------------------------------------------------------------------------------------------
 
 
@@ -207,6 +297,7 @@ def test_a_refund_settlement_heard_twice_and_late_settles_once(webhooks, fake_or
     assert Order.objects.get(pk=paid.pk).status == OrderStatus.PARTIALLY_REFUNDED
     changes = [(kw["old_status"], kw["new_status"]) for kw in log.of("order_status_changed")]
     assert changes == [(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)]
+    assert [kw["refund"].pk for kw in log.of("order_refunded")] == [refund.pk]  # announced once
     assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 1
 
 
@@ -238,6 +329,71 @@ def test_a_refund_of_the_payment_on_the_older_attempt(orkestapay_settings, clien
     assert refund.payment.checkout_id == older.pk
     assert Order.objects.get(pk=order.pk).status == OrderStatus.REFUNDED
     assert client.post(reverse("orkestapay:pay"), pay_form(order)).status_code == 409  # no new checkout
+
+
+def test_a_refund_that_fails_at_orkestapay_heard_twice_frees_its_amount_once(webhooks, fake_orkestapay):
+    """A pending refund fails at OrkestaPay; its webhook comes twice and the sweep reconciles it: failed once, its
+    amount refundable again, the order as it was, no ``order_refunded``."""
+    fake_orkestapay.refund_outcome = "pending"
+    paid = make_paid_order(fake_orkestapay)
+    refund = services.refund_order(paid, amount=Decimal("400"))
+    fake_orkestapay.settle_refund(refund.transaction_id, succeed=False)
+    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+    with signal_log() as log:
+        assert deliver(payment, "payment.refund", message_id="msg_failed").json() == {"status": "processed"}
+        assert deliver(payment, "payment.refund", message_id="msg_failed").json() == {"status": "duplicate"}
+        assert deliver(payment, "payment.refund").json() == {"status": "processed"}
+        services.reconcile_refunds()
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.FAILED
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.PAID
+    assert services.refundable_amount(Order.objects.get(pk=paid.pk)) == Decimal("990.00")
+    assert "order_refunded" not in log.names(paid)
+    assert "order_status_changed" not in log.names(paid)
+
+
+def test_a_portal_refund_heard_twice_and_late_is_mirrored_and_announced_once(webhooks, fake_orkestapay):
+    """A refund made in OrkestaPay's portal: its webhook twice (two messages), then the order's sync, late."""
+    paid = make_paid_order(fake_orkestapay)
+    fake_orkestapay.refund_from_portal(paid.orkestapay_payment_id, 300)
+    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+    with signal_log() as log:
+        assert deliver(payment, "payment.refund").json() == {"status": "processed"}
+        assert deliver(payment, "payment.refund").json() == {"status": "processed"}
+        services.sync_order(Order.objects.get(pk=paid.pk))
+    assert Refund.objects.get(order=paid).amount == Decimal("300.00")
+    [announced] = log.of("order_refunded")
+    assert (announced["amount"], announced["refunded"], announced["left"]) == (
+        Decimal("300.00"),
+        Decimal("300.00"),
+        Decimal("690.00"),
+    )
+    assert [(kw["old_status"], kw["new_status"]) for kw in log.of("order_status_changed")] == [
+        (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
+    ]
+
+
+def test_a_refund_settling_on_the_older_attempts_payment_of_an_order_paid_twice(webhooks, client, fake_orkestapay):
+    """From an older attempt: both attempts were paid; the operator refunds the older attempt's payment (pending
+    at OrkestaPay), which settles; its webhook arrives late, after the sweep settled it: announced once, with what
+    the shop still holds (one payment's worth)."""
+    fake_orkestapay.refund_outcome = "pending"
+    order = make_order()
+    older, newer = older_and_newer(order)
+    come_back(client, fake_orkestapay.pay(older.orkestapay_checkout_id))
+    fake_orkestapay.pay(newer.orkestapay_checkout_id)
+    services.sync_order(Order.objects.get(pk=order.pk))
+    first = order.payments.get(checkout=older)
+    refund = services.refund_payment(first)
+    fake_orkestapay.settle_refund(refund.transaction_id)
+    with signal_log() as log:
+        assert services.reconcile_refunds().changed == 1
+        assert deliver(fake_orkestapay.get_payment(first.orkestapay_payment_id), "payment.refund").json() == {
+            "status": "processed"
+        }
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PARTIALLY_REFUNDED
+    [announced] = log.of("order_refunded")
+    assert (announced["refund"].pk, announced["left"]) == (refund.pk, Decimal("990.00"))
 
 
 # --- at once (PostgreSQL) -------------------------------------------------------------------------------------
@@ -312,6 +468,7 @@ def test_a_refund_settlement_reconciled_at_once_settles_once(webhooks, fake_orke
     assert Order.objects.get(pk=paid.pk).status == OrderStatus.PARTIALLY_REFUNDED
     changes = [(kw["old_status"], kw["new_status"]) for kw in log.of("order_status_changed")]
     assert changes == [(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)]
+    assert [kw["refund"].pk for kw in log.of("order_refunded")] == [refund.pk]  # announced once
     assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 1
 
 
@@ -354,3 +511,97 @@ def test_one_cart_paid_through_two_orders_applied_at_once_is_announced_once(
     flagged = Order.objects.filter(pk__in=[first.pk, second.pk], review_code=ReviewCode.PAID_TWICE)
     assert flagged.count() == 2
     assert set(Order.objects.values_list("status", flat=True)) == {OrderStatus.PAID}
+
+
+def test_a_failed_refund_settlement_reconciled_at_once_settles_once(webhooks, fake_orkestapay):
+    needs_row_locks()
+    fake_orkestapay.refund_outcome = "pending"
+    paid = make_paid_order(fake_orkestapay)
+    refund = services.refund_order(paid, amount=Decimal("400"))
+    fake_orkestapay.settle_refund(refund.transaction_id, succeed=False)
+    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+
+    with signal_log() as log:
+        at_once(
+            [
+                lambda: services.reconcile_refunds(),
+                lambda: services.sync_order(Order.objects.get(pk=paid.pk)),
+                lambda: deliver(payment, "payment.refund").status_code,
+                lambda: deliver(payment, "payment.refund").status_code,
+            ]
+        )
+
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.FAILED
+    assert Refund.objects.filter(order=paid).count() == 1
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.PAID
+    assert not {"order_refunded", "order_status_changed"} & set(log.names(paid))
+
+
+def test_a_portal_refund_heard_at_once_is_mirrored_and_announced_once(webhooks, fake_orkestapay):
+    needs_row_locks()
+    paid = make_paid_order(fake_orkestapay)
+    fake_orkestapay.refund_from_portal(paid.orkestapay_payment_id, 990)
+    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+
+    with signal_log() as log:
+        at_once(
+            [
+                lambda: deliver(payment, "payment.refund").status_code,
+                lambda: deliver(payment, "payment.refund").status_code,
+                lambda: services.sync_order(Order.objects.get(pk=paid.pk)),
+                lambda: services.sync_orders(services.orders_to_reconcile()),
+            ]
+        )
+
+    assert Refund.objects.filter(order=paid).count() == 1
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.REFUNDED
+    assert [kw["left"] for kw in log.of("order_refunded")] == [Decimal("0.00")]
+    assert log.names(paid).count("order_status_changed") == 1
+
+
+def test_a_decline_webhook_the_return_and_the_sweep_at_once_fail_the_order_once(webhooks, fake_orkestapay):
+    needs_row_locks()
+    fake_orkestapay.decline_marks_order_failed = True
+    order = make_order()
+    checkout = start(order)
+    fake_orkestapay.decline(checkout.orkestapay_checkout_id)
+    declined = fake_orkestapay.get_payment(fake_orkestapay.get_order(checkout.orkestapay_order_id)["payment_id"])
+
+    with signal_log() as log:
+        at_once(
+            [
+                lambda: services.sync_checkout(Checkout.objects.get(pk=checkout.pk)),
+                lambda: deliver(declined, "payment.cancel").status_code,
+                lambda: deliver(declined, "payment.update").status_code,
+                lambda: services.sync_orders(services.orders_to_reconcile()),
+            ]
+        )
+
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.FAILED
+    assert log.names(order) == ["order_status_changed", "order_failed"]
+    assert order.payments.count() == 1
+
+
+def test_pending_webhooks_and_the_settlement_at_once_pay_once(webhooks, fake_orkestapay):
+    needs_row_locks()
+    order = make_order()
+    checkout = start(order)
+    payment_id = payment_id_of(fake_orkestapay.pay_pending(checkout.orkestapay_checkout_id))
+    pending = fake_orkestapay.get_payment(payment_id)
+    fake_orkestapay.settle(payment_id)
+    settled = fake_orkestapay.get_payment(payment_id)
+
+    with signal_log() as log:
+        at_once(
+            [
+                lambda: deliver(pending, "payment.update").status_code,
+                lambda: deliver(pending, "payment.update").status_code,
+                lambda: deliver(settled, "payment.capture").status_code,
+                lambda: services.sync_orders(services.orders_to_reconcile()),
+            ]
+        )
+
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert order.payments.get().status == PaymentStatus.COMPLETED
+    assert log.names(order) == ["order_status_changed", "order_paid"]
