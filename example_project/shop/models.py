@@ -42,4 +42,4 @@ class Purchase(models.Model):
         verbose_name_plural = _("purchases")
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.product} ({self.email})"
+        return f"{self.quantity} x {self.product} ({self.email})"

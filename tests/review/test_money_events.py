@@ -31,7 +31,7 @@ from django_orkestapay.models import (
     RefundStatus,
     ReviewCode,
 )
-from django_orkestapay.services import status
+from django_orkestapay.services import orders, status
 from tests.conftest import make_order, make_paid_order, pay_form
 from tests.ledger_helpers import come_back, signal_log, start
 from tests.review.helpers import deliver, older_and_newer, payment_id_of
@@ -494,7 +494,7 @@ def test_one_cart_paid_through_two_orders_applied_at_once_is_announced_once(
     second = services.order_for(cart)
     for order in (first, second):
         fake_orkestapay.pay(start(order).orkestapay_checkout_id)
-    decide = status.paid_twin
+    decide = orders.paid_twin
 
     def slow_decision(order: Order) -> Order | None:
         twin = decide(order)
@@ -504,7 +504,12 @@ def test_one_cart_paid_through_two_orders_applied_at_once_is_announced_once(
     monkeypatch.setattr(status, "paid_twin", slow_decision)
 
     with signal_log() as log:
-        at_once([lambda o=order: services.sync_order(Order.objects.get(pk=o.pk)) for order in (first, second)])
+        at_once(
+            [
+                lambda: services.sync_order(Order.objects.get(pk=first.pk)),
+                lambda: services.sync_order(Order.objects.get(pk=second.pk)),
+            ]
+        )
 
     assert log.names().count("order_paid") == 1
     assert log.names().count("order_paid_twice") == 1

@@ -6,7 +6,6 @@ commit. (The same cart paid twice *at the same moment* is in test_money_events.p
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +29,7 @@ def buyer(name: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def described(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def described(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Carts described by what the test puts here: the buyer, the lines, ``paid_once``."""
     state: dict[str, Any] = {"customer": buyer("Ana"), "items": TV, "paid_once": True}
     monkeypatch.setattr(
