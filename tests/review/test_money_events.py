@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from django.db import connection
@@ -187,14 +187,19 @@ def test_a_pending_webhook_twice_then_the_settled_one_late(webhooks, client, fak
 # --- failed and pending payments ------------------------------------------------------------------------------
 
 
+def decline(fake: Any, checkout: Checkout) -> dict[str, Any]:
+    """The buyer's card is declined on ``checkout``: OrkestaPay's declined payment (what its webhook carries)."""
+    fake.decline(checkout.orkestapay_checkout_id)
+    return dict(fake.get_payment(fake.get_order(checkout.orkestapay_order_id)["payment_id"]))
+
+
 def test_a_decline_webhook_twice_fails_the_order_once(webhooks, fake_orkestapay):
     """The card is declined and OrkestaPay closes the order: the decline's event redelivered (the same message),
     and delivered again as another message, then the buyer's cancel-free return: failed once."""
     fake_orkestapay.decline_marks_order_failed = True
     order = make_order()
     checkout = start(order)
-    fake_orkestapay.decline(checkout.orkestapay_checkout_id)
-    declined = fake_orkestapay.get_payment(fake_orkestapay.get_order(checkout.orkestapay_order_id)["payment_id"])
+    declined = decline(fake_orkestapay, checkout)
     with signal_log() as log:
         assert deliver(declined, "payment.cancel", message_id="msg_declined").json() == {"status": "processed"}
         assert deliver(declined, "payment.cancel", message_id="msg_declined").json() == {"status": "duplicate"}
@@ -211,8 +216,7 @@ def test_a_decline_of_the_older_attempt_fails_nothing_while_the_newer_is_open(we
     fake_orkestapay.decline_marks_order_failed = True
     order = make_order()
     older, newer = older_and_newer(order)
-    fake_orkestapay.decline(older.orkestapay_checkout_id)
-    declined = fake_orkestapay.get_payment(fake_orkestapay.get_order(older.orkestapay_order_id)["payment_id"])
+    declined = decline(fake_orkestapay, older)
     with signal_log() as log:
         assert deliver(declined, "payment.cancel").json() == {"status": "processed"}
         assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING
@@ -227,8 +231,7 @@ def test_a_late_decline_of_the_older_attempt_after_the_newer_paid_changes_nothin
     fake_orkestapay.decline_marks_order_failed = True
     order = make_order()
     older, newer = older_and_newer(order)
-    fake_orkestapay.decline(older.orkestapay_checkout_id)
-    declined = fake_orkestapay.get_payment(fake_orkestapay.get_order(older.orkestapay_order_id)["payment_id"])
+    declined = decline(fake_orkestapay, older)
     paid = fake_orkestapay.get_payment(payment_id_of(fake_orkestapay.pay(newer.orkestapay_checkout_id)))
     with signal_log() as log:
         assert deliver(paid).json() == {"status": "processed"}
@@ -276,13 +279,20 @@ def test_a_transfer_on_the_older_attempt_settling_after_the_newer_paid_is_paid_t
 # --- refunds --------------------------------------------------------------------------------------------------
 
 
+def settled_refund(fake: Any, *, succeed: bool = True) -> tuple[Order, Refund, dict[str, Any]]:
+    """A paid order, a refund of 400 of it that OrkestaPay answered pending and then settled (``succeed``) without
+    the shop hearing yet, and OrkestaPay's payment as its webhook carries it."""
+    fake.refund_outcome = "pending"
+    paid = make_paid_order(fake)
+    refund = services.refund_order(paid, amount=Decimal("400"))
+    fake.settle_refund(refund.transaction_id, succeed=succeed)
+    return paid, refund, dict(fake.get_payment(paid.orkestapay_payment_id))
+
+
 def test_a_refund_settlement_heard_twice_and_late_settles_once(webhooks, fake_orkestapay):
     """A pending refund settles at OrkestaPay; the sweep reconciles it twice, the order's sync reads it, and the
     refund's webhook arrives last: one succeeded refund, one status change, never sent again."""
-    fake_orkestapay.refund_outcome = "pending"
-    paid = make_paid_order(fake_orkestapay)
-    refund = services.refund_order(paid, amount=Decimal("400"))
-    fake_orkestapay.settle_refund(refund.transaction_id)
+    paid, refund, _payment = settled_refund(fake_orkestapay)
 
     with signal_log() as log:
         assert services.reconcile_refunds().changed == 1
@@ -334,11 +344,7 @@ def test_a_refund_of_the_payment_on_the_older_attempt(orkestapay_settings, clien
 def test_a_refund_that_fails_at_orkestapay_heard_twice_frees_its_amount_once(webhooks, fake_orkestapay):
     """A pending refund fails at OrkestaPay; its webhook comes twice and the sweep reconciles it: failed once, its
     amount refundable again, the order as it was, no ``order_refunded``."""
-    fake_orkestapay.refund_outcome = "pending"
-    paid = make_paid_order(fake_orkestapay)
-    refund = services.refund_order(paid, amount=Decimal("400"))
-    fake_orkestapay.settle_refund(refund.transaction_id, succeed=False)
-    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+    paid, refund, payment = settled_refund(fake_orkestapay, succeed=False)
     with signal_log() as log:
         assert deliver(payment, "payment.refund", message_id="msg_failed").json() == {"status": "processed"}
         assert deliver(payment, "payment.refund", message_id="msg_failed").json() == {"status": "duplicate"}
@@ -446,11 +452,7 @@ def test_a_paid_orders_returns_webhook_and_sweep_at_once_apply_once(webhooks, fa
 
 def test_a_refund_settlement_reconciled_at_once_settles_once(webhooks, fake_orkestapay):
     needs_row_locks()
-    fake_orkestapay.refund_outcome = "pending"
-    paid = make_paid_order(fake_orkestapay)
-    refund = services.refund_order(paid, amount=Decimal("400"))
-    fake_orkestapay.settle_refund(refund.transaction_id)
-    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+    paid, refund, payment = settled_refund(fake_orkestapay)
 
     with signal_log() as log:
         at_once(
@@ -520,11 +522,7 @@ def test_one_cart_paid_through_two_orders_applied_at_once_is_announced_once(
 
 def test_a_failed_refund_settlement_reconciled_at_once_settles_once(webhooks, fake_orkestapay):
     needs_row_locks()
-    fake_orkestapay.refund_outcome = "pending"
-    paid = make_paid_order(fake_orkestapay)
-    refund = services.refund_order(paid, amount=Decimal("400"))
-    fake_orkestapay.settle_refund(refund.transaction_id, succeed=False)
-    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+    paid, refund, payment = settled_refund(fake_orkestapay, succeed=False)
 
     with signal_log() as log:
         at_once(
@@ -570,8 +568,7 @@ def test_a_decline_webhook_the_return_and_the_sweep_at_once_fail_the_order_once(
     fake_orkestapay.decline_marks_order_failed = True
     order = make_order()
     checkout = start(order)
-    fake_orkestapay.decline(checkout.orkestapay_checkout_id)
-    declined = fake_orkestapay.get_payment(fake_orkestapay.get_order(checkout.orkestapay_order_id)["payment_id"])
+    declined = decline(fake_orkestapay, checkout)
 
     with signal_log() as log:
         at_once(
