@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     # Links, return pages and shop objects
     "RETURN_LINK_MAX_AGE": 60 * 60 * 24,
     "PAY_LINK_MAX_AGE": 60 * 60 * 24,
+    "PAYMENT_LINK_LIFETIME": 60 * 60 * 24 * 7,
     "RETURN_BASE_URL": None,
     "SUCCESS_URL": None,
     "CANCEL_URL": None,
@@ -138,14 +139,20 @@ SETTINGS_HELP: dict[str, str] = {
         'of date" page (``expired_reference`` in JSON); see :ref:`pay-reference`.'
     ),
     "RETURN_BASE_URL": (
-        "``https://shop.example``: the scheme and host of the return URLs, when the request's own "
-        "(``build_absolute_uri``) are wrong, behind a proxy that does not pass them on. ``None``: taken from the "
-        "request. See :ref:`behind-a-proxy`."
+        "``https://shop.example``: the scheme and host of the return URLs and of payment links, when the request's "
+        "own (``build_absolute_uri``) are wrong, behind a proxy that does not pass them on, or when there is no "
+        "request (a payment link made in a task or the shell). ``None``: taken from the request. See "
+        ":ref:`behind-a-proxy`."
+    ),
+    "PAYMENT_LINK_LIFETIME": (
+        "Seconds a payment link (:doc:`/recipes/payment-links`) can be used, unless it is made with a lifetime of "
+        "its own (7 days). ``None``: links do not expire."
     ),
     "SUCCESS_URL": (
         'Where a paid buyer lands after the return: a path, a full URL or a URL pattern name (``"shop:thanks"``); '
-        "``?order=<uuid>`` is appended. ``None``: the app's own page. An order's own ``success_url`` (on this site) "
-        "wins. A name that does not reverse is :check:`orkestapay.E008`."
+        "``?order=<uuid>`` is appended (what to do with it: :ref:`success-and-cancel-pages`). ``None``: the app's own "
+        "page. An order's own ``success_url`` (on this site) wins. A name that does not reverse is "
+        ":check:`orkestapay.E008`."
     ),
     "CANCEL_URL": ("Where a buyer who canceled, or whose payment failed or expired, lands: as :setting:`SUCCESS_URL`."),
     "SHOP_URL": (

@@ -197,10 +197,29 @@ class PartiallyPaidError(OrderNotPayableError):
     default_message = "Part of this order was paid; no new checkout is offered"
 
 
+class PaymentLinkUnusableError(OrkestaPayError):
+    """A payment link that cannot be used: ``reason`` is ``"unknown"`` (no such link), ``"expired"`` or
+    ``"revoked"``; ``link`` is the :class:`~django_orkestapay.models.PaymentLink` (``None`` when unknown)."""
+
+    default_message = "This payment link cannot be used"
+
+    def __init__(self, message: str | None = None, *, reason: str = "unknown", link: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+        self.link = link
+
+
 class RefundNotAllowedError(OrkestaPayError):
     """The order cannot be refunded as asked (not paid, no payment id, or more than what is left to refund)."""
 
     default_message = "This refund is not allowed"
+
+
+class ReviewChangedError(OrkestaPayError):
+    """An operator's review of an order (its flag and reason) was based on a page shown before the review changed (a
+    payment or another operator flagged it meanwhile): nothing was saved."""
+
+    default_message = "The order's review changed since the page was shown"
 
 
 class RefundAlreadySentError(RefundNotAllowedError):
@@ -212,3 +231,15 @@ class RefundAlreadySentError(RefundNotAllowedError):
     def __init__(self, message: str | None = None, *, refund: Any = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.refund = refund
+
+
+#: API errors that say the answer itself cannot be used (no status, a body that is no JSON object, an id OrkestaPay
+#: does not know, a read it refuses as invalid), as opposed to OrkestaPay being unreachable or busy.
+UNUSABLE_ANSWERS: tuple[type[OrkestaPayError], ...] = (MalformedResponseError, NotFoundError, InvalidRequestError)
+
+
+def is_unusable_answer(exc: BaseException) -> bool:
+    """Whether ``exc`` is an answer we cannot use (:data:`UNUSABLE_ANSWERS`): asking again at once would most likely
+    get the same answer, so a buyer or a webhook is not kept waiting on it (the order is flagged for a person, and
+    the sync and the reprocess sweep ask again later, with backoff)."""
+    return isinstance(exc, UNUSABLE_ANSWERS)

@@ -104,45 +104,58 @@ def start_payment(
         return refused_reference(request, exc.reason)
     except Order.DoesNotExist:
         return Refusal("order_not_found", _("Order not found"), _("We could not find this order."), 404)
-    except PaymentInProgressError:
+    except CHECKOUT_REFUSALS as exc:
+        refusal = refusal_for(exc, getattr(target, "pk", target))
+    else:
+        return checkout
+    if isinstance(target, (Order, uuid.UUID)):
+        return replace(refusal, order=Order.objects.filter(pk=getattr(target, "pk", target)).first())
+    return refusal
+
+
+#: What starting a checkout may raise that a buyer is told about (:func:`refusal_for`).
+CHECKOUT_REFUSALS = (OrderNotPayableError, ValidationError, OrkestaPayError, OperationalError)
+
+
+def refusal_for(exc: Exception, order_id: object) -> Refusal:
+    """The page a buyer gets when starting the checkout of the order ``order_id`` raised ``exc`` (one of
+    :data:`CHECKOUT_REFUSALS`): a payment in progress, part of it paid, nothing to pay, an order that is not valid,
+    too many failed attempts, OrkestaPay or the database unavailable."""
+    if isinstance(exc, PaymentInProgressError):
         title = _("A payment is in progress")
         message = _(
             "A payment for this order is in progress, for example a bank transfer or a cash payment. "
             "We will confirm it as soon as it arrives; please do not pay again."
         )
         refusal = Refusal("payment_in_progress", title, message, 409, retry=False)
-    except PartiallyPaidError:  # before OrderNotPayableError, its base
+    elif isinstance(exc, PartiallyPaidError):  # before OrderNotPayableError, its base
         title = _("Part of this order is paid")
         message = _(
             "We received part of the payment for this order. The shop will contact you about the rest; please do "
             "not pay the full amount again."
         )
         refusal = Refusal("partially_paid", title, message, 409, retry=False)
-    except OrderNotPayableError:
+    elif isinstance(exc, OrderNotPayableError):
         message = _("This order is already paid or can no longer be paid.")
         refusal = Refusal("nothing_to_pay", _("Nothing to pay"), message, 409)
-    except ValidationError:
-        logger.exception("Order %s: not valid (amounts or text); no checkout started", getattr(target, "pk", target))
+    elif isinstance(exc, ValidationError):
+        logger.exception("Order %s: not valid (amounts or text); no checkout started", order_id)
         title = _("This order cannot be paid")
         message = _("The order's amounts or details are not valid. Please contact the shop.")
         refusal = Refusal("invalid_order", title, message, 400)
-    except TooManyFailedCheckoutsError as exc:  # before OrkestaPayError, its base: OrkestaPay was not asked again
+    elif isinstance(exc, TooManyFailedCheckoutsError):  # before OrkestaPayError, its base: not asked again
         title = _("Too many attempts")
         message = _(
             "We could not open the payment page several times in a row. Nothing was charged; please try again "
             "in %(seconds)s seconds."
         ) % {"seconds": exc.retry_after}
         refusal = Refusal("too_many_attempts", title, message, 429, retry=False, retry_after=exc.retry_after)
-    except (OrkestaPayError, OperationalError) as exc:  # OperationalError: the database stayed busy (SQLite)
+    else:  # OrkestaPayError, or OperationalError: the database stayed busy (SQLite)
         if isinstance(exc, OperationalError):
-            logger.warning("Pay for order %s: the database is busy; answered 503", getattr(target, "pk", target))
+            logger.warning("Pay for order %s: the database is busy; answered 503", order_id)
         title = _("Payment service unavailable")
         message = _("We could not open the payment page. Nothing was charged; please try again in a moment.")
         refusal = Refusal("service_unavailable", title, message, 503)
-    else:
-        return checkout
-    if isinstance(target, (Order, uuid.UUID)):
-        return replace(refusal, order=Order.objects.filter(pk=getattr(target, "pk", target)).first())
     return refusal
 
 

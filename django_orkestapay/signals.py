@@ -11,7 +11,7 @@ with ``sender=Order`` (the model class) and these keyword arguments:
 ``order_status_changed`` also gets ``old_status``, ``new_status`` and ``needs_review``; ``checkout_created`` gets
 ``checkout``; ``stale_order_paid`` gets ``current_fingerprint``; ``order_paid_twice`` gets ``payments``;
 ``order_refunded`` gets ``refund``, ``amount``, ``refunded`` and ``left``; ``order_needs_review`` gets ``code`` and
-``reason``.
+``reason``; ``payment_link_created`` gets ``link`` and ``url``.
 """
 
 from django.dispatch import Signal
@@ -60,3 +60,8 @@ order_expired = Signal()
 order_status_changed = Signal()
 #: A new hosted checkout was registered with OrkestaPay: ``checkout``.
 checkout_created = Signal()
+#: A payment link was made for the order (``services.create_payment_link``, the admin): ``link`` (the
+#: :class:`~django_orkestapay.models.PaymentLink`) and ``url``, the address to send the buyer by e-mail or chat
+#: (absolute when ``RETURN_BASE_URL`` is set or the link was made during a request, the admin's included; else the
+#: path: set ``RETURN_BASE_URL`` for links made in tasks or the shell). Send the link here.
+payment_link_created = Signal()

@@ -33,8 +33,9 @@ def _summary(summary: services.BatchSummary) -> dict[str, int]:
 
 @task
 def process_webhook_event(event_id: int) -> str:
-    """Process one stored webhook event (exactly once: a repeat finds it settled). Raises when the processing
-    failed; the event is then ``FAILED`` and the reprocess sweep takes it up again."""
+    """Process one stored webhook event (exactly once: a repeat finds it settled). Returns ``deferred`` when the
+    processing failed on an answer that cannot be used (or a bug) and raises when it failed transiently; either way
+    the event is then ``FAILED`` and the reprocess sweep takes it up again, with backoff."""
     return services.process_stored_event(event_id)
 
 
@@ -66,7 +67,8 @@ def reconcile_refunds_sweep() -> dict[str, int]:
 
 @task
 def reprocess_events_sweep() -> dict[str, int]:
-    """The reprocess sweep: webhook events whose task never ran or failed, after ``EVENT_REPROCESS_AFTER``."""
+    """The reprocess sweep: webhook events whose task never ran (after ``EVENT_REPROCESS_AFTER``), failed ones once
+    their backoff passed, and ignored ones an older version examined."""
     return _summary(services.reprocess_stale_events())
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import headless, views, webhooks
+from . import headless, links, views, webhooks
 
 app_name = "orkestapay"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("webhook/", webhooks.webhook, name="webhook"),
     path("api/pay/", headless.pay, name="api_pay"),
     path("api/status/", headless.status, name="api_status"),
+    path("link/<str:token>/", links.payment_link, name="payment_link"),
 ]

@@ -9,12 +9,12 @@ from django.db import OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import conf, services
-from .exceptions import OrkestaPayError
+from .exceptions import OrkestaPayError, is_unusable_answer
 from .models import Checkout, Order, OrderStatus
 from .paying import Refusal, is_local, start_payment
 from .signing import CANCELED, COMPLETED, RETURN_PARAM, InvalidReturnLink, load_return
@@ -29,10 +29,15 @@ _LINK_ERRORS = {
     "expired": gettext_lazy("This payment link has expired. Your order is safe: please return to the shop."),
     "unknown": gettext_lazy("This payment link does not match any order."),
 }
-#: Seconds after which the pending and "we are confirming" pages check again, one after the other; after the last
-#: they stop and offer a button. The count travels in the URL (``check``) and only changes the page: how often
-#: OrkestaPay is asked is bounded by ``RETURN_SYNC_INTERVAL`` whatever the URL says.
+#: Seconds after which the "we are confirming your payment" page (OrkestaPay could not be asked, or the database
+#: was busy) and the pending page of a return that found no payment in progress check again, one after the other;
+#: after the last they stop and offer a button. The count travels in the URL (``check``) and only changes the page:
+#: how often OrkestaPay is asked is bounded by ``RETURN_SYNC_INTERVAL`` whatever the URL says.
 RECHECK_DELAYS = (5, 10, 30)
+#: The same for the pending page while a payment is in progress (a SPEI transfer, cash): the money can take hours,
+#: so the page checks less and less often for about three and a half hours, then stops. The webhook, or
+#: ``orkestapay_sync``, confirms the order whether or not the page is open.
+TRANSFER_RECHECK_DELAYS = (30, 60, 120, 300, 600, 900, *(1800,) * 6)
 CHECK_PARAM = "check"
 
 
@@ -51,17 +56,29 @@ def _error_page(
     return render(request, "django_orkestapay/error.html", {**context, **(recheck or {})}, status=status)
 
 
-def _recheck(request: HttpRequest) -> dict[str, object]:
-    """When the page checks again (``recheck_in`` seconds, at ``recheck_url``), or that it stopped (``recheck_in``
-    None; ``recheck_url`` is then the "Check again" button's link)."""
+def _recheck(request: HttpRequest, delays: tuple[int, ...] = RECHECK_DELAYS) -> dict[str, object]:
+    """When the page checks again (``recheck_in`` seconds, said as ``recheck_after``: "30 seconds", "5 minutes", at
+    ``recheck_url``), or that it stopped (``recheck_in`` None; ``recheck_url`` is then the "Check again" button's
+    link)."""
     try:
-        done = min(max(int(request.GET.get(CHECK_PARAM, "0")), 0), len(RECHECK_DELAYS))
+        done = min(max(int(request.GET.get(CHECK_PARAM, "0")), 0), len(delays))
     except ValueError:
         done = 0
     query = request.GET.copy()
-    query[CHECK_PARAM] = str(min(done + 1, len(RECHECK_DELAYS)))
-    delay = RECHECK_DELAYS[done] if done < len(RECHECK_DELAYS) else None
-    return {"recheck_in": delay, "recheck_url": f"{request.path}?{query.urlencode()}"}
+    query[CHECK_PARAM] = str(min(done + 1, len(delays)))
+    delay = delays[done] if done < len(delays) else None
+    return {
+        "recheck_in": delay,
+        "recheck_after": _duration(delay) if delay else "",
+        "recheck_url": f"{request.path}?{query.urlencode()}",
+    }
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
+    minutes = seconds // 60
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
 
 def _refreshing(response: HttpResponse, recheck: dict[str, object]) -> HttpResponse:
@@ -113,13 +130,18 @@ def _handle_return(request: HttpRequest, side: str) -> HttpResponse:
     except InvalidReturnLink as exc:
         logger.warning("Rejected a %s return link: %s", side, exc.reason)
         return _error_page(request, title=_("Invalid link"), message=str(_LINK_ERRORS[exc.reason]), status=400)
+    reported_payment_id = request.GET.get("payment_id") or request.GET.get("paymentId")
     try:
-        result = services.confirm_return(link, reported_order_id=request.GET.get("order_id"))
+        result = services.confirm_return(
+            link, reported_order_id=request.GET.get("order_id"), reported_payment_id=reported_payment_id
+        )
     except Checkout.DoesNotExist:
         logger.warning("A signed %s return named no checkout of ours (order %s)", side, link.order_id)
         return _error_page(request, title=_("Invalid link"), message=str(_LINK_ERRORS["unknown"]), status=400)
-    except OrkestaPayError:
-        return _confirming(request, Order.objects.filter(pk=link.order_id).first())
+    except OrkestaPayError as exc:
+        # An answer we cannot use is no outage: 200, the order flagged for a person; a 503 only when a retry helps.
+        status = 200 if is_unusable_answer(exc) else 503
+        return _confirming(request, Order.objects.filter(pk=link.order_id).first(), status=status)
     except OperationalError:  # the database stayed busy: what was read is not applied; a later check applies it
         logger.warning("A %s return for order %s: the database is busy; answered 503", side, link.order_id)
         return _confirming(request, None)
@@ -133,19 +155,33 @@ def _handle_return(request: HttpRequest, side: str) -> HttpResponse:
     if destination:
         return HttpResponseRedirect(destination)
     pending = order.status in (OrderStatus.PENDING, OrderStatus.CREATED)
-    recheck = _recheck(request) if pending else {}
-    context = {"order": order, "side": side, "pending": pending, "flagged": result.flagged, **recheck}
+    state = services.payment_state(order) if pending else None
+    in_progress = state is not None and state.in_progress
+    recheck = _recheck(request, TRANSFER_RECHECK_DELAYS if in_progress else RECHECK_DELAYS) if pending else {}
+    context = {
+        "order": order,
+        "side": side,
+        "pending": pending,
+        "state": state,
+        "in_progress": in_progress,
+        "flagged": result.flagged,
+        **recheck,
+    }
     return _refreshing(render(request, "django_orkestapay/return.html", context), recheck)
 
 
-def _confirming(request: HttpRequest, order: Order | None) -> HttpResponse:
-    """503 "we are confirming your payment": OrkestaPay could not be asked, or the database stayed busy. The page
-    checks again by itself (backing off), then offers a button."""
+def _confirming(request: HttpRequest, order: Order | None, *, status: int = 503) -> HttpResponse:
+    """ "We are confirming your payment": OrkestaPay could not be asked, or the database stayed busy (503, with
+    ``Retry-After``), or OrkestaPay's answer could not be used (200: the order is flagged for a person, and asking
+    again at once would not help). The page checks again by itself (backing off), then offers a button."""
     recheck = _recheck(request)
     message = _("We could not reach the payment service to confirm your payment. Nothing is lost.")
     title = _("We are confirming your payment")
-    response = _error_page(request, title=title, message=message, status=503, order=order, retry=False, recheck=recheck)
-    response["Retry-After"] = str(recheck["recheck_in"] or RECHECK_DELAYS[-1])
+    response = _error_page(
+        request, title=title, message=message, status=status, order=order, retry=False, recheck=recheck
+    )
+    if status == 503:
+        response["Retry-After"] = str(recheck["recheck_in"] or RECHECK_DELAYS[-1])
     return _refreshing(response, recheck)
 
 

@@ -25,10 +25,13 @@ def webhook(request: HttpRequest) -> HttpResponse:
     """Receive one OrkestaPay delivery.
 
     400: bad signature, stale timestamp or malformed body (stored as rejected; OrkestaPay will not fix it by
-    retrying). 200: processed, ignored or a duplicate. 202: stored and queued for a task (``WEBHOOK_PROCESSING``,
-    see :func:`.tasks.processes_webhooks_inline`). 500: processing failed; the event is stored and OrkestaPay
-    retries (or the reprocess sweep, or ``manage.py orkestapay_reprocess_events``, does). 503: the database stayed
-    busy (SQLite's "database is locked"); nothing was stored and OrkestaPay retries.
+    retrying). 200: processed, ignored, a duplicate, or deferred (the processing failed on an answer we cannot use or
+    a bug of ours: the event is stored ``failed``, the reprocess sweep retries it with backoff, and OrkestaPay's own
+    retries would only pile up). 202: stored and queued for a task (``WEBHOOK_PROCESSING``, see
+    :func:`.tasks.processes_webhooks_inline`). 500: processing failed transiently (OrkestaPay unreachable or
+    answering 5xx); the event is stored and OrkestaPay retries (or the reprocess sweep, or ``manage.py
+    orkestapay_reprocess_events``, does). 503: the database stayed busy (SQLite's "database is locked"); nothing
+    was stored and OrkestaPay retries.
     """
     configured = conf.get("WEBHOOK_SECRETS") or []
     if isinstance(configured, str):  # a bare string would be split into characters (system check orkestapay.E006)

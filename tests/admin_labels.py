@@ -20,10 +20,14 @@ from django.utils.translation import trans_real
 CHECKED_APPS = ("django_orkestapay", "shop", "tests.", "django.contrib.")
 
 
-def untranslated_admin_labels(language: str, site: admin.AdminSite = admin.site) -> list[str]:
+def untranslated_admin_labels(
+    language: str, site: admin.AdminSite = admin.site, also: tuple[str, ...] = ()
+) -> list[str]:
     """Every label of ``site`` (app and model names, change-form fields, list columns and filters, inline fields)
     that reads the same in English and in ``language``, unless a catalogue deliberately translates it as itself
-    ("total", "checkout"). Primary keys ("ID") are left out: the word is the same in Spanish."""
+    ("total", "checkout"). Primary keys ("ID") are left out: the word is the same in Spanish. ``also``: more apps
+    whose app and model names (what the admin's index shows) are checked: the example shop translates
+    django-tasks-db's, whose columns partly are plain English strings no catalogue can reach."""
     request = RequestFactory().get("/")
     request.user = get_user_model()(is_superuser=True, is_staff=True)
     catalog = cast(Any, trans_real.translation(language))._catalog  # the merged catalogues, msgid -> msgstr
@@ -40,11 +44,13 @@ def untranslated_admin_labels(language: str, site: admin.AdminSite = admin.site)
 
     for model, model_admin in site._registry.items():
         config = model._meta.app_config
-        if not config.name.startswith(CHECKED_APPS):
+        if not config.name.startswith((*CHECKED_APPS, *also)):
             continue
         check(f"app {config.label}", lambda config=config: config.verbose_name)
         check(f"{model._meta.label} name", lambda model=model: model._meta.verbose_name)
         check(f"{model._meta.label} plural", lambda model=model: model._meta.verbose_name_plural)
+        if not config.name.startswith(CHECKED_APPS):
+            continue
         filters: list[Any] = list(model_admin.list_filter)  # a name, a (name, filter class) pair, or a filter class
         names = [*model_admin.get_fields(request), *model_admin.list_display]
         names += [item if isinstance(item, str) else item[0] for item in filters if isinstance(item, (str, tuple))]

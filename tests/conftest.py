@@ -22,8 +22,9 @@ from django.db.backends.utils import CursorWrapper
 
 from django_orkestapay import services
 from django_orkestapay.models import Order, OrderStatus
-from django_orkestapay.services.throttle import return_read_key
+from django_orkestapay.services.throttle import POLL, RETURN, return_read_key
 from django_orkestapay.signing import PAY_FIELD, sign_pay_reference
+from django_orkestapay.testing import hosted_page_url
 from tests.doc_examples import ExamplesModule
 from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
 
@@ -108,7 +109,7 @@ def order(db: None) -> Order:
 def return_read_interval_passed(order: Order) -> None:
     """As if ``RETURN_SYNC_INTERVAL`` had passed since a return last read ``order`` from the API: the next return
     reads it again."""
-    caches["default"].delete(return_read_key(order.pk))
+    caches["default"].delete_many([return_read_key(order.pk, RETURN), return_read_key(order.pk, POLL)])
 
 
 @contextmanager
@@ -138,4 +139,4 @@ def local_path(url: str) -> str:
 
 def hosted_page_post(redirect_url: str, action: str) -> requests.Response:
     """Press a button on the fake hosted checkout page (as a browser would), without following the redirect."""
-    return requests.post(f"{redirect_url}/{action}", allow_redirects=False, timeout=5)
+    return requests.post(f"{hosted_page_url(redirect_url)}/{action}", allow_redirects=False, timeout=5)

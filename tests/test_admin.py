@@ -4,6 +4,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.templatetags.admin_list import result_headers
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -72,9 +73,12 @@ def test_changelist_columns_search_and_filters_over_a_few_hundred_orders(staff_c
     assert response.status_code == 200
     assert response.context["cl"].result_count == 300
     page = response.content.decode()
-    for header in ("merchant order id", "customer email", "total", "status", "OrkestaPay order id", "created"):
-        assert header.lower() in page.lower()
-    assert "1000.00 MXN" in page or "990.00 MXN" in page
+    headers = [str(header["text"]).lower() for header in result_headers(response.context["cl"])][1:]
+    assert headers == ["order", "total", "status", "needs review", "created"]
+    assert "buyer299@example.mx" in page  # beneath its reference (the newest order comes first)
+    assert "OrkestaPay order id" not in page  # on the order's page and in the search, not a column
+    assert "990.00 USD" in page
+    assert "990.00 MXN" in page
 
     by_email = staff_client.get(ORDERS, {"q": "buyer42@example.mx"})
     assert [o.merchant_order_id for o in by_email.context["cl"].result_list] == ["BULK-042"]
@@ -209,6 +213,8 @@ def test_refund_action_refunds_what_is_left_and_skips_unpaid(staff_client, orkes
     response = run_action(staff_client, ORDERS, "refund", [first.pk, second.pk, unpaid.pk])
     texts = messages_of(response)
     assert texts.count("1 selected row has nothing to refund and was left out.") == 1
+    assert "Order PAID-1: refunded 990.00 MXN." in texts
+    assert "Order PAID-2: refunded 990.00 MXN." in texts
     assert texts[-1] == "2 succeeded, 0 failed."
     for order in (first, second):
         order.refresh_from_db()
@@ -222,32 +228,43 @@ def test_refund_action_refunds_what_is_left_and_skips_unpaid(staff_client, orkes
 def test_refund_action_for_one_order_takes_a_partial_amount(staff_client, orkestapay_settings, fake_orkestapay):
     order = paid_order(fake_orkestapay)
     response = run_action(staff_client, ORDERS, "refund", [order.pk], amount="100.50")
-    assert messages_of(response)[-1] == "1 succeeded, 0 failed."
+    assert messages_of(response) == ["Order PAID-1: refunded 100.50 MXN."]  # the order and the amount, no counts
     order.refresh_from_db()
     assert order.status == OrderStatus.PARTIALLY_REFUNDED
     assert services.refundable_amount(order) == Decimal("889.50")
-    too_much = run_action(staff_client, ORDERS, "refund", [order.pk], amount="900")
-    assert "889.50 can be refunded" in " ".join(messages_of(too_much))
-    assert messages_of(too_much)[-1].startswith("0 succeeded, 1 failed.")
-    for garbage in ("-5", "1.001", "abc", "NaN", "1.000,00"):
-        response = run_action(staff_client, ORDERS, "refund", [order.pk], amount=garbage)
+    refused = {
+        "900": "900.00 MXN is more than is left to refund: at most 889.50 MXN.",
+        "0": "Enter an amount above zero.",
+        "0.00": "Enter an amount above zero.",
+        "-5": "A refund cannot be negative: enter the amount to return to the buyer.",
+        "1.001": "Enter an amount such as 1,000.00",
+        "abc": "Enter an amount such as 1,000.00",
+        "NaN": "Enter an amount such as 1,000.00",
+        "1.000,00": "Enter an amount such as 1,000.00",
+    }
+    for typed, error in refused.items():
+        response = run_action(staff_client, ORDERS, "refund", [order.pk], amount=typed)
         assert response.status_code == 200
         page = response.content.decode()  # the confirmation again, the error beside the amount
         assert 'data-testid="orkestapay-amount-error"' in page
-        assert f'value="{garbage}"' in page
-        assert "Enter an amount such as 1,000.00" in page
+        assert f'value="{typed}"' in page
+        assert error in page
         assert "ConversionSyntax" not in page
     assert order.refunds.count() == 1
+    assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 1
 
 
 def test_refund_action_reports_an_api_refusal(staff_client, orkestapay_settings, fake_orkestapay):
     order = paid_order(fake_orkestapay)
     fake_orkestapay.refunds_enabled = False
     response = run_action(staff_client, ORDERS, "refund", [order.pk])
-    assert messages_of(response)[-1].startswith("0 succeeded, 1 failed.")
+    [text] = messages_of(response)
+    assert text.startswith("Order PAID-1: refund of 990.00 MXN not made: Refunds from e-commerce are not enabled")
+    assert text.count("PAID-1") == 1
+    assert text.endswith("It is recorded on the order's last error.")
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
-    assert "refunding 990.00" in order.last_error
+    assert "refunding 990.00" in order.last_error  # as promised
     assert order.refunds.get().status == RefundStatus.FAILED
 
 

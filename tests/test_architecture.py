@@ -48,6 +48,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     **dict.fromkeys(
         (
             "views",
+            "links",
             "headless",
             "paying",
             "webhooks",
@@ -74,7 +75,7 @@ TESTING_INTEGRATIONS: dict[str, frozenset[str]] = {
 #: Rooms that must not reach Django, directly or through another module of the package.
 DJANGO_FREE = ("client", "webhook_verification", TESTING)
 #: The view modules: only ``urls`` imports them.
-VIEW_ROOMS = ("views", "headless", "webhooks")
+VIEW_ROOMS = ("views", "links", "headless", "webhooks")
 #: Rooms that may import only these rooms of the package: the sandbox probe runs without a Django project
 #: (``python -m django_orkestapay.probe``), so it must not reach the models or the app registry.
 RESTRICTED_ROOMS: dict[str, frozenset[str]] = {
@@ -514,7 +515,7 @@ def test_a_clean_package_passes(tmp_path: Path) -> None:
         pytest.param(
             {"admin": "from .webhooks import receive\n"},
             "django_orkestapay/admin.py:1: django_orkestapay.admin imports django_orkestapay.webhooks: "
-            "only urls imports the view modules (views, headless, webhooks)",
+            "only urls imports the view modules (views, links, headless, webhooks)",
             id="admin-imports-the-webhook-view",
         ),
         pytest.param(

@@ -20,6 +20,7 @@ from django.test import Client
 from django.urls import reverse
 
 from django_orkestapay.models import Checkout, CheckoutStatus, Event, Order, OrderStatus
+from django_orkestapay.views import RECHECK_DELAYS, TRANSFER_RECHECK_DELAYS
 from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import (
     database_busy,
@@ -157,7 +158,8 @@ def test_a_gateway_outage_costs_one_read_attempt_per_interval(client, orkestapay
 
     # the first asks (and fails: 503 page); the others, inside the interval, show the pending page without asking
     assert answers == [503] + [200] * 9
-    assert fake_orkestapay.count_requests("GET", prefix="/v1/orders/") == 1  # MAX_RETRIES is 0 in the tests
+    # one read: the order and its payments list, asked at once (MAX_RETRIES is 0 in the tests)
+    assert fake_orkestapay.count_requests("GET", prefix="/v1/orders/") == 2
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
 
@@ -170,12 +172,14 @@ def refresh_of(response: Any) -> tuple[str, dict[str, list[str]]]:
     return delay, parse_qs(urlsplit(url).query)
 
 
-def test_the_pending_page_backs_off_then_stops_and_offers_a_button(client, orkestapay_settings, fake_orkestapay):
+def test_the_pending_page_of_a_transfer_backs_off_for_hours_then_stops_and_offers_a_button(
+    client, orkestapay_settings, fake_orkestapay
+):
     order = make_order()
     completed = local_path(pending_at_the_gateway(client, order, fake_orkestapay))
     seen = []
     url = completed
-    for _ in range(3):
+    for _ in TRANSFER_RECHECK_DELAYS:
         response = client.get(url)
         delay, query = refresh_of(response)
         seen.append(delay)
@@ -183,16 +187,21 @@ def test_the_pending_page_backs_off_then_stops_and_offers_a_button(client, orkes
         url = f"{urlsplit(completed).path}?{urlsplit(response['Refresh'].split('; url=')[1]).query}"
     last = client.get(url)
 
-    assert seen == ["5", "10", "30"]
-    assert parse_qs(urlsplit(url).query)["check"] == ["3"]
+    # a transfer can take hours: from 30 seconds to half an hour between checks, about three and a half hours in all
+    assert seen == ["30", "60", "120", "300", "600", "900", *["1800"] * 6]
+    assert 3 * 3600 < sum(TRANSFER_RECHECK_DELAYS) < 4 * 3600
+    stopped_at = str(len(TRANSFER_RECHECK_DELAYS))
+    assert parse_qs(urlsplit(url).query)["check"] == [stopped_at]
     assert "Refresh" not in last
     page = last.content.decode()
     assert 'data-testid="orkestapay-check-again"' in page
-    assert "check=3" in page
+    assert f"check={stopped_at}" in page
     assert 'data-testid="orkestapay-pay-button"' not in page  # a payment is in progress: nothing to pay again
 
 
-@pytest.mark.parametrize(("check", "expected"), [("0", "5"), ("2", "30"), ("-4", "5"), ("abc", "5"), ("99", None)])
+@pytest.mark.parametrize(
+    ("check", "expected"), [("0", "30"), ("2", "120"), ("-4", "30"), ("abc", "30"), ("11", "1800"), ("99", None)]
+)
 def test_the_check_count_in_the_url_changes_only_the_page(
     client, settings, orkestapay_settings, fake_orkestapay, check, expected
 ):
@@ -216,6 +225,8 @@ def test_the_confirming_page_backs_off_too(client, orkestapay_settings, fake_ork
     return_read_interval_passed(order)
     stopped = client.get(f"{completed}&check=3")
 
+    # a confirmation that could not be made: the short schedule, whatever the order's payment is (not a transfer's)
+    assert RECHECK_DELAYS == (5, 10, 30)
     assert (first.status_code, first["Retry-After"], refresh_of(first)[0]) == (503, "5", "5")
     assert (stopped.status_code, stopped["Retry-After"]) == (503, "30")
     assert "Refresh" not in stopped

@@ -714,11 +714,10 @@ def test_2xx_checkout_missing_required_fields_is_malformed(
         pytest.param({"order_id": None}, id="no-order_id"),
         pytest.param({"status": ""}, id="empty-status"),
         pytest.param({"status": None}, id="no-status"),
-        pytest.param({"total_amount": "lots"}, id="bad-amount"),
-        pytest.param({"subtotal_amount": {"value": 1}}, id="object-amount"),
+        pytest.param({"status": 7}, id="number-status"),
     ],
 )
-def test_order_missing_or_bad_fields_is_malformed(
+def test_order_without_its_id_or_status_is_malformed(
     rsps: responses.RequestsMock, client: OrkestaPayClient, overrides: dict[str, Any]
 ) -> None:
     add_token(rsps)
@@ -727,6 +726,41 @@ def test_order_missing_or_bad_fields_is_malformed(
     with pytest.raises(MalformedResponseError) as info:
         client.get_order(ORDER_ID)
     assert info.value.path == f"/v1/orders/{ORDER_ID}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        pytest.param({"total_amount": "lots"}, "total_amount is not a usable amount: 'lots'", id="bad-amount"),
+        pytest.param({"total_amount": 1e30}, "total_amount is not a usable amount", id="huge-amount"),
+        pytest.param({"total_amount": 990.005}, "total_amount is not a usable amount", id="three-places"),
+        pytest.param({"subtotal_amount": {"value": 1}}, "subtotal_amount is not a usable amount", id="object-amount"),
+        pytest.param({"currency": 484}, "currency is not a currency code", id="number-currency"),
+    ],
+)
+def test_order_with_an_unusable_amount_or_currency_is_read_without_it(
+    rsps: responses.RequestsMock, client: OrkestaPayClient, overrides: dict[str, Any], problem: str
+) -> None:
+    """One unusable value never makes the order unreadable: it is read as "not said", and named."""
+    add_token(rsps)
+    rsps.add(responses.GET, ORDER_URL, json=order_body(**overrides))
+
+    order = client.get_order(ORDER_ID)
+
+    field = next(iter(overrides))
+    assert getattr(order, field) is None
+    assert any(line.startswith(problem) for line in order.problems), order.problems
+
+
+def test_order_with_only_its_id_and_status_is_read(rsps: responses.RequestsMock, client: OrkestaPayClient) -> None:
+    """What the vendor plugins read of an order, and nothing more, is a whole answer."""
+    add_token(rsps)
+    rsps.add(responses.GET, ORDER_URL, json={"order_id": ORDER_ID, "status": "COMPLETED"})
+
+    order = client.get_order(ORDER_ID)
+
+    assert (order.order_id, order.status, order.total_amount, order.currency) == (ORDER_ID, "COMPLETED", None, None)
+    assert order.problems == ()
 
 
 def test_error_without_json_body_uses_default_message(rsps: responses.RequestsMock, client: OrkestaPayClient) -> None:

@@ -88,22 +88,73 @@ def test_an_orders_payments_are_listed_typed_in_order(rsps: responses.RequestsMo
     assert [(p.payment_id, p.status) for p in payments] == [("pay_declined", "REJECTED"), (PAYMENT_ID, "COMPLETED")]
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"content": "nope"},
-        {"content": [{"status": "COMPLETED"}]},  # no payment id
-        {"content": [{"payment_id": PAYMENT_ID}]},  # no status
-        {"content": [payment_body(amount={"captured": "lots"})]},  # an amount that is no number
-        {"content": [payment_body(amount={"captured": 1, "refunded": True})]},
-    ],
-)
-def test_an_unusable_payments_list_is_a_malformed_answer(
+@pytest.mark.parametrize("body", [{"content": "nope"}, {"payments": []}, {"content": None}])
+def test_a_payments_list_that_is_no_list_is_a_malformed_answer(
     rsps: responses.RequestsMock, client: OrkestaPayClient, body: dict[str, Any]
 ) -> None:
     rsps.add(responses.GET, f"{SANDBOX_BASE_URL}/v1/orders/{ORDER_ID}/payments", json=body)
     with pytest.raises(MalformedResponseError):
         client.get_order_payments(ORDER_ID)
+
+
+@pytest.mark.parametrize(
+    ("item", "expected", "problem"),
+    [
+        pytest.param(
+            {"payment_id": PAYMENT_ID, "order_id": ORDER_ID}, ("", None), "status is missing", id="the-evidenced-item"
+        ),
+        pytest.param(
+            payment_body(status="COMPLETED", amount={"authorized": 990, "captured": "lots"}),
+            ("COMPLETED", None),
+            "amount.captured is not a usable amount",
+            id="amount-no-number",
+        ),
+        pytest.param(
+            payment_body(status="COMPLETED", amount={"captured": 1, "refunded": True}),
+            ("COMPLETED", Decimal(1)),
+            "amount.refunded is not a usable amount",
+            id="refunded-a-boolean",
+        ),
+        pytest.param(
+            payment_body(status="COMPLETED", amount={"authorized": 1e30, "currency": "MXN"}),
+            ("COMPLETED", None),
+            "amount.authorized is not a usable amount",
+            id="amount-out-of-range",
+        ),
+    ],
+)
+def test_a_listed_payment_is_read_with_what_it_says_and_its_problems_named(
+    rsps: responses.RequestsMock,
+    client: OrkestaPayClient,
+    item: dict[str, Any],
+    expected: tuple[str, Decimal | None],
+    problem: str,
+) -> None:
+    """One unusable value of one payment blocks neither that payment's other values nor the other payments."""
+    other = payment_body(payment_id="pay_other", status="COMPLETED")
+    rsps.add(responses.GET, f"{SANDBOX_BASE_URL}/v1/orders/{ORDER_ID}/payments", json={"content": [item, other]})
+
+    first, second = client.get_order_payments(ORDER_ID)
+
+    assert (first.status, first.amount) == expected
+    assert any(line.startswith(problem) for line in first.problems), first.problems
+    assert first.needs_detail == (expected[0] == "" or expected[1] is None)
+    assert (second.payment_id, second.status, second.problems) == ("pay_other", "COMPLETED", ())
+
+
+def test_a_listed_item_without_an_id_is_left_out_and_named(
+    rsps: responses.RequestsMock, client: OrkestaPayClient
+) -> None:
+    body = {"content": [{"status": "COMPLETED"}, "pay_x", payment_body()]}
+    rsps.add(responses.GET, f"{SANDBOX_BASE_URL}/v1/orders/{ORDER_ID}/payments", json=body)
+
+    payments, problems = client.read_order_payments(ORDER_ID)
+
+    assert [p.payment_id for p in payments] == [PAYMENT_ID]
+    assert problems == [
+        "payments list item 0: payment_id is missing",
+        "payments list item 1: a payment is a JSON object",
+    ]
 
 
 def test_an_orders_embedded_payments_are_partial_and_listed_once(
@@ -131,6 +182,7 @@ def test_an_orders_embedded_payments_are_partial_and_listed_once(
     assert [(p.payment_id, p.status, p.amount, p.partial) for p in order.payments] == [
         ("pay_a", "REJECTED", None, True),
         ("pay_b", "COMPLETED", None, True),
+        ("pay_c", "", None, True),
     ]
     assert order.payment_ids == ("pay_b", "pay_a", "pay_c", "pay_d")
 
@@ -141,9 +193,25 @@ def test_an_orders_embedded_payments_are_partial_and_listed_once(
         (None, "JSON object"),
         ([], "JSON object"),
         ({"status": "COMPLETED"}, "payment_id"),
-        ({"payment_id": "p"}, "status"),
+        ({"payment_id": " "}, "payment_id"),
     ],
 )
 def test_parse_remote_payment_refuses_what_is_no_payment(data: Any, error: str) -> None:
     with pytest.raises(ValueError, match=error):
         parse_remote_payment(data)
+
+
+def test_a_payment_with_only_its_id_is_a_payment_whose_details_are_to_be_read() -> None:
+    payment = parse_remote_payment({"payment_id": "p"})
+
+    assert (payment.payment_id, payment.status, payment.amount, payment.needs_detail) == ("p", "", None, True)
+    assert payment.problems == ("status is missing",)
+
+
+def test_the_july_2024_payment_shape_is_read() -> None:
+    """``payment.update`` of the 18 Jul 2024 event-types page: a scalar ``captured_amount`` and ``currency_code``."""
+    payment = parse_remote_payment(
+        {"payment_id": "p", "status": "COMPLETED", "captured_amount": 400.55, "currency_code": "mxn"}
+    )
+
+    assert (payment.amount, payment.currency, payment.problems) == (Decimal("400.55"), "MXN", ())

@@ -59,7 +59,7 @@ def test_the_documentation_has_examples_of_every_kind():
     # startproject shop, tests/test_startproject.py)
     pages = {block.path.relative_to(ROOT / "docs").as_posix() for block in python_blocks("example-tests")}
     assert {"testing.rst", "webhooks.rst", "signals.rst", "recipes/cart.rst", "recipes/headless.rst"} <= pages
-    assert {"recipes/pending.rst", "recipes/refunds.rst"} <= pages
+    assert {"recipes/pending.rst", "recipes/refunds.rst", "recipes/payment-links.rst"} <= pages
 
 
 def test_every_python_block_says_how_it_is_tested():

@@ -33,7 +33,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
-from django_orkestapay.models import Checkout, CheckoutStatus, Event, EventStatus, Order, OrderStatus
+from django_orkestapay.models import Checkout, CheckoutStatus, Event, EventStatus, Order, OrderStatus, ReviewCode
 from django_orkestapay.testing import FakeOrkestaPay
 from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import hosted_page_post, local_path, make_order, pay_form, return_read_interval_passed
@@ -289,26 +289,33 @@ def test_expired_token_is_replaced_once_and_the_buyer_never_notices(
 
 @dataclass(frozen=True)
 class ConfirmFault:
-    """One way GET /v1/orders/{id} fails while the buyer comes back, and the fragment it leaves in last_error."""
+    """One way GET /v1/orders/{id} fails while the buyer comes back, and the fragment it leaves in last_error.
+    ``unusable``: an answer we cannot use (no outage): asking again at once would not help, so nobody is made to
+    retry it at once (no 5xx); the order is flagged for a person instead."""
 
     arrange: Arrange
     error: str
+    unusable: bool = False
 
 
+#: The order's own read (not its payments list, read at the same time): the fault is the order's, deterministically.
+ORDER_READ = "re:/v1/orders/[^/]+"
 CONFIRM_FAULTS = {
     "connection-refused": ConfirmFault(gateway_unreachable, "Could not reach OrkestaPay"),
-    "connection-reset": ConfirmFault(fault("GET", "/v1/orders/*", "connection_reset"), "Could not reach OrkestaPay"),
-    "read-timeout": ConfirmFault(read_timeout("/v1/orders/*", "GET"), "did not answer in time"),
-    "http-500": ConfirmFault(fault("GET", "/v1/orders/*", "status", status=500), "HTTP 500"),
-    "http-502": ConfirmFault(fault("GET", "/v1/orders/*", "status", status=502), "HTTP 502"),
-    "http-503": ConfirmFault(fault("GET", "/v1/orders/*", "status", status=503), "HTTP 503"),
-    "http-401-even-with-a-fresh-token": ConfirmFault(fault("GET", "/v1/orders/*", "unauthorized", times=2), "HTTP 401"),
+    "connection-reset": ConfirmFault(fault("GET", ORDER_READ, "connection_reset"), "Could not reach OrkestaPay"),
+    "read-timeout": ConfirmFault(read_timeout(ORDER_READ, "GET"), "did not answer in time"),
+    "http-500": ConfirmFault(fault("GET", ORDER_READ, "status", status=500), "HTTP 500"),
+    "http-502": ConfirmFault(fault("GET", ORDER_READ, "status", status=502), "HTTP 502"),
+    "http-503": ConfirmFault(fault("GET", ORDER_READ, "status", status=503), "HTTP 503"),
+    # refused with the old token and with the new one
+    "http-401-even-with-a-fresh-token": ConfirmFault(fault("GET", ORDER_READ, "unauthorized", times=2), "HTTP 401"),
     "http-404-order-unknown-to-orkestapay": ConfirmFault(
-        fault("GET", "/v1/orders/*", "status", status=404), "HTTP 404"
+        fault("GET", ORDER_READ, "status", status=404), "HTTP 404", unusable=True
     ),
-    "malformed-json": ConfirmFault(fault("GET", "/v1/orders/*", "malformed_json"), "not valid JSON"),
-    "truncated-json": ConfirmFault(fault("GET", "/v1/orders/*", "truncated_json"), "not valid JSON"),
+    "malformed-json": ConfirmFault(fault("GET", ORDER_READ, "malformed_json"), "not valid JSON", unusable=True),
+    "truncated-json": ConfirmFault(fault("GET", ORDER_READ, "truncated_json"), "not valid JSON", unusable=True),
 }
+REVIEW_FIELDS = {"needs_review", "review_code", "review_reason"}
 
 
 @pytest.mark.parametrize("case", list(CONFIRM_FAULTS.values()), ids=list(CONFIRM_FAULTS))
@@ -329,13 +336,18 @@ def test_confirmation_fault_shows_a_retry_page_keeps_the_order_and_a_reload_pays
 
     response = client.get(local_path(completed_url))
 
-    assert response.status_code == 503
-    assert response["Retry-After"] == "5"  # the page tries again by itself, backing off (tests/test_bounded_work.py)
+    assert response.status_code == (200 if case.unusable else 503)
+    # the page tries again by itself, backing off (tests/test_bounded_work.py); Retry-After only where a retry helps
+    assert response.get("Retry-After") == (None if case.unusable else "5")
     assert response["Refresh"].startswith("5; url=/orkestapay/")
     assert_clean_page(response, caplog_debug, fake_orkestapay, settings.ORKESTAPAY["CLIENT_SECRET"])
-    assert_db_unchanged(before, allowed={"Order": {"last_error", "updated_at"}})  # only the error is recorded
+    recorded = {"last_error", "updated_at"} | (REVIEW_FIELDS if case.unusable else set())
+    assert_db_unchanged(before, allowed={"Order": recorded})  # only the error (and the flag) is recorded
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
+    assert (order.needs_review, order.review_code) == (
+        (True, ReviewCode.MALFORMED_ANSWER) if case.unusable else (False, "")
+    )
     assert "confirming status" in order.last_error
     assert case.error in order.last_error
     assert admin_shows(admin_client, order, order.last_error)
@@ -360,7 +372,7 @@ def test_transient_503_on_a_safe_read_is_retried_without_the_buyer_noticing(
     settings.ORKESTAPAY = {**orkestapay_settings, "MAX_RETRIES": 2}
     order = make_order()
     completed_url = hosted_page_post(pay(client, order)["Location"], "pay").headers["Location"]
-    fake_orkestapay.inject_fault("GET", "/v1/orders/*", "status", status=503)
+    fake_orkestapay.inject_fault("GET", ORDER_READ, "status", status=503)
 
     response = client.get(local_path(completed_url))
 
@@ -412,9 +424,9 @@ def purchase_event_body(order: Order) -> bytes:
 
 WEBHOOK_FAULTS = {
     "connection-refused": ConfirmFault(gateway_unreachable, "Could not reach OrkestaPay"),
-    "read-timeout": ConfirmFault(read_timeout("/v1/orders/*", "GET"), "did not answer in time"),
-    "http-503": ConfirmFault(fault("GET", "/v1/orders/*", "status", status=503), "HTTP 503"),
-    "malformed-json": ConfirmFault(fault("GET", "/v1/orders/*", "malformed_json"), "not valid JSON"),
+    "read-timeout": ConfirmFault(read_timeout(ORDER_READ, "GET"), "did not answer in time"),
+    "http-503": ConfirmFault(fault("GET", ORDER_READ, "status", status=503), "HTTP 503"),
+    "malformed-json": ConfirmFault(fault("GET", ORDER_READ, "malformed_json"), "not valid JSON", unusable=True),
 }
 
 
@@ -439,9 +451,14 @@ def test_webhook_processing_fault_is_stored_failed_and_the_redelivery_pays_once(
 
     response = post_webhook(client, body, message_id="msg_fault_catalogue")
 
-    assert response.status_code == 500  # OrkestaPay retries on 5xx
-    assert response.json() == {"error": "processing failed; retry later"}
-    assert_db_unchanged(before, added=["Event"])  # orders and checkouts untouched
+    if case.unusable:  # acknowledged: OrkestaPay's retries would get the same answer; the reprocess sweep retries
+        assert (response.status_code, response.json()) == (200, {"status": "deferred"})
+        recorded = {"Order": {"last_error", "updated_at"} | REVIEW_FIELDS}
+        assert_db_unchanged(before, added=["Event"], allowed=recorded)  # the order only flagged
+    else:
+        assert response.status_code == 500  # OrkestaPay retries on 5xx
+        assert response.json() == {"error": "processing failed; retry later"}
+        assert_db_unchanged(before, added=["Event"])  # orders and checkouts untouched
     (event,) = new_rows(before, "Event")
     assert (event["status"], event["verified"], event["message_id"]) == (
         EventStatus.FAILED,

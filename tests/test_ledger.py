@@ -194,7 +194,7 @@ def test_a_paid_order_whose_payment_the_api_does_not_list_is_paid_under_its_paym
     order = make_order()
     checkout = start(order)
     fake_orkestapay.pay(checkout.orkestapay_checkout_id)
-    monkeypatch.setattr(OrkestaPayClient, "get_order_payments", lambda self, order_id: [])  # a list that lags
+    monkeypatch.setattr(OrkestaPayClient, "read_order_payments", lambda self, order_id: ([], []))  # a list that lags
 
     services.sync_order(order)
 
@@ -222,7 +222,7 @@ def test_a_paid_order_naming_no_payment_at_all_is_paid_under_a_placeholder(
         return dataclasses.replace(remote, payments=(), payment_ids=(), raw=raw)
 
     monkeypatch.setattr(OrkestaPayClient, "get_order", bare_order)
-    monkeypatch.setattr(OrkestaPayClient, "get_order_payments", lambda self, order_id: [])
+    monkeypatch.setattr(OrkestaPayClient, "read_order_payments", lambda self, order_id: ([], []))
 
     services.sync_order(order)
 

@@ -88,8 +88,10 @@ def test_canceled_return_query_count(client, orkestapay_settings, fake_orkestapa
     # checkout + order, (SQLite: the order's write lock, first in the transaction), lock order, the order's
     # checkouts, its payments (the ledger), insert the canceled payment OrkestaPay reports, checkout update, order
     # update. Was 5 before the ledger: the attempts and the ledger are read to derive the order's status (another
-    # attempt may be open or paid); the checkout is not locked apart (the order's lock covers its attempts).
-    assert queries == 7 + sqlite_write_locks()
+    # attempt may be open or paid); the checkout is not locked apart (the order's lock covers its attempts). Then
+    # one more for the page's *Try again* button: the attempts with their payments (services.payment_state: no
+    # button while a payment is in progress or once money arrived, whatever the status says).
+    assert queries == 8 + sqlite_write_locks()
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELED
     assert Checkout.objects.get(order=order).status == CheckoutStatus.CANCELED
@@ -185,8 +187,9 @@ def test_webhook_for_an_unknown_order_query_count(webhook_settings, fake_orkesta
     queries, response = count_queries(lambda: deliver(Client(enforce_csrf_checks=True), body, "msg_unknown"))
 
     assert (response.status_code, response.json()) == (200, {"status": "ignored"})
-    # event insert, checkout by OrkestaPay order id, checkout by merchant reference, event settled as ignored
-    assert queries == 4
+    # event insert, checkout by OrkestaPay order id, payment by its id, checkout by merchant reference, event settled
+    # as ignored
+    assert queries == 5
     assert Event.objects.get().status == EventStatus.IGNORED
     assert fake_orkestapay.count_requests() == 0
 

@@ -83,7 +83,7 @@ def test_a_double_submit_and_a_resubmit_send_one_refund(staff_client, paid, fake
     double = staff_client.post(ORDERS, {**form, "amount": "100.00"}, follow=True)
     later = staff_client.post(ORDERS, {**form, "amount": "250.00"}, follow=True)  # back, edit, submit again
 
-    assert messages_of(first)[-1] == "1 succeeded, 0 failed."
+    assert messages_of(first)[-1] == f"Order {paid.merchant_order_id}: refunded 100.00 MXN."
     for repeat in (double, later):
         assert any(text.startswith("Already sent") for text in messages_of(repeat))
     assert refund_calls(fake_orkestapay) == 1
@@ -198,7 +198,11 @@ def test_with_atomic_requests_the_refund_is_committed_before_the_call(staff_clie
         fake_orkestapay.on_request = None
 
     assert seen_by_the_gateway == [[RefundStatus.REQUESTED]]
-    assert messages_of(response)[-1].startswith("0 succeeded, 1 failed.")
+    [text] = messages_of(response)
+    assert text.startswith(f"Order {paid.merchant_order_id}: refund of 990.00 MXN not confirmed by OrkestaPay: ")
+    assert text.endswith(
+        "Its amount stays reserved; the Resend refund action checks on it. It is recorded on the order's last error."
+    )
     refund = Refund.objects.get()
     assert (refund.status, refund.attempts) == (RefundStatus.REQUESTED, 1)  # the money left; we do not know yet
     assert remote_refunded(fake_orkestapay, paid.orkestapay_payment_id) == Decimal("990")

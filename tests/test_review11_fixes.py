@@ -6,6 +6,7 @@ only what an operator may change. Over real HTTP against the fake gateway, signa
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ from django.utils import timezone, translation
 from django_orkestapay import services
 from django_orkestapay.admin.orders import OrderAdmin
 from django_orkestapay.client import endpoints
-from django_orkestapay.client.results import more_pages
+from django_orkestapay.client.parsing import more_pages
 from django_orkestapay.exceptions import (
     MalformedResponseError,
     OrkestaPayError,
@@ -357,10 +358,11 @@ def test_the_order_form_saves_only_what_an_operator_may_change(
             Order.objects.filter(pk=object_id).update(status=OrderStatus.REFUNDED)
         return obj
 
-    monkeypatch.setattr(OrderAdmin, "get_object", loaded_then_refunded_elsewhere)
-    inlines = {f"{p}-{k}": "0" for p in ("checkouts", "payments", "refunds") for k in ("TOTAL_FORMS", "INITIAL_FORMS")}
     url = reverse("admin:orkestapay_order_change", args=[paid.pk])
-    response = staff_client.post(url, {"needs_review": "on", "review_reason": "checked", **inlines})
+    shown = re.search(r'name="review_shown" value="([0-9a-f]+)"', staff_client.get(url).content.decode())
+    assert shown is not None  # the review the page showed, which the save is checked against
+    monkeypatch.setattr(OrderAdmin, "get_object", loaded_then_refunded_elsewhere)
+    response = staff_client.post(url, {"needs_review": "on", "review_reason": "checked", "review_shown": shown[1]})
     assert response.status_code == 302
     order = Order.objects.get(pk=paid.pk)
     assert (order.status, order.needs_review, order.review_reason) == (OrderStatus.REFUNDED, True, "checked")

@@ -19,6 +19,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+import django_orkestapay
 from django_orkestapay import services, signals, tasks
 from django_orkestapay.models import Event, EventStatus, Order, OrderStatus, Payment
 from django_orkestapay.services import webhooks as webhook_services
@@ -160,7 +161,8 @@ def test_a_retry_of_a_queued_delivery_is_enqueued_again_and_applied_once(queue, 
     outcomes = [tasks.process_webhook_event.call(event_id) for event_id in queued_event_ids(queue)]
 
     assert outcomes == ["processed", "duplicate"]
-    assert fake_orkestapay.count_requests("GET") == reads_before + 2  # the order and its payments, once
+    # the order, its payments and the payment the event names, read at once, once
+    assert fake_orkestapay.count_requests("GET") == reads_before + 3
     event.refresh_from_db()
     assert (event.status, event.attempts) == (EventStatus.PROCESSED, 1)
     assert Payment.objects.filter(order=order).count() == 1
@@ -207,8 +209,8 @@ def test_the_same_event_processed_twice_at_once_applies_once(
     both_read = threading.Barrier(2, timeout=30)
     read_attempt = webhook_services.read_attempt  # type: ignore[attr-defined]
 
-    def read_then_wait(checkout: Any) -> Any:
-        read = read_attempt(checkout)
+    def read_then_wait(checkout: Any, **options: Any) -> Any:
+        read = read_attempt(checkout, **options)
         both_read.wait()  # neither has recorded anything yet
         return read
 
@@ -277,7 +279,11 @@ def test_a_failed_task_leaves_the_event_failed_and_the_sweep_retries_it(queue, f
     event.refresh_from_db()
     assert (event.status, event.attempts) == (EventStatus.FAILED, 1)
     assert "503" in event.error
-    Event.objects.filter(pk=event.pk).update(received_at=timezone.now() - timedelta(minutes=10))
+    # the sweep takes it up after EVENT_REPROCESS_AFTER (300 s), then after twice as long after each failure
+    assert event.next_attempt_at is not None
+    assert timedelta(seconds=299) < event.next_attempt_at - timezone.now() <= timedelta(seconds=300)
+    assert tasks.reprocess_events_sweep.call() == {"succeeded": 0, "failed": 0, "changed": 0}  # not yet
+    Event.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     fake_orkestapay.clear_faults()
 
     assert tasks.reprocess_events_sweep.call() == {"succeeded": 1, "failed": 0, "changed": 1}  # as a worker runs it
@@ -302,16 +308,18 @@ def test_the_reprocess_sweep_takes_unsettled_verified_events_old_enough_fewest_a
         )
 
     minutes = timedelta(minutes=1)
-    failed_often = event("failed-often", EventStatus.FAILED, 30 * minutes, attempts=4)
+    failed_often = event("failed-often", EventStatus.FAILED, 30 * minutes, attempts=4, next_attempt_at=now - minutes)
     never_ran = event("never-ran", EventStatus.RECEIVED, 6 * minutes)
-    failed_once = event("failed-once", EventStatus.FAILED, 20 * minutes, attempts=1)
+    failed_once = event("failed-once", EventStatus.FAILED, 20 * minutes, attempts=1, next_attempt_at=now)
+    event("backing-off", EventStatus.FAILED, 20 * minutes, attempts=2, next_attempt_at=now + minutes)
     event("too-recent", EventStatus.RECEIVED, 4 * minutes)
-    event("processed", EventStatus.PROCESSED, 30 * minutes, attempts=1)
-    event("ignored", EventStatus.IGNORED, 30 * minutes, attempts=1)
+    event("processed", EventStatus.PROCESSED, 30 * minutes, attempts=1, examined_with="0.0.1")
+    event("ignored", EventStatus.IGNORED, 30 * minutes, attempts=1, examined_with=django_orkestapay.__version__)
+    ignored_before = event("ignored-before-an-upgrade", EventStatus.IGNORED, 30 * minutes, attempts=1)
     event("too-old", EventStatus.FAILED, timedelta(days=2), attempts=9)
     event("rejected", EventStatus.REJECTED, 30 * minutes, message_id=None, verified=False)
 
-    assert list(services.events_to_reprocess(now=now)) == [never_ran, failed_once, failed_often]
+    assert list(services.events_to_reprocess(now=now)) == [never_ran, ignored_before, failed_once, failed_often]
 
 
 # ---------------------------------------------------------------------------------- sweeps and configuration

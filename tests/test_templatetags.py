@@ -68,10 +68,13 @@ def test_a_paid_or_refunded_order_says_which(status, testid, says):
 @pytest.mark.parametrize(
     ("language", "amount", "currency", "shown"),
     [
-        ("en", Decimal("1000"), "MXN", "1,000.00 MXN"),
-        ("es-mx", Decimal("1234567.5"), "MXN", "1,234,567.50 MXN"),
-        ("es", Decimal("1000"), "MXN", "1\xa0000,00 MXN"),  # Spain's Spanish: a decimal comma, grouped by a space
-        ("en", "249.50", "USD", "249.50 USD"),
+        ("en", Decimal("1000"), "MXN", "$1,000.00 MXN"),
+        ("es-mx", Decimal("1234567.5"), "MXN", "$1,234,567.50 MXN"),
+        ("es", Decimal("1000"), "MXN", "$1\xa0000,00 MXN"),  # Spain's Spanish: a decimal comma, grouped by a space
+        ("en", "249.50", "USD", "$249.50 USD"),
+        ("es-mx", Decimal("-30"), "MXN", "-$30.00 MXN"),
+        ("es-mx", Decimal("1000"), "PEN", "S/\xa01,000.00 PEN"),
+        ("es-mx", Decimal("1000"), "XYZ", "1,000.00 XYZ"),  # no known symbol: the code alone
         ("en", 7, "", "7.00"),
         ("en", "n/a", "MXN", "n/a MXN"),  # not an amount: shown as it is
     ],

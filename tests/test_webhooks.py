@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from django_orkestapay import services, signals
 from django_orkestapay.models import Checkout, Event, EventStatus, Order, OrderStatus
+from django_orkestapay.services import webhooks as webhook_services
 from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import hosted_page_post, local_path, make_order, pay_form
 
@@ -176,14 +177,68 @@ def test_malformed_body_with_valid_signature_is_400(csrf_client, webhook_setting
     assert Event.objects.get().status == EventStatus.REJECTED
 
 
-def test_unknown_event_type_is_stored_and_ignored(csrf_client, webhook_settings, fake_orkestapay):
+def test_an_event_of_an_unknown_type_naming_our_order_is_read(csrf_client, webhook_settings, fake_orkestapay):
+    """Whatever its name (the current envelope's event-name key is not publicly shown), an event that names one
+    of our orders makes us read that order: the payment lands at once, not at the next sync."""
     order = started_and_paid(fake_orkestapay)
     response = deliver(csrf_client, payment_event(order, event_type="payment.something_new"))
-    assert response.status_code == 200
-    assert response.json() == {"status": "ignored"}
-    assert Event.objects.get().status == EventStatus.IGNORED
+    assert response.json() == {"status": "processed"}
+    event = Event.objects.get()
+    assert (event.status, event.event_type) == (EventStatus.PROCESSED, "payment.something_new")
     order.refresh_from_db()
-    assert order.status == OrderStatus.PENDING
+    assert order.status == OrderStatus.PAID
+
+
+def test_an_event_of_an_unknown_type_naming_nothing_of_ours_is_ignored_and_examined_again_after_an_upgrade(
+    csrf_client, webhook_settings, fake_orkestapay, monkeypatch
+):
+    order = started_and_paid(fake_orkestapay)
+    payload = {"type": "payment.something_new", "data": {"a_new_shape": {"order_id": order.orkestapay_order_id}}}
+    assert deliver(csrf_client, payload).json() == {"status": "ignored"}
+    event = Event.objects.get()
+    assert (event.status, event.event_type, event.error) == (
+        EventStatus.IGNORED,
+        "payment.something_new",
+        "unhandled event type 'payment.something_new'",
+    )
+    assert services.reprocess_stale_events().succeeded == 0  # examined by this version already
+
+    # a newer version (one that reads this envelope) examines the ignored events again, once
+    monkeypatch.setattr("django_orkestapay.services.webhooks.__version__", "99.0")
+    monkeypatch.setattr("django_orkestapay.services.reprocessing.__version__", "99.0")
+    monkeypatch.setattr(
+        "django_orkestapay.services.webhooks.parse_webhook_payload",
+        lambda payload: webhook_services.WebhookPayload(
+            event_type=payload["type"],
+            order_id=payload["data"]["a_new_shape"]["order_id"],
+            merchant_order_id=None,
+            payment_id=None,
+        ),
+    )
+    assert services.reprocess_stale_events().changed == 1
+    event.refresh_from_db()
+    assert (event.status, event.examined_with) == (EventStatus.PROCESSED, "99.0")
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert services.reprocess_stale_events().succeeded == 0
+
+
+def test_the_event_name_is_read_from_type_when_it_names_an_event():
+    parse = webhook_services.parse_webhook_payload
+    assert parse({"type": "payment.purchase", "data": {}}).event_type == "payment.purchase"  # Svix's convention
+    assert parse({"type": "payment", "type_event": "payment.refund", "data": {}}).event_type == "payment.refund"
+    assert parse({"type": "payment", "data": {}}).event_type == ""  # November 2024: "type" is only "payment"
+
+
+def test_an_event_naming_only_a_payment_of_ours_reads_that_payments_attempt(
+    csrf_client, webhook_settings, fake_orkestapay
+):
+    order = started_and_paid(fake_orkestapay)
+    services.sync_order(order)
+    payment = order.payments.get()
+    fake_orkestapay.refund_from_portal(payment.orkestapay_payment_id, 100)
+    payload = {"type": "payment.refund", "data": {"payment": {"payment_id": payment.orkestapay_payment_id}}}
+    assert deliver(csrf_client, payload).json() == {"status": "processed"}
+    assert Event.objects.get().order_id == order.pk
 
 
 def test_event_for_an_unknown_order_is_ignored(csrf_client, webhook_settings, fake_orkestapay):
@@ -272,7 +327,8 @@ def test_processing_failure_then_reprocess(csrf_client, webhook_settings, fake_o
 
 def test_reprocess_command_fails_loudly(webhook_settings, fake_orkestapay, csrf_client):
     order = started_and_paid(fake_orkestapay)
-    fake_orkestapay.inject_fault("GET", "/v1/orders/*", "status", status=503, times=2)
+    # the order and its payments are read at once: both refused, on the delivery and again on the command's retry
+    fake_orkestapay.inject_fault("GET", "/v1/orders/*", "status", status=503, times=4)
     deliver(csrf_client, payment_event(order))
     with pytest.raises(CommandError):
         call_command("orkestapay_reprocess_events")

@@ -1,5 +1,6 @@
 """What every admin page of the app shares: records nobody adds or deletes, read-only JSON, the confirmation page
-every action shows first, and the success and failure counts it reports."""
+every action shows first, the success and failure counts it reports, and the app's admin stylesheet (lists that
+fit a laptop, a phone layout)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,14 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .. import services
+from .display import describe, money, short_datetime
 
 CONFIRM_TEMPLATE = "admin/django_orkestapay/confirm_action.html"
+#: The app's admin stylesheet: columns that fit a 1280 px laptop, the order page's summary, a phone layout.
+STYLESHEET = "django_orkestapay/admin.css"
 
 
 def pretty_json(value: Any) -> SafeString:
@@ -32,14 +37,17 @@ def pretty_json(value: Any) -> SafeString:
     return format_html('<pre style="white-space: pre-wrap; max-width: 60em">{}</pre>', text)
 
 
-def report_counts(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, summary: services.BatchSummary) -> None:
-    """One admin message with the success and failure counts of a batch."""
+def report_counts(
+    modeladmin: admin.ModelAdmin[Any], request: HttpRequest, summary: services.BatchSummary, *, recorded: str = ""
+) -> None:
+    """One admin message with the success and failure counts of a batch; ``recorded`` says where each failure is
+    recorded (only where the service records it)."""
     text = _("%(succeeded)d succeeded, %(failed)d failed.") % {
         "succeeded": summary.succeeded,
         "failed": summary.failed,
     }
-    if summary.failed:
-        text += " " + _("Each failure is recorded on its row (last error).")
+    if summary.failed and recorded:
+        text += " " + recorded
     modeladmin.message_user(request, text, messages.WARNING if summary.failed else messages.SUCCESS)
 
 
@@ -50,10 +58,17 @@ def confirmation_page(
     title: str,
     question: str,
     rows: Sequence[tuple[Model, str]],
+    cancel_url: str = "",
+    notices: Sequence[str] = (),
     **extra: Any,
 ) -> TemplateResponse:
-    """The page an action shows before it does anything: the rows, the question, a form that confirms."""
+    """The page an action shows before it does anything: the rows (each with the line that describes it), the
+    question, a form that confirms.
+
+    ``cancel_url``: where *No, take me back* leads (the list by default); ``notices``: short lines shown above the
+    question (what the operator should know before confirming)."""
     opts = modeladmin.model._meta
+    changelist_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
@@ -62,7 +77,9 @@ def confirmation_page(
         "action": request.POST.get("action", ""),
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "opts": opts,
-        "changelist_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+        "changelist_url": changelist_url,
+        "cancel_url": cancel_url or changelist_url,
+        "notices": notices,
         **extra,
     }
     return TemplateResponse(request, CONFIRM_TEMPLATE, context)
@@ -76,15 +93,18 @@ def confirm_or_run(
     title: str,
     question: str,
     run: Callable[[QuerySet[Any]], services.BatchSummary],
+    recorded: str = "",
 ) -> TemplateResponse | None:
-    """Show a confirmation page for an admin action; on the confirming POST, run it and report the counts."""
+    """Show a confirmation page for an admin action; on the confirming POST, run it and report the counts
+    (``recorded``: where the service records each failure, see :func:`report_counts`)."""
     if not queryset.exists():
         modeladmin.message_user(request, _("None of the selected rows can take this action."), messages.WARNING)
         return None
     if request.POST.get("confirm") == "yes":
-        report_counts(modeladmin, request, run(queryset))
+        report_counts(modeladmin, request, run(queryset), recorded=recorded)
         return None
-    return confirmation_page(modeladmin, request, title=title, question=question, rows=[(obj, "") for obj in queryset])
+    rows = [(obj, describe(obj)) for obj in queryset]
+    return confirmation_page(modeladmin, request, title=title, question=question, rows=rows)
 
 
 class RecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -100,6 +120,9 @@ class RecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     editable_fields: tuple[str, ...] = ()
     #: Fields shown through a display method instead (JSON), or not at all.
     hidden_fields: tuple[str, ...] = ()
+
+    class Media:
+        css = {"all": (STYLESHEET,)}
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -134,15 +157,55 @@ class RecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return super().changelist_view(request, extra_context)
 
 
-class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
-    """An order's related records on its page: shown, linked, never added, changed or deleted there."""
+class LabelledValuesFilter(admin.SimpleListFilter):
+    """A filter over the values a field holds (one query), each shown in words (``label``) instead of as stored."""
 
-    extra = 0
-    can_delete = False
-    show_change_link = True
+    #: The field filtered on; also the query string's parameter.
+    field_name = ""
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def __init__(self, request: HttpRequest, params: dict[str, Any], model: Any, model_admin: Any) -> None:
+        self.parameter_name = self.field_name
+        super().__init__(request, params, model, model_admin)
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def label(self, value: str) -> str:
+        return value
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        values = model_admin.get_queryset(request).order_by(self.field_name).values_list(self.field_name, flat=True)
+        return [(value, self.label(value)) for value in values.distinct() if value]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(**{self.field_name: value}) if value else queryset
+
+
+def money_column(
+    field: str, description: Any, *, ordering: str | None = None, currency: Callable[[Any], str] | None = None
+) -> Callable[[Any, Any], str]:
+    """A column (or read-only field) showing the amount in ``field`` as the shop writes money, with the record's
+    currency (``currency(obj)`` when the record has none of its own)."""
+
+    @admin.display(description=description, ordering=ordering)
+    def column(modeladmin: Any, obj: Any) -> str:
+        return money(getattr(obj, field), currency(obj) if currency else obj.currency)
+
+    return column
+
+
+def date_column(field: str, description: Any) -> Callable[[Any, Any], str]:
+    """A list column showing the moment in ``field`` in the short form (``03/12/2026 11:04``), sortable by it."""
+
+    @admin.display(description=description, ordering=field)
+    def column(modeladmin: Any, obj: Any) -> str:
+        return short_datetime(getattr(obj, field))
+
+    return column
+
+
+class OrderColumn:
+    """The ``order_reference`` column of a record that belongs to an order (a checkout, payment, refund, event): the
+    order's reference, not its full description (list it with ``list_select_related = ("order",)``)."""
+
+    @admin.display(description=gettext_lazy("order"), ordering="order__merchant_order_id")
+    def order_reference(self, obj: Any) -> str:
+        return obj.order.merchant_order_id if obj.order_id else "-"

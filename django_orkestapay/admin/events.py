@@ -21,18 +21,24 @@ from django.utils.translation import gettext_lazy
 
 from .. import conf, services
 from ..models import Event, EventStatus, RejectedWebhookCount
-from .common import RecordAdmin, confirm_or_run, pretty_json
+from .common import OrderColumn, RecordAdmin, confirm_or_run, date_column, pretty_json
 
 
 @admin.register(Event)
-class EventAdmin(RecordAdmin):
-    list_display = ("__str__", "event_type", "status", "verified", "order", "attempts", "received_at")
+class EventAdmin(OrderColumn, RecordAdmin):
+    list_display = ("kind", "status", "verified", "order_reference", "received")
     list_filter = ("status", "event_type", "verified", "received_at")
     list_select_related = ("order",)
     search_fields = ("message_id", "claimed_message_id", "orkestapay_order_id", "order__merchant_order_id")
     hidden_fields = ("payload", "headers", "raw_body")
     readonly_fields = ("payload_display", "headers_display", "raw_body_display")
     actions = ("reprocess",)
+
+    @admin.display(description=gettext_lazy("event type"), ordering="event_type")
+    def kind(self, obj: Event) -> str:
+        return obj.event_type or "-"
+
+    received = date_column("received_at", gettext_lazy("received"))
 
     @admin.display(description=gettext_lazy("payload"))
     def payload_display(self, obj: Event) -> SafeString:
@@ -62,6 +68,7 @@ class EventAdmin(RecordAdmin):
                 "an event already applied changes nothing."
             ),
             run=services.reprocess_events,
+            recorded=_("Each failure is recorded on its event's error."),
         )
 
 

@@ -1,6 +1,7 @@
 """The payment ledger's admin: payments (refundable one by one, a partial amount allowed) and refunds (resent, or
 read back from OrkestaPay, while their outcome is unknown). Both are records: nothing is added, edited or deleted
-here."""
+here. Their lists show the order's reference, status, amount in the shop's money format, method and date; ids,
+raw answers and the rest are on each record's page."""
 
 from __future__ import annotations
 
@@ -10,36 +11,60 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .. import services
 from ..models import Payment, Refund, RefundOrigin, RefundStatus
-from .common import RecordAdmin, confirm_or_run, pretty_json
+from .common import (
+    LabelledValuesFilter,
+    OrderColumn,
+    RecordAdmin,
+    confirm_or_run,
+    date_column,
+    money_column,
+    pretty_json,
+)
+from .display import method_name, money, payment_method, warning
 from .orders import has_refund_permission
 from .refunding import refund_action
 
 
+class MethodFilter(LabelledValuesFilter):
+    title = gettext_lazy("method")
+    field_name = "method_type"
+
+    def label(self, value: str) -> str:
+        return method_name(value)
+
+
 @admin.register(Payment)
-class PaymentAdmin(RecordAdmin):
-    list_display = (
-        "orkestapay_payment_id",
-        "order",
-        "status",
-        "amount",
-        "refunded_amount",
-        "currency",
-        "method_type",
-        "origin",
-        "created_at",
-    )
-    list_filter = ("status", "origin", "method_type", "currency", "created_at")
+class PaymentAdmin(OrderColumn, RecordAdmin):
+    list_display = ("order_reference", "status", "amount_display", "method_display", "created")
+    list_filter = ("status", "origin", MethodFilter, "currency", "created_at")
     list_select_related = ("order",)
     search_fields = ("orkestapay_payment_id", "orkestapay_order_id", "order__merchant_order_id")
     hidden_fields = ("raw",)
-    readonly_fields = ("raw_display",)
+    readonly_fields = ("amount_display", "refunded_display", "method_display", "raw_display")
     actions = ("refund",)
+
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
+    def amount_display(self, obj: Payment) -> SafeString | str:
+        """The amount, and beneath it what was refunded of it, if anything."""
+        if not obj.refunded_amount:
+            return money(obj.amount, obj.currency)
+        refunded = _("%(amount)s refunded") % {"amount": money(obj.refunded_amount, obj.currency)}
+        return format_html('{}<br><span class="orkestapay-quiet">{}</span>', money(obj.amount, obj.currency), refunded)
+
+    refunded_display = money_column("refunded_amount", gettext_lazy("refunded (OrkestaPay)"))
+
+    @admin.display(description=gettext_lazy("method"), ordering="method_type")
+    def method_display(self, obj: Payment) -> str:
+        return payment_method(obj)
+
+    created = date_column("created_at", gettext_lazy("created"))
 
     @admin.display(description=gettext_lazy("OrkestaPay's last answer"))
     def raw_display(self, obj: Payment) -> SafeString:
@@ -59,26 +84,24 @@ def _refund(payment: Payment, amount: Decimal | None, intent: services.RefundInt
 
 
 @admin.register(Refund)
-class RefundAdmin(RecordAdmin):
-    list_display = (
-        "__str__",
-        "order",
-        "orkestapay_payment_id",
-        "amount",
-        "status",
-        "origin",
-        "transaction_id",
-        "requested_by",
-        "attempts",
-        "needs_review",
-        "created_at",
-    )
+class RefundAdmin(OrderColumn, RecordAdmin):
+    list_display = ("amount_display", "order_reference", "status", "origin", "review_display", "created")
     list_filter = ("status", "needs_review", "origin", "created_at")
     list_select_related = ("order",)
     search_fields = ("transaction_id", "orkestapay_payment_id", "order__merchant_order_id", "idempotency_key")
     hidden_fields = ("raw_response",)
-    readonly_fields = ("raw_response_display",)
+    readonly_fields = ("amount_display", "raw_response_display")
     actions = ("retry", "mark_failed")
+
+    amount_display = money_column(
+        "amount", gettext_lazy("amount"), ordering="amount", currency=lambda refund: refund.order.currency
+    )
+
+    @admin.display(description=gettext_lazy("needs review"), ordering="-needs_review")
+    def review_display(self, obj: Refund) -> SafeString | str:
+        return warning(_("Check in the portal")) if obj.needs_review else ""
+
+    created = date_column("created_at", gettext_lazy("created"))
 
     @admin.display(description=gettext_lazy("raw response"))
     def raw_response_display(self, obj: Refund) -> SafeString:
@@ -96,6 +119,7 @@ class RefundAdmin(RecordAdmin):
                 "idempotency key, so OrkestaPay cannot refund twice; a pending one is read back from OrkestaPay."
             ),
             run=services.retry_refunds,
+            recorded=_("Each failure is recorded on its refund's error."),
         )
 
     @admin.action(

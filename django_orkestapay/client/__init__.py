@@ -6,25 +6,27 @@ the calls that are safe to repeat, and turns the responses the hosted-checkout f
 
 This package must not import Django (directly or indirectly): the service layer passes Django's cache in as the
 ``token_cache`` when it wants tokens shared between processes. Its modules import each other one way only:
-``results`` (typed results, JSON and their parsing) <- ``transport`` (session, retries, error mapping, scrubbing)
-<- ``tokens`` (the token, its locks, the refresh; it uses ``token_cache``: the cache protocol, the in-memory cache,
-the cross-process fetch lock) <- ``endpoints`` (:class:`OrkestaPayClient`). Import the public names from here.
+``results`` (typed results, JSON, the coercion of values) <- ``parsing`` (answers into results, tolerant of what
+the public record does not show) and ``transport`` (session, retries, error mapping, scrubbing) <- ``tokens`` (the
+token, its locks, the refresh; it uses ``token_cache``: the cache protocol, the in-memory cache, the cross-process
+fetch lock) <- ``reads`` (an order with its payments, concurrently) <- ``endpoints`` (:class:`OrkestaPayClient`).
+``evidence`` is the table of every field the client reads or sends, its source and what happens without it.
+Import the public names from here.
 """
 
 from __future__ import annotations
 
 from .endpoints import PRODUCTION_BASE_URL, SANDBOX_BASE_URL, OrkestaPayClient
+from .parsing import parse_checkout, parse_order, parse_remote_payment
 from .results import (
     AMOUNT_LIMIT,
     CheckoutResult,
+    OrderRead,
     RefundResult,
     RemoteOrder,
     RemotePayment,
     decode_json,
     encode_json,
-    parse_checkout,
-    parse_order,
-    parse_remote_payment,
 )
 from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
 from .tokens import AccessToken, token_cache_key
@@ -42,6 +44,7 @@ __all__ = [
     "AccessToken",
     "CheckoutResult",
     "InMemoryTokenCache",
+    "OrderRead",
     "OrkestaPayClient",
     "RefundResult",
     "RemoteOrder",

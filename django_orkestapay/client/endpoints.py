@@ -12,7 +12,7 @@ manager). The attributes it had as a single class (``base_url``, ``timeout``,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -23,21 +23,17 @@ import requests
 from .. import __version__
 from ..exceptions import MalformedResponseError
 from .attributes import ClientAttributes
-from .results import (
-    CheckoutResult,
-    RefundResult,
-    RemoteOrder,
-    RemotePayment,
-    _parse_payment,
-    _parse_payment_page,
-    _parse_refund,
-    _payment_page_content,
-    _ShapeError,
-    encode_json,
+from .parsing import (
     more_pages,
     parse_checkout,
     parse_order,
+    parse_payment_page,
+    parse_refund,
+    parse_remote_payment,
+    payment_page_content,
 )
+from .reads import read_order
+from .results import CheckoutResult, OrderRead, RefundResult, RemoteOrder, RemotePayment, _ShapeError, encode_json
 from .token_cache import TOKEN_LOCK_TIMEOUT, TOKEN_LOCK_WAIT, InMemoryTokenCache, TokenCache
 from .tokens import AccessToken, TokenManager
 from .transport import Transport, _Response
@@ -169,30 +165,48 @@ class OrkestaPayClient(ClientAttributes):
         path = f"/v1/orders/{_path_segment(order_id, 'order_id')}"
         return self._parse(parse_order, self._call("GET", path, retry=True), "GET", path)
 
-    def list_order_payments(self, order_id: str) -> list[dict[str, Any]]:
-        """List an order's payments (``GET /v1/orders/{order_id}/payments``, the page's ``content``)."""
+    def list_order_payments(self, order_id: str) -> list[Any]:
+        """List an order's payments (``GET /v1/orders/{order_id}/payments``, the page's ``content`` as sent)."""
         path = f"/v1/orders/{_path_segment(order_id, 'order_id')}/payments"
-        return self._parse(_payment_page_content, self._call("GET", path, retry=True), "GET", path)
+        return self._parse(payment_page_content, self._call("GET", path, retry=True), "GET", path)
 
     def get_order_payments(self, order_id: str) -> list[RemotePayment]:
-        """An order's payments, typed (``GET /v1/orders/{order_id}/payments``), in the order the API lists them.
+        """An order's payments, typed (``GET /v1/orders/{order_id}/payments``), in the order the API lists them
+        (items without a ``payment_id`` left out: :meth:`read_order_payments` names them)."""
+        return self.read_order_payments(order_id)[0]
+
+    def read_order_payments(self, order_id: str) -> tuple[list[RemotePayment], list[str]]:
+        """An order's payments (``GET /v1/orders/{order_id}/payments``) and a problem line per listed item that is not
+        a payment object with an id.
 
         Every page is read (``?page=1``, ``2``... while a page says more follow: ``last: false`` or ``totalPages``),
         at most :data:`MAX_PAYMENT_PAGES`; an answer with more pages than that is a :class:`MalformedResponseError`.
+        Items carry what the list gives: OrkestaPay's public record shows lists with only ``payment_id`` and
+        ``order_id`` (:meth:`read_order` completes them).
         """
         base = f"/v1/orders/{_path_segment(order_id, 'order_id')}/payments"
         payments: list[RemotePayment] = []
+        problems: list[str] = []
         for page in range(MAX_PAYMENT_PAGES):
             path = base if page == 0 else f"{base}?page={page}"
             response = self._call("GET", path, retry=True)
-            payments += self._parse(_parse_payment_page, response, "GET", path)
+            found, skipped = self._parse(parse_payment_page, response, "GET", path)
+            payments += found
+            problems += skipped
             if not more_pages(response.data, page):
-                return payments
+                return payments, problems
         raise MalformedResponseError(
             f"{MalformedResponseError.default_message}: more than {MAX_PAYMENT_PAGES} pages of payments",
             method="GET",
             path=base,
         )
+
+    def read_order(self, order_id: str, *, payment_ids: Iterable[str] = ()) -> OrderRead:
+        """An order, its payments and each payment's own answer where the list lacks its status or amount, in as few
+        network round trips as the answers allow: the order, its payments list and ``payment_ids`` (payments the
+        caller expects, e.g. named by the buyer's return) are read at once; only a listed payment still incomplete
+        is read in a second round. See :func:`.reads.read_order` for what fails the read and what is a problem."""
+        return read_order(self, order_id, payment_ids=payment_ids)
 
     def get_payment(self, payment_id: str) -> dict[str, Any]:
         """Read a payment (``GET /v1/payments/{payment_id}``) as the raw JSON object."""
@@ -202,7 +216,7 @@ class OrkestaPayClient(ClientAttributes):
     def get_remote_payment(self, payment_id: str) -> RemotePayment:
         """Read a payment, typed (``GET /v1/payments/{payment_id}``)."""
         path = f"/v1/payments/{_path_segment(payment_id, 'payment_id')}"
-        return self._parse(_parse_payment, self._call("GET", path, retry=True), "GET", path)
+        return self._parse(parse_remote_payment, self._call("GET", path, retry=True), "GET", path)
 
     def refund_payment(
         self, payment_id: str, *, amount: Decimal, description: str, idempotency_key: str
@@ -228,7 +242,7 @@ class OrkestaPayClient(ClientAttributes):
             retry=True,
             extra_headers={"Idempotency-Key": idempotency_key},
         )
-        return self._parse(_parse_refund, response, "POST", path)
+        return self._parse(parse_refund, response, "POST", path)
 
     def raw_request(
         self,

@@ -1,34 +1,29 @@
-"""The typed results of the OrkestaPay client and the parsing of answers into them.
+"""The typed results of the OrkestaPay client, the JSON codec and the coercion of the API's values.
 
 Holds the frozen result types the endpoint methods return (:class:`CheckoutResult`, :class:`RemoteOrder`,
-:class:`RefundResult`), the JSON codec every request and response goes through (:func:`encode_json` sends
-``Decimal`` amounts as JSON numbers, :func:`decode_json` reads numbers back as ``Decimal``, never ``float``), the
-coercion of the API's numbers, epoch-millisecond timestamps and ids, and the ``parse_*`` functions that check a 2xx
-body's shape. A body that lacks what we need raises :class:`_ShapeError`, which the client turns into
-:class:`~django_orkestapay.exceptions.MalformedResponseError` with the call's context. No I/O and no Django here.
+:class:`RemotePayment`, :class:`OrderRead`, :class:`RefundResult`), the JSON codec every request and response goes
+through (:func:`encode_json` sends ``Decimal`` amounts as JSON numbers, :func:`decode_json` reads numbers back as
+``Decimal``, never ``float``) and the coercion of the API's numbers, epoch-millisecond timestamps and ids. Reading a
+body into these types is :mod:`.parsing`'s. No I/O and no Django here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
 __all__ = [
     "AMOUNT_LIMIT",
     "CheckoutResult",
+    "OrderRead",
     "RefundResult",
     "RemoteOrder",
     "RemotePayment",
     "decode_json",
     "encode_json",
-    "parse_checkout",
-    "parse_order",
-    "parse_remote_payment",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -55,9 +50,12 @@ class CheckoutResult:
 class RemotePayment:
     """A payment as OrkestaPay reports it (``GET /v1/payments/{id}``, an order's payments, a webhook body).
 
-    ``amount`` is the captured amount, else the authorized one; ``refunded`` is ``amount.refunded`` (``None`` when
-    the answer does not say). A payment listed inside an order object may carry only its id and status: then it is
-    ``partial`` and its amounts are ``None``.
+    Only ``payment_id`` is sure to be there: OrkestaPay's public record shows payments lists that carry nothing
+    else (the vendor plugins read only ``content[0].payment_id``). ``status`` is ``""`` when the answer does not
+    say it (or says it unusably); ``amount`` is the captured amount, else the authorized one, ``None`` when the
+    answer does not say it (``partial``: the object carries no usable amount); ``refunded`` is ``amount.refunded``
+    (``None`` when not said). ``problems`` lists what the answer held that could not be used (an amount out of
+    range, a status of another type), one short line each: never a reason to refuse the other fields.
     """
 
     payment_id: str
@@ -70,14 +68,22 @@ class RemotePayment:
     transactions: tuple[dict[str, Any], ...]
     raw: dict[str, Any]
     partial: bool = False
+    problems: tuple[str, ...] = ()
+
+    @property
+    def needs_detail(self) -> bool:
+        """Whether the answer lacks the status or the amount, which ``GET /v1/payments/{id}`` may give."""
+        return not self.status or self.amount is None
 
 
 @dataclass(frozen=True)
 class RemoteOrder:
     """An order as OrkestaPay reports it (``GET /v1/orders/{id}``).
 
-    ``payments`` holds the ``payments[]`` items that are objects with an id and a status (often partial: see
-    :class:`RemotePayment`); ``payment_ids`` every payment id the order names, in order, once each.
+    Only ``order_id`` and ``status`` are sure to be there (what the vendor plugins read); ``currency`` and the
+    amounts are ``None`` when the answer does not say them, or says them unusably (then ``problems`` says what).
+    ``payments`` holds the ``payments[]`` items that are objects with an id (no public source shows them: our fake
+    answers them in its rich profile); ``payment_ids`` every payment id the order names, in order, once each.
     """
 
     order_id: str
@@ -90,6 +96,22 @@ class RemoteOrder:
     payment_ids: tuple[str, ...]
     raw: dict[str, Any]
     payments: tuple[RemotePayment, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderRead:
+    """One read of an OrkestaPay order with its payments (:meth:`~.endpoints.OrkestaPayClient.read_order`).
+
+    ``payments``: the order's payments, each completed from ``GET /v1/payments/{id}`` where the list lacked its
+    status or amount, in the order the API lists them. ``problems``: what could not be used (a payments list in an
+    unknown shape, a listed item without an id, a payment whose own read failed), one line each; the rest of the read
+    is whole.
+    """
+
+    order: RemoteOrder
+    payments: tuple[RemotePayment, ...] = ()
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -225,170 +247,3 @@ def _to_str(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
-
-
-def _require_str(data: Mapping[str, Any], key: str, name: str) -> str:
-    value = _to_str(data.get(key))
-    if value is None or not value.strip():
-        raise _ShapeError(f"{name} is missing")
-    return value
-
-
-def parse_checkout(data: dict[str, Any]) -> CheckoutResult:
-    """Read a checkout answer as ``create_checkout`` and ``get_checkout`` do; a ``ValueError`` says what is missing."""
-    checkout_id = _require_str(data, "checkout_id", "checkout_id")
-    redirect_url = _require_str(data, "checkout_redirect_url", "checkout_redirect_url")
-    try:
-        parts = urlsplit(redirect_url)
-    except ValueError as exc:  # "https://[x", a host that NFKC-normalizes to "/", ...: not a URL we can trust
-        raise _ShapeError("checkout_redirect_url is not a valid URL") from exc
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise _ShapeError("checkout_redirect_url is not an absolute http(s) URL")
-    order = data.get("order")
-    if not isinstance(order, dict):
-        raise _ShapeError("order is missing")
-    order_id = _require_str(order, "order_id", "order.order_id")
-    status = order.get("status")
-    return CheckoutResult(
-        checkout_id=checkout_id,
-        redirect_url=redirect_url,
-        order_id=order_id,
-        order_status=status.strip().upper() if isinstance(status, str) else "",
-        expires_at=_to_datetime(order.get("expires_at")),
-        raw=data,
-    )
-
-
-def _payment_ids(data: Mapping[str, Any]) -> tuple[str, ...]:
-    """Collect payment ids from ``payment_id``, ``payment_ids`` and ``payments[].payment_id``, in order, once each."""
-    found: list[str] = []
-
-    def add(candidate: Any) -> None:
-        if isinstance(candidate, str) and candidate.strip() and candidate not in found:
-            found.append(candidate)
-
-    add(data.get("payment_id"))
-    listed = data.get("payment_ids")
-    if isinstance(listed, list):
-        for item in listed:
-            add(item)
-    payments = data.get("payments")
-    if isinstance(payments, list):
-        for item in payments:
-            add(item.get("payment_id") if isinstance(item, dict) else item)
-    return tuple(found)
-
-
-def parse_order(data: dict[str, Any]) -> RemoteOrder:
-    """Read an order answer as ``get_order`` does; a ``ValueError`` says what is missing."""
-    order_id = _require_str(data, "order_id", "order_id")
-    status = data.get("status")
-    if not isinstance(status, str) or not status.strip():
-        raise _ShapeError("status is missing")
-    currency = data.get("currency")
-    return RemoteOrder(
-        order_id=order_id,
-        merchant_order_id=_to_str(data.get("merchant_order_id")),
-        status=status.strip().upper(),
-        currency=currency if isinstance(currency, str) and currency else None,
-        total_amount=_to_amount(data.get("total_amount"), "total_amount", strict=True),
-        subtotal_amount=_to_amount(data.get("subtotal_amount"), "subtotal_amount", strict=True),
-        expires_at=_to_datetime(data.get("expires_at")),
-        payment_ids=_payment_ids(data),
-        raw=data,
-        payments=_embedded_payments(data),
-    )
-
-
-def _embedded_payments(data: Mapping[str, Any]) -> tuple[RemotePayment, ...]:
-    """The order's ``payments[]`` objects that name an id and a status (others are only counted in payment_ids)."""
-    listed = data.get("payments")
-    if not isinstance(listed, list):
-        return ()
-    found: dict[str, RemotePayment] = {}
-    for item in listed:
-        if isinstance(item, dict) and _to_str(item.get("payment_id")) and isinstance(item.get("status"), str):
-            payment = _parse_payment(item)
-            found.setdefault(payment.payment_id, payment)
-    return tuple(found.values())
-
-
-def _parse_payment(data: dict[str, Any]) -> RemotePayment:
-    """A payment object; amounts must be numbers when present (an unusable one is a malformed answer)."""
-    payment_id = _require_str(data, "payment_id", "payment_id").strip()
-    status = data.get("status")
-    if not isinstance(status, str) or not status.strip():
-        raise _ShapeError(f"payment {payment_id}: status is missing")
-    amounts = data.get("amount")
-    amount = refunded = None
-    currency = data.get("currency")
-    if isinstance(amounts, dict):
-        captured = _to_amount(amounts.get("captured"), "amount.captured", strict=True)
-        authorized = _to_amount(amounts.get("authorized"), "amount.authorized", strict=True)
-        amount = captured if captured is not None else authorized
-        refunded = _to_amount(amounts.get("refunded"), "amount.refunded", strict=True)
-        currency = amounts.get("currency") or currency
-    elif amounts is not None:
-        amount = _to_amount(amounts, "amount", strict=True)
-    source = data.get("payment_source")
-    method = source.get("type") if isinstance(source, dict) else None
-    transactions = data.get("transactions")
-    return RemotePayment(
-        payment_id=payment_id,
-        order_id=_to_str(data.get("order_id")),
-        status=status.strip().upper(),
-        amount=amount,
-        refunded=refunded,
-        currency=currency.strip().upper() if isinstance(currency, str) and currency.strip() else None,
-        method_type=method.strip().upper() if isinstance(method, str) and method.strip() else None,
-        transactions=tuple(t for t in transactions if isinstance(t, dict)) if isinstance(transactions, list) else (),
-        raw=data,
-        partial="amount" not in data,
-    )
-
-
-def _payment_page_content(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """A page of payments' ``content``, the payment objects as sent."""
-    content = data.get("content")
-    if not isinstance(content, list) or not all(isinstance(item, dict) for item in content):
-        raise _ShapeError("content is not a list of payments")
-    return list(content)
-
-
-def _parse_payment_page(data: dict[str, Any]) -> list[RemotePayment]:
-    return [_parse_payment(item) for item in _payment_page_content(data)]
-
-
-def more_pages(data: Mapping[str, Any], page: int) -> bool:
-    """Whether a Spring-style page (``page`` counted from 0) says more follow: ``last`` when it is a boolean, else
-    ``totalPages`` beyond this one."""
-    last = data.get("last")
-    if isinstance(last, bool):
-        return not last
-    total = data.get("totalPages")
-    return isinstance(total, int) and not isinstance(total, bool) and total > page + 1
-
-
-def parse_remote_payment(data: Any) -> RemotePayment:
-    """Parse a payment object from elsewhere (a webhook body); ``ValueError`` when it is not one."""
-    if not isinstance(data, dict):
-        raise ValueError("a payment is a JSON object")
-    return _parse_payment(data)
-
-
-def _parse_refund(data: dict[str, Any]) -> RefundResult:
-    status = data.get("status")
-    if not isinstance(status, str) or not status.strip():
-        raise _ShapeError("status is missing")
-    provider = data.get("provider")
-    message = provider.get("message") if isinstance(provider, dict) else None
-    if not isinstance(message, str):
-        top_level = data.get("message")
-        message = top_level if isinstance(top_level, str) else None
-    return RefundResult(
-        transaction_id=_to_str(data.get("transaction_id")),
-        status=status.strip().upper(),
-        amount=_to_amount(data.get("amount"), "amount", strict=False),
-        message=message,
-        raw=data,
-    )

@@ -1,11 +1,12 @@
-"""What the shop's database records: orders and checkouts, the payment ledger and refunds, webhook events (and the
-daily count of refused ones).
+"""What the shop's database records: orders and checkouts, the payment ledger and refunds, payment links, webhook
+events (and the daily count of refused ones).
 
 No HTTP here: see :mod:`django_orkestapay.services`.
 """
 
 from .events import Event, EventStatus, RejectedWebhookCount, RejectionKind
 from .ledger import Payment, PaymentOrigin, PaymentStatus, Refund, RefundOrigin, RefundStatus
+from .links import PaymentLink, PaymentLinkStatus
 from .orders import (
     FROZEN_ORDER_FIELDS,
     MONEY,
@@ -33,6 +34,8 @@ __all__ = [
     "Order",
     "OrderStatus",
     "Payment",
+    "PaymentLink",
+    "PaymentLinkStatus",
     "PaymentOrigin",
     "PaymentStatus",
     "Refund",

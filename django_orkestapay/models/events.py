@@ -45,6 +45,22 @@ class Event(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
     processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        _("next attempt"),
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=_("When the reprocess sweep takes a failed event up again (the wait doubles after each failure)."),
+    )
+    examined_with = models.CharField(
+        _("examined with version"),
+        max_length=32,
+        blank=True,
+        help_text=_(
+            "The django-orkestapay version that last read this event; an ignored event is examined again after an "
+            "upgrade, which may know how to read it."
+        ),
+    )
 
     class Meta:
         verbose_name = _("webhook event")

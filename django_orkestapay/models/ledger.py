@@ -31,6 +31,9 @@ class PaymentOrigin(models.TextChoices):
     PLACEHOLDER = "placeholder", _("Stand-in until OrkestaPay lists the payment")
     # Built by migration 0003 from the payment id the old code stored: corrected by the first API answer about it.
     MIGRATED = "migrated", _("Carried over from before the ledger")
+    # OrkestaPay reported the payment completed without an amount, and its order paid for our total and currency:
+    # the amount is the order's. A real payment (refundable); the first answer about it with an amount corrects it.
+    ORDER_TOTAL = "order_total", _("Amount taken from OrkestaPay's order")
 
 
 class Payment(models.Model):

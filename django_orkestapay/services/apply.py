@@ -10,32 +10,23 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
 from .. import signals
-from ..client import RemoteOrder, RemotePayment
+from ..client import RemotePayment
 from ..models import (
     Checkout,
-    CheckoutStatus,
     Order,
     Payment,
-    PaymentOrigin,
     PaymentStatus,
     Refund,
-    ReviewCode,
 )
-from .derive import (
-    CENT,
-    DISPUTED_PREFIX,
-    REMOTE_PAID,
-    checkout_status,
-    derive_status,
-    map_payment_status,
-)
-from .ledger import load_payments, mirror_external_refunds, record_payment, replace_placeholders, settle_refunds
+from .attempts import AttemptRead, apply_attempt_read, flag_unusable, reported_payments
+from .derive import derive_status
+from .ledger import load_payments, mirror_external_refunds, record_payment, settle_refunds
 from .locking import lock_order
 from .status import announce_refunds, apply_status
 from .transitions import flag_review, send_on_commit
@@ -58,15 +49,6 @@ _ORDER_FIELDS = [
 
 
 @dataclass(frozen=True)
-class AttemptRead:
-    """What the API said about one attempt: its OrkestaPay order and, when they were listed, its payments."""
-
-    checkout: Checkout
-    remote: RemoteOrder
-    listed: tuple[RemotePayment, ...] = ()
-
-
-@dataclass(frozen=True)
 class SyncResult:
     """What confirming an order with the API did: whether its status changed, OrkestaPay's status of the attempt
     read, and whether the order needs a person's review."""
@@ -75,21 +57,6 @@ class SyncResult:
     changed: bool
     remote_status: str
     flagged: bool = False
-
-
-def payment_mismatches(order: Order, checkout: Checkout, remote: RemoteOrder) -> list[str]:
-    """What in the API's order disagrees with ours (amount, currency, reference); empty when it all matches."""
-    problems = []
-    if remote.total_amount is None or remote.total_amount.quantize(CENT) != order.total_amount:
-        problems.append(f"amount: OrkestaPay {remote.total_amount}, ours {order.total_amount}")
-    if (remote.currency or "").upper() != order.currency.upper():
-        problems.append(f"currency: OrkestaPay {remote.currency}, ours {order.currency}")
-    expected_reference = checkout.merchant_reference or order.merchant_order_id
-    if remote.merchant_order_id is not None and remote.merchant_order_id != expected_reference:
-        problems.append(f"merchant_order_id: OrkestaPay {remote.merchant_order_id!r}, ours {expected_reference!r}")
-    if checkout.orkestapay_order_id and remote.order_id != checkout.orkestapay_order_id:
-        problems.append(f"order_id: OrkestaPay {remote.order_id!r}, ours {checkout.orkestapay_order_id!r}")
-    return problems
 
 
 def apply_reads(
@@ -110,7 +77,7 @@ def apply_reads(
         order = lock_order(order_id)
         checkouts = list(order.checkouts.all())
         by_pk = {checkout.pk: checkout for checkout in checkouts}
-        answers = [_answers(read, extra) for read in reads]
+        answers = [reported_payments(read, extra) for read in reads]
         known = load_payments(order, {payment_id for merged in answers for payment_id in merged})
         # Only a payment completed before this read can have refunds: otherwise they need no query.
         completed_before = _completed(order, known.values())
@@ -123,7 +90,8 @@ def apply_reads(
             remote_status = remote_status or read.remote.status
             if read.remote.order_id == order.orkestapay_order_id:
                 order.remote_status = read.remote.status[:40]
-            _apply_read(order, checkout, read, merged, known, close)
+            apply_attempt_read(order, checkout, read, merged, known, close)
+            flag_unusable(order, read, merged)
         payments = [payment for payment in known.values() if payment.order_id == order.pk]
         refunds = list(order.refunds.all()) if had_money else []
         for merged in answers:
@@ -170,100 +138,6 @@ def refresh_order_status(order: Order) -> bool:
     that changed payments or refunds itself. Returns whether the status changed."""
     payments = list(order.payments.all())
     return _finish(order, payments, list(order.refunds.all()), list(order.checkouts.all()))
-
-
-def _answers(read: AttemptRead, extra: Sequence[RemotePayment]) -> dict[str, RemotePayment]:
-    """The payments a read reports, by id: the order's embedded objects, then the payments list (the API's full,
-    current answer). The API decides which payments exist and their status: a payment object from elsewhere (a
-    signed webhook body) only fills in the details (amounts, method, transactions) of a payment the API names
-    without them."""
-    merged = {answer.payment_id: answer for answer in (*read.remote.payments, *read.listed)}
-    for answer in extra:
-        named = merged.get(answer.payment_id)
-        if named is not None and named.partial and not answer.partial:
-            merged[answer.payment_id] = replace(answer, status=named.status)
-    return merged
-
-
-def _apply_read(
-    order: Order,
-    checkout: Checkout,
-    read: AttemptRead,
-    merged: dict[str, RemotePayment],
-    known: dict[str, Payment],
-    close: tuple[uuid.UUID, str] | None,
-) -> None:
-    remote = read.remote
-    money = remote.status in REMOTE_PAID or any(
-        map_payment_status(answer.status) == PaymentStatus.COMPLETED for answer in merged.values()
-    )
-    problems = payment_mismatches(order, checkout, remote) if money else []
-    fields = []
-    if problems:
-        flag_review(order, ReviewCode.AMOUNT_MISMATCH, "OrkestaPay reports the order paid but " + "; ".join(problems))
-        if not checkout.disputed:
-            checkout.disputed = True
-            checkout.error = DISPUTED_PREFIX + "; ".join(problems)
-            fields += ["disputed", "error"]
-    for answer in merged.values():
-        record_payment(order, answer, checkout=checkout, known=known)
-    replace_placeholders(order, checkout, known)
-    on_attempt = [payment for payment in known.values() if payment.checkout_id == checkout.pk]
-    if remote.status in REMOTE_PAID and not problems and not any(_is_money(p) for p in on_attempt):
-        stand_in = _payment_from_order(remote, merged, known)
-        fallback = record_payment(order, stand_in, checkout=checkout, known=known, origin=PaymentOrigin.PLACEHOLDER)
-        on_attempt += [fallback] if fallback is not None and fallback not in on_attempt else []
-    status = checkout_status(checkout.status, remote.status, on_attempt)
-    if close is not None and close[0] == checkout.pk and status == CheckoutStatus.OPEN:
-        status = close[1]
-    if status != checkout.status:
-        logger.info("Checkout %s: %s -> %s", checkout, checkout.status, status)
-        checkout.status = status
-        fields.append("status")
-    if fields:
-        checkout.save(update_fields=[*fields, "updated_at"])
-
-
-def _is_money(payment: Payment) -> bool:
-    return payment.status == PaymentStatus.COMPLETED and payment.amount > 0
-
-
-def _payment_from_order(
-    remote: RemoteOrder, merged: dict[str, RemotePayment], known: dict[str, Payment]
-) -> RemotePayment:
-    """OrkestaPay says this attempt's order is paid (and it matches ours), but nothing it returned is a completed
-    payment with an amount (a payments list that lags, or a shape we do not know). So the shop is never told
-    "unpaid" when OrkestaPay says paid, record one completed payment from the order itself: under the id of a
-    payment it reports completed, else under its ``payment_id`` unless that payment is known to have failed, else
-    under ``"<order_id>:completed"``. The row is a placeholder (``Payment.origin``): the first API answer about its
-    id corrects it, and once a real completed payment is listed on the attempt it is replaced (its refunds moved,
-    the row deleted: it was never money of its own). A placeholder is never refunded."""
-    completed = [pid for pid, answer in merged.items() if map_payment_status(answer.status) == PaymentStatus.COMPLETED]
-    named = remote.raw.get("payment_id")
-    closed = (PaymentStatus.FAILED, PaymentStatus.CANCELED)
-    if completed:
-        payment_id = completed[0]
-    elif (
-        isinstance(named, str)
-        and named
-        and (named not in merged or map_payment_status(merged[named].status) not in closed)
-        and (named not in known or known[named].status not in closed)
-    ):
-        payment_id = named
-    else:
-        payment_id = f"{remote.order_id[:54]}:completed"  # fits the column (64)
-    return RemotePayment(
-        payment_id=payment_id,
-        order_id=remote.order_id,
-        status="COMPLETED",
-        amount=remote.total_amount,
-        refunded=None,
-        currency=remote.currency,
-        method_type=None,
-        transactions=(),
-        raw=remote.raw,
-        partial=True,
-    )
 
 
 def _finish(

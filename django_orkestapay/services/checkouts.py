@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -31,12 +30,12 @@ from ..exceptions import (
     TooManyFailedCheckoutsError,
     UnexpectedRedirectError,
 )
-from ..models import Checkout, CheckoutStatus, Order, OrderStatus, Payment, PaymentStatus
+from ..models import Checkout, CheckoutStatus, Order, OrderStatus
 from ..signing import CANCELED, COMPLETED, RETURN_PARAM, sign_return
 from .api_client import _jsonable, get_client
-from .derive import IN_PROGRESS_PAYMENTS
 from .locking import lock_order
 from .orders import reference_taken, validate_amounts
+from .payability import IN_PROGRESS, PARTIALLY_PAID, attempts_of, payment_blocker
 from .sync import MAX_ATTEMPTS_READ, sync_checkout
 from .transitions import send_on_commit, transition_order
 
@@ -244,21 +243,11 @@ def _offerable(order: Order, *, now: datetime) -> tuple[Checkout | None, list[Ch
     if not order.is_payable:
         raise OrderNotPayableError(f"Order {order.merchant_order_id} is {order.status}")
     validate_amounts(order)
-    # One query for the payment-in-progress check, the reuse check and the attempt number (an order has a
-    # handful of checkouts).
-    payments = Payment.objects.filter(checkout=OuterRef("pk"))
-    checkouts: list[Checkout] = list(
-        order.checkouts.annotate(
-            payment_in_progress=Exists(payments.filter(status__in=IN_PROGRESS_PAYMENTS)),
-            money_received=Exists(payments.filter(status=PaymentStatus.COMPLETED)),
-        ).order_by("-created_at")
-    )
-    live = (CheckoutStatus.OPEN, CheckoutStatus.PENDING)  # a payment on a closed attempt can no longer finish
-    if any(c.status in live and getattr(c, "payment_in_progress", False) for c in checkouts) or any(
-        c.status == CheckoutStatus.PENDING for c in checkouts
-    ):
+    checkouts = attempts_of(order)  # one query for the checks below, the reuse and the attempt number
+    blocker = payment_blocker(checkouts)
+    if blocker == IN_PROGRESS:
         raise PaymentInProgressError(f"Order {order.merchant_order_id} has a payment in progress")
-    if any(getattr(c, "money_received", False) for c in checkouts):  # paid in part: a person settles the rest
+    if blocker == PARTIALLY_PAID:  # paid in part: a person settles the rest
         raise PartiallyPaidError(f"Order {order.merchant_order_id} has received money but is not paid")
     margin = float(conf.get("CHECKOUT_REUSE_MARGIN"))
     reusable = next((c for c in checkouts if c.is_reusable(now=now, margin_seconds=margin)), None)

@@ -63,14 +63,18 @@ def record_payment(
     checkout: Checkout | None = None,
     known: dict[str, Payment] | None = None,
     origin: str = PaymentOrigin.API,
+    hold: bool = False,
 ) -> Payment | None:
     """Create or update the ledger row of ``remote`` for the *locked* ``order``; return it (``None`` if refused).
 
     ``known`` is what :func:`load_payments` returned (updated in place; without it the row is looked up). Only what
     changed is saved. A payment id that belongs to another order, a payment whose own ``order_id`` names another
     OrkestaPay order than ``checkout``'s, or an id that does not fit our column is not recorded: the order is
-    flagged ``malformed_answer`` (in memory; the caller saves the order). ``origin``: where a new row comes from
-    (an API answer, or a placeholder); a placeholder or migrated row takes the first API answer about it as it is.
+    flagged ``malformed_answer`` (in memory; the caller saves the order). ``origin``: where the answer comes from
+    (the API; a placeholder; ``order_total``, an answer whose amount is the order's); a placeholder, migrated or
+    order-total row takes the first API answer about it that says its amount as it is. ``hold``: OrkestaPay's status
+    is recorded (``remote_status``) but the row stays in progress (pending): money whose amount nobody confirmed is
+    never counted.
     """
     payment_id = remote.payment_id
     if len(payment_id) > _ID_LENGTH:
@@ -97,7 +101,7 @@ def record_payment(
         return None
     if row is None:
         row = Payment(order=order, orkestapay_payment_id=payment_id, origin=origin)
-        _merge(row, remote, checkout)
+        _merge(row, remote, checkout, hold=hold)
         row.save(force_insert=True)
         known[payment_id] = row
         logger.info("Order %s: payment %s recorded (%s)", order.merchant_order_id, payment_id, row.status)
@@ -110,22 +114,41 @@ def record_payment(
             "completed (the money was received) and refunds none of it while OrkestaPay says so: check it in "
             "OrkestaPay's portal",
         )
-    changed = _merge(row, remote, checkout, from_api=origin == PaymentOrigin.API)
+    changed = _merge(row, remote, checkout, origin=origin, hold=hold)
     if changed:
         row.save(update_fields=[*changed, "updated_at"])
     return row
 
 
-def _merge(row: Payment, remote: RemotePayment, checkout: Checkout | None, *, from_api: bool = True) -> list[str]:
+def _merge(
+    row: Payment,
+    remote: RemotePayment,
+    checkout: Checkout | None,
+    *,
+    origin: str = PaymentOrigin.API,
+    hold: bool = False,
+) -> list[str]:
     """Apply what ``remote`` says to ``row`` in memory, by the ledger's rules; return the changed fields. A row that
-    is not yet OrkestaPay's word (a placeholder, a migrated row) takes the first API answer about it as it is, even
-    a lower status, and is OrkestaPay's from then on."""
+    is not yet OrkestaPay's word (a placeholder, a migrated row, an amount taken from the order) takes the first API
+    answer about it that says its amount as it is, even a lower status, and is OrkestaPay's from then on."""
     updates: dict[str, object] = {}
-    status = map_payment_status(remote.status)
-    corrected = from_api and not row._state.adding and row.origin != PaymentOrigin.API
+    status = PaymentStatus.PENDING if hold else map_payment_status(remote.status)
+    adding = row._state.adding
+    not_yet_api = not adding and row.origin != PaymentOrigin.API
+    corrected = origin == PaymentOrigin.API and not_yet_api
+    if row.origin == PaymentOrigin.ORDER_TOTAL and remote.amount is None:
+        corrected = False  # still no amount of its own: the order's stays
     accepted = corrected or _may_move(row, status)
     if corrected:
         updates["origin"] = PaymentOrigin.API
+    elif (
+        origin == PaymentOrigin.ORDER_TOTAL
+        and not adding
+        and row.origin == PaymentOrigin.API
+        and accepted
+        and row.status != PaymentStatus.COMPLETED  # recorded before without an amount: the order's amount now
+    ):
+        updates["origin"] = PaymentOrigin.ORDER_TOTAL
     if accepted:
         if status != row.status or row._state.adding:
             updates["status"] = status
@@ -176,7 +199,9 @@ def replace_placeholders(order: Order, checkout: Checkout, known: dict[str, Paym
     real = [
         p
         for p in on_attempt
-        if p.origin == PaymentOrigin.API and p.status == PaymentStatus.COMPLETED and Decimal(p.amount) > 0
+        if p.origin in (PaymentOrigin.API, PaymentOrigin.ORDER_TOTAL)
+        and p.status == PaymentStatus.COMPLETED
+        and Decimal(p.amount) > 0
     ]
     if not placeholders or not real:
         return

@@ -20,6 +20,8 @@ from ..client import AMOUNT_LIMIT  # the money columns' bound, the one the clien
 #: Decimal places per currency (every currency OrkestaPay documents uses 2); others default to 2.
 CURRENCY_PLACES: dict[str, int] = {"MXN": 2, "USD": 2, "COP": 2, "PEN": 2}
 DEFAULT_PLACES = 2
+#: What goes before an amount for buyers (:func:`format_money`), per currency; a currency not listed gets none.
+CURRENCY_SYMBOLS: dict[str, str] = {"MXN": "$", "USD": "$", "COP": "$", "PEN": "S/\N{NO-BREAK SPACE}"}
 #: The largest quantity one line item may have.
 MAX_QUANTITY = 1_000_000
 
@@ -126,15 +128,21 @@ def format_amount_for_input(amount: Decimal, currency: str | None = None) -> str
 
 
 def format_money(amount: Any, currency: str | None = None) -> str:
-    """``amount`` (a ``Decimal``, an int or a decimal string) for people: the currency's decimal places, grouped and
-    separated as the active language writes numbers, then the currency code (``1,000.00 MXN``; ``1 000,00 MXN`` in
-    Spain's Spanish). Raises ``ValueError`` for a value that is not a finite amount."""
+    """``amount`` (a ``Decimal``, an int or a decimal string) for buyers: the currency's symbol, the amount with the
+    currency's decimal places, grouped and separated as the active language writes numbers, then the currency code
+    (``$1,000.00 MXN`` in Mexican Spanish and English, as OrkestaPay's hosted page writes it; ``$1 000,00 MXN`` in
+    Spain's Spanish; ``-$10.00 MXN``). A currency without a known symbol gets the code alone (``1,000.00 XYZ``).
+    Raises ``ValueError`` for a value that is not a finite amount."""
     value = _as_decimal(amount)
     if value is None or not value.is_finite():
         raise ValueError(f"not an amount: {_shown(amount)}")
     places = currency_places(currency)
-    number = number_format(value.quantize(Decimal(1).scaleb(-places)), places, use_l10n=True, force_grouping=True)
-    return f"{number} {currency}" if currency else number
+    rounded = value.quantize(Decimal(1).scaleb(-places))
+    number = number_format(abs(rounded), places, use_l10n=True, force_grouping=True)
+    sign = "-" if rounded < 0 else ""
+    if not currency:
+        return f"{sign}{number}"
+    return f"{sign}{CURRENCY_SYMBOLS.get(currency.upper(), '')}{number} {currency}"
 
 
 def _shown(value: Any) -> str:

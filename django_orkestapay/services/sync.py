@@ -10,20 +10,21 @@ import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from .. import conf
-from ..client import RemoteOrder
-from ..exceptions import MalformedResponseError, OrkestaPayError
-from ..models import PAID_STATUSES, Checkout, CheckoutStatus, Order, OrderStatus, Payment, PaymentStatus
+from ..exceptions import OrkestaPayError, is_unusable_answer
+from ..models import PAID_STATUSES, Checkout, CheckoutStatus, Order, OrderStatus, Payment, PaymentStatus, ReviewCode
 from ..signing import CANCELED, ReturnLink
 from .api_client import get_client
-from .apply import AttemptRead, SyncResult, apply_reads
+from .apply import SyncResult, apply_reads
+from .attempts import AttemptRead
 from .batch import BatchSummary, run_batch
-from .derive import map_payment_status
-from .throttle import claim_return_read
+from .locking import lock_order
+from .throttle import POLL, RETURN, claim_return_read
+from .transitions import flag_review
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -43,12 +44,9 @@ REMOTE_STATUS_MAP: dict[str, str] = {
     "REFUNDED": OrderStatus.REFUNDED,
 }
 
-#: OrkestaPay order statuses after which its payments need no listing, unless the order names a payment that may
-#: be money (a failed payment is not).
-_QUIET_REMOTE_STATUSES = frozenset({"CREATED", "CANCELED", "CANCELLED", "EXPIRED"})
-_NOT_MONEY = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELED})
-#: At most this many attempts of one order are read by one sync (newest first).
-MAX_ATTEMPTS_READ = 10
+#: At most this many attempts of one order are read by one sync (the newest first): every open or pending one, and
+#: the closed ones whose outcome may still change (see :func:`sync_order`).
+MAX_ATTEMPTS_READ = 50
 
 
 def map_remote_status(remote_status: str) -> str:
@@ -56,57 +54,55 @@ def map_remote_status(remote_status: str) -> str:
     return REMOTE_STATUS_MAP.get(remote_status.upper(), OrderStatus.PENDING)
 
 
-def needs_payment_list(remote: RemoteOrder) -> bool:
-    """Whether the order's payments must be listed: it is past CREATED (paid, in progress, refunded...), or it
-    names a payment that is not known to have failed."""
-    if remote.status not in _QUIET_REMOTE_STATUSES:
-        return True
-    embedded = {payment.payment_id: payment for payment in remote.payments}
-    return any(
-        payment_id not in embedded or map_payment_status(embedded[payment_id].status) not in _NOT_MONEY
-        for payment_id in remote.payment_ids
+def read_attempt(checkout: Checkout, *, payment_ids: Iterable[str] = ()) -> AttemptRead:
+    """Read ``checkout``'s OrkestaPay order with its payments, each completed from its own read where the list
+    lacks it (:meth:`~django_orkestapay.client.OrkestaPayClient.read_order`: one round trip when the list is whole
+    or ``payment_ids`` names the payments, two otherwise). Raises an :class:`OrkestaPayError` when the order itself
+    cannot be read; what else could not be used is in the read's ``problems`` (flagged when applied)."""
+    read = get_client().read_order(checkout.orkestapay_order_id, payment_ids=payment_ids)
+    return AttemptRead(
+        checkout=checkout, remote=read.order, listed=read.payments, problems=read.order.problems + read.problems
     )
 
 
-def read_attempt(checkout: Checkout) -> AttemptRead:
-    """Read ``checkout``'s OrkestaPay order, and its payments when they matter (raises an
-    :class:`OrkestaPayError`). An order without its total or currency is a :class:`MalformedResponseError`: an
-    answer that cannot be compared with ours is applied not at all (never read as a disagreement)."""
-    client = get_client()
-    remote = client.get_order(checkout.orkestapay_order_id)
-    missing = [
-        name
-        for name, absent in (("total_amount", remote.total_amount is None), ("currency", not remote.currency))
-        if absent
-    ]
-    if missing:
-        raise MalformedResponseError(
-            f"{MalformedResponseError.default_message}: the order has no {' and no '.join(missing)}",
-            status_code=200,
-            method="GET",
-            path=f"/v1/orders/{checkout.orkestapay_order_id}",
+def record_failure(order_id: uuid.UUID, exc: OrkestaPayError) -> None:
+    """Record on the order that it could not be confirmed. An answer we cannot use (not an outage) also flags it
+    for a person, the answer kept in ``last_error``: asking again at once would get the same answer."""
+    now = timezone.now()
+    error = f"{now:%Y-%m-%d %H:%M:%S} confirming status: {exc}"
+    if not is_unusable_answer(exc):
+        Order.objects.filter(pk=order_id).update(last_error=error, updated_at=now)
+        logger.error("Order %s: status could not be confirmed: %s", order_id, exc)
+        return
+    logger.error("Order %s: status could not be confirmed (an answer we cannot use; flagged): %s", order_id, exc)
+    body = exc.response_body if exc.response_body is not None else ""
+    with transaction.atomic():
+        order = lock_order(order_id)
+        flag_review(
+            order,
+            ReviewCode.MALFORMED_ANSWER,
+            f"OrkestaPay's answer to {exc.method or 'a read'} {exc.path or ''} could not be used: {exc.message}",
         )
-    listed = client.get_order_payments(checkout.orkestapay_order_id) if needs_payment_list(remote) else []
-    return AttemptRead(checkout=checkout, remote=remote, listed=tuple(listed))
+        order.last_error = f"{error} | the answer: {str(body)[:1500]}"
+        order.save(update_fields=["needs_review", "review_code", "review_reason", "last_error", "updated_at"])
 
 
-def _record_failure(order_id: uuid.UUID, exc: OrkestaPayError) -> None:
-    Order.objects.filter(pk=order_id).update(
-        last_error=f"{timezone.now():%Y-%m-%d %H:%M:%S} confirming status: {exc}", updated_at=timezone.now()
-    )
-    logger.error("Order %s: status could not be confirmed: %s", order_id, exc)
-
-
-def confirm_return(link: ReturnLink, *, reported_order_id: str | None = None) -> SyncResult:
+def confirm_return(
+    link: ReturnLink, *, reported_order_id: str | None = None, reported_payment_id: str | None = None
+) -> SyncResult:
     """Handle a buyer's signed return: ask the API for the attempt's real status and apply it.
 
-    Bounded: an order in the paid family (paid, partially refunded, refunded) is final for a return and answered
-    from the database; so is any order whose return already read the API within ``RETURN_SYNC_INTERVAL``
-    (:func:`.throttle.claim_return_read`). Canceled, failed and expired orders are read (within the interval): a
-    buyer who canceled, went back and paid, or whose second card went through after a decline, must see it.
+    Bounded: a return whose own attempt is known final (completed, or never created) while the order is in the paid
+    family (paid, partially refunded, refunded) is answered from the database; so is any order whose return already
+    read the API within ``RETURN_SYNC_INTERVAL`` (:func:`.throttle.claim_return_read`). Every other return reads
+    its attempt: a buyer who paid a second tab of a paid order, canceled and went back to pay, or whose second card
+    went through after a decline, must be seen. ``reported_payment_id`` (the ``payment_id`` OrkestaPay may append)
+    is read at once with the order, so a payments list that lacks the payment's details costs no second round trip;
+    it is trusted no further than the API's answer about it.
 
     Raises ``Checkout.DoesNotExist`` when the link names no checkout of ours and an :class:`OrkestaPayError` when
-    the API cannot be asked (the order is left unchanged; the buyer can reload).
+    the API cannot be asked or its answer cannot be used (the order is left unchanged, flagged in the second case;
+    the buyer can reload).
     """
     checkout = Checkout.objects.select_related("order").get(pk=link.checkout_id, order_id=link.order_id)
     if reported_order_id and reported_order_id != checkout.orkestapay_order_id:
@@ -117,17 +113,20 @@ def confirm_return(link: ReturnLink, *, reported_order_id: str | None = None) ->
             checkout.orkestapay_order_id,
         )
     order = checkout.order
-    if order.status in PAID_STATUSES or not claim_return_read(order.pk):
+    known_final = checkout.status in (CheckoutStatus.COMPLETED, CheckoutStatus.FAILED)
+    if (order.status in PAID_STATUSES and known_final) or not claim_return_read(order.pk, RETURN):
         return SyncResult(order=order, changed=False, remote_status=order.remote_status, flagged=order.needs_review)
-    return sync_checkout(checkout, canceled_by_buyer=link.side == CANCELED)
+    close_as = CheckoutStatus.CANCELED if link.side == CANCELED else None
+    payment_ids = [reported_payment_id[:64]] if reported_payment_id else []
+    return _sync_checkout(checkout, close_as=close_as, payment_ids=payment_ids)
 
 
 def poll_order(order: Order) -> Order:
     """The order as a front end polling a pending payment should see it: a PENDING order is read from the API at
-    most once per ``RETURN_SYNC_INTERVAL`` (shared with the returns, :func:`.throttle.claim_return_read`); every
-    other order, a read inside the interval, and a read that fails (recorded on the order) answer from the
-    database."""
-    if order.status != OrderStatus.PENDING or not claim_return_read(order.pk):
+    most once per ``RETURN_SYNC_INTERVAL`` (counted apart from the returns, :func:`.throttle.claim_return_read`, so
+    a poll never delays a returning buyer's confirmation); every other order, a read inside the interval, and a read
+    that fails (recorded on the order) answer from the database."""
+    if order.status != OrderStatus.PENDING or not claim_return_read(order.pk, POLL):
         return order
     try:
         return sync_order(order).order
@@ -142,13 +141,13 @@ def sync_checkout(checkout: Checkout, *, canceled_by_buyer: bool = False) -> Syn
     return _sync_checkout(checkout, close_as=CheckoutStatus.CANCELED if canceled_by_buyer else None)
 
 
-def _sync_checkout(checkout: Checkout, *, close_as: str | None) -> SyncResult:
+def _sync_checkout(checkout: Checkout, *, close_as: str | None, payment_ids: Iterable[str] = ()) -> SyncResult:
     if not checkout.orkestapay_order_id:
         return SyncResult(order=checkout.order, changed=False, remote_status="")
     try:
-        read = read_attempt(checkout)
+        read = read_attempt(checkout, payment_ids=payment_ids)
     except OrkestaPayError as exc:
-        _record_failure(checkout.order_id, exc)
+        record_failure(checkout.order_id, exc)
         raise
     close = (checkout.pk, close_as) if close_as else None
     return apply_reads(checkout.order_id, [read], close=close)
@@ -156,29 +155,26 @@ def _sync_checkout(checkout: Checkout, *, close_as: str | None) -> SyncResult:
 
 def sync_order(order: Order) -> SyncResult:
     """Confirm ``order`` with the API through every attempt whose outcome may still change (newest first, at most
-    :data:`MAX_ATTEMPTS_READ`): open and pending ones; for an unpaid order, closed ones too (late money on an
-    attempt closed here); for a paid one, those with completed payments (to see refunds made elsewhere) and those
-    closed within ``RECONCILE_WINDOW`` (a second payment on an old tab, its webhook lost).
+    :data:`MAX_ATTEMPTS_READ`): for an unpaid order, all of them (late money on an attempt closed here); for a paid
+    one, the open and pending ones, those with completed payments (to see refunds made elsewhere), and those closed
+    within ``RECONCILE_WINDOW`` of their last change (a second payment on an old tab, its webhook lost).
 
     What could be read is applied; then the first failure, if any, is recorded on the order and raised.
     """
     completed = Payment.objects.filter(checkout=OuterRef("pk"), status=PaymentStatus.COMPLETED)
+    recently = timezone.now() - _window()
+    may_change = (
+        Q(status__in=[CheckoutStatus.OPEN, CheckoutStatus.PENDING]) | Q(has_money=True) | Q(updated_at__gte=recently)
+    )
     attempts = (
         order.checkouts.exclude(orkestapay_order_id="")
         .exclude(status=CheckoutStatus.FAILED)
         .annotate(has_money=Exists(completed))
-        .order_by("-created_at")[:MAX_ATTEMPTS_READ]
+        .order_by("-created_at")
     )
-    paid = order.status in PAID_STATUSES
-    recently = timezone.now() - _window()
-    wanted = [
-        checkout
-        for checkout in attempts
-        if not paid
-        or checkout.status in (CheckoutStatus.OPEN, CheckoutStatus.PENDING)
-        or getattr(checkout, "has_money", False)
-        or checkout.updated_at >= recently  # closed within the window: a second payment may still land on it
-    ]
+    if order.status in PAID_STATUSES:
+        attempts = attempts.filter(may_change)
+    wanted = list(attempts[:MAX_ATTEMPTS_READ])
     reads, failure = [], None
     for checkout in wanted:
         try:
@@ -189,7 +185,7 @@ def sync_order(order: Order) -> SyncResult:
     if reads:
         result = apply_reads(order.pk, reads)
     if failure is not None:  # what was read is applied; the order still says what could not be read
-        _record_failure(order.pk, failure)
+        record_failure(order.pk, failure)
         raise failure
     return result
 

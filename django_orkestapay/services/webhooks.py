@@ -1,7 +1,11 @@
 """Webhook deliveries, once the view has verified their signature: parsing the envelope, storing each delivery as
 an :class:`~django_orkestapay.models.Event` (rejected ones too), processing it once by re-reading the attempt from
-the API (the signed payment object in the body is recorded too) through the same code path as returns and sync,
-and reprocessing failed events. The HTTP side is :mod:`django_orkestapay.webhooks`."""
+the API (the signed payment object in the body fills in what the API leaves out) through the same code path as
+returns and sync, and reprocessing failed events. Whatever its name, an event whose order, payment or reference is
+one of ours makes us read that attempt: OrkestaPay's envelope changed several times and its current event-name key is
+not publicly shown. A processing that fails on an answer we cannot use (or on our own bug) is acknowledged, kept
+``failed`` and taken up again by the reprocess sweep with backoff; only an outage (OrkestaPay unreachable or 5xx, a
+busy database) is answered 5xx for OrkestaPay to retry. The HTTP side is :mod:`django_orkestapay.webhooks`."""
 
 from __future__ import annotations
 
@@ -10,25 +14,30 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .. import __version__, conf
 from ..client import RemotePayment, parse_remote_payment
-from ..models import Checkout, Event, EventStatus
+from ..exceptions import APIConnectionError, APIError, OrkestaPayError, is_unusable_answer
+from ..models import Checkout, Event, EventStatus, Payment
 from .apply import apply_reads
+from .attempts import AttemptRead
 from .batch import BatchSummary
 from .locking import take_write_lock
 from .rejections import record_rejection
-from .sync import read_attempt
+from .sync import read_attempt, record_failure
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
 logger = logging.getLogger("django_orkestapay.services")
 
-#: Event types that make us re-read the order from the API. Anything else is stored and ignored (answered 2xx).
+#: The event types OrkestaPay documents (and the 2024 ones). Any event that names one of our orders is read, whatever
+#: its type; the type is recorded, and says nothing to the processing.
 HANDLED_EVENT_TYPES = frozenset(
     {
         "payment.purchase",
@@ -55,8 +64,13 @@ KEPT_WEBHOOK_HEADERS = (
 )
 
 MAX_STORED_BODY = 64 * 1024
-#: An event in one of these is settled: nothing processes it again.
+#: An event in one of these is settled: nothing processes it again (an ignored one may be examined again after an
+#: upgrade: :func:`reopen_for_reexamination`).
 _SETTLED = (EventStatus.PROCESSED, EventStatus.IGNORED)
+#: The longest wait between two reprocessings of a failed event (the wait doubles from ``EVENT_REPROCESS_AFTER``).
+MAX_REPROCESS_DELAY = timedelta(hours=6)
+#: At most this many attempts are read for one event that names them only by our reference.
+MAX_ATTEMPTS_PER_EVENT = 5
 
 
 @dataclass(frozen=True)
@@ -81,12 +95,16 @@ def _first_str(mapping: Mapping[str, Any], *keys: str) -> str | None:
 def parse_webhook_payload(payload: Any) -> WebhookPayload:
     """Read event type, order id, merchant order id and payment id from any known envelope version.
 
-    The event name comes from ``type_event``, else ``event_type``, else ``eventType``; the payment from
-    ``data.payment``, else ``data``. Raises ``ValueError`` for a body that is not a JSON object.
+    The event name comes from ``type_event``, else ``event_type``, else ``eventType``, else ``type`` when it names an
+    event (``payment.purchase``: the Svix convention; the November 2024 envelope's ``"type": "payment"`` does not);
+    the payment from ``data.payment``, else ``data``. Raises ``ValueError`` for a body that is not a JSON object.
     """
     if not isinstance(payload, dict):
         raise ValueError("the webhook body is not a JSON object")
     event_type = _first_str(payload, "type_event", "event_type", "eventType") or ""
+    kind = payload.get("type")
+    if not event_type and isinstance(kind, str) and "." in kind:
+        event_type = kind[:255]
     data = payload.get("data")
     data = data if isinstance(data, dict) else {}
     payment = data.get("payment")
@@ -124,26 +142,23 @@ def reject_webhook(*, body: bytes, headers: Mapping[str, str], reason: str, veri
     return record_rejection(body=body, kept_headers=kept_headers(headers), reason=reason, verified=verified)
 
 
-def find_checkout_for(parsed: WebhookPayload) -> Checkout | None:
-    """The checkout an event is about: by OrkestaPay order id, else by the merchant reference we sent."""
+def find_checkouts_for(parsed: WebhookPayload) -> list[Checkout]:
+    """The attempts an event is about: the one of its OrkestaPay order id, else the one holding its payment, else
+    those we sent its merchant reference with (several, newest first, when references of old orders collide: each
+    is read, and OrkestaPay's answer says which one the money is on). Empty when nothing of ours matches."""
+    attempts = Checkout.objects.select_related("order").exclude(orkestapay_order_id="").order_by("-created_at")
     if parsed.order_id:
-        checkout = (
-            Checkout.objects.select_related("order")
-            .filter(orkestapay_order_id=parsed.order_id)
-            .order_by("-created_at")
-            .first()
-        )
-        if checkout is not None:
-            return checkout
+        by_order = attempts.filter(orkestapay_order_id=parsed.order_id).first()
+        if by_order is not None:
+            return [by_order]
+    if parsed.payment_id:
+        holder = Payment.objects.filter(orkestapay_payment_id=parsed.payment_id).values("checkout_id").first()
+        by_payment = attempts.filter(pk=holder["checkout_id"]).first() if holder and holder["checkout_id"] else None
+        if by_payment is not None:
+            return [by_payment]
     if parsed.merchant_order_id:
-        return (
-            Checkout.objects.select_related("order")
-            .filter(merchant_reference=parsed.merchant_order_id)
-            .exclude(orkestapay_order_id="")
-            .order_by("-created_at")
-            .first()
-        )
-    return None
+        return list(attempts.filter(merchant_reference=parsed.merchant_order_id)[:MAX_ATTEMPTS_PER_EVENT])
+    return []
 
 
 def _refuse_json_constant(name: str) -> Any:
@@ -193,8 +208,9 @@ def store_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str]) -
 
 def receive_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str]) -> tuple[Event, str]:
     """Store a *verified* delivery and process it once, here (inline). Returns the event and one of
-    ``processed``, ``duplicate``, ``ignored`` or ``rejected`` (malformed body). Raises when processing failed: the
-    event is then ``FAILED`` and reprocessable, and the caller answers 5xx so OrkestaPay retries.
+    ``processed``, ``duplicate``, ``ignored``, ``deferred`` (the processing failed, but not for a reason OrkestaPay's
+    retry can fix: see :func:`process_event`) or ``rejected`` (malformed body). Raises when processing failed
+    transiently: the event is then ``FAILED`` and reprocessable, and the caller answers 5xx so OrkestaPay retries.
     """
     event, outcome = store_webhook(message_id=message_id, body=body, headers=headers)
     if outcome != "stored":
@@ -205,15 +221,18 @@ def receive_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str])
 def _settle(event: Event, status: str, *, error: str = "", order_id: uuid.UUID | None = None) -> bool:
     """Record one processing's outcome on ``event``, unless another processing settled it first (processed or
     ignored): one conditional ``UPDATE``, which in a transaction also holds the event's row, so a concurrent
-    processing of the same event waits here until this one commits, then finds it settled. Returns whether this
-    processing's outcome was recorded."""
+    processing of the same event waits here until this one commits, then finds it settled. A failure sets when the
+    reprocess sweep takes it up again (:func:`retry_at`). Returns whether this processing's outcome was recorded."""
     error = error[:2000]
     processed_at = timezone.now() if status in _SETTLED else None
+    next_attempt_at = retry_at(event.attempts + 1) if status == EventStatus.FAILED else None
     values: dict[str, Any] = {
         "status": status,
         "error": error,
         "attempts": F("attempts") + 1,
         "processed_at": processed_at,
+        "next_attempt_at": next_attempt_at,
+        "examined_with": __version__,
         "event_type": event.event_type,
         "orkestapay_order_id": event.orkestapay_order_id,
     }
@@ -222,49 +241,105 @@ def _settle(event: Event, status: str, *, error: str = "", order_id: uuid.UUID |
     if not Event.objects.filter(pk=event.pk).exclude(status__in=_SETTLED).update(**values):
         return False
     event.status, event.error, event.processed_at = status, error, processed_at
+    event.next_attempt_at, event.examined_with = next_attempt_at, __version__
     event.attempts += 1
     if order_id is not None:
         event.order_id = order_id
     return True
 
 
+def retry_at(attempts: int) -> datetime:
+    """When an event that failed ``attempts`` times is taken up again: ``EVENT_REPROCESS_AFTER`` seconds after the
+    first failure, twice as long after each further one, at most :data:`MAX_REPROCESS_DELAY`."""
+    first = float(conf.get("EVENT_REPROCESS_AFTER"))
+    delay = min(timedelta(seconds=first * 2 ** min(max(attempts - 1, 0), 20)), MAX_REPROCESS_DELAY)
+    return timezone.now() + delay
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a processing failure may go away if OrkestaPay retries soon: OrkestaPay unreachable, timing out,
+    answering 5xx or 429 or refusing our token, or the database busy. An answer we cannot use, and a bug of ours, are
+    not: retrying at OrkestaPay's pace would only pile up deliveries (the reprocess sweep retries with backoff)."""
+    if isinstance(exc, DatabaseError):
+        return True
+    return isinstance(exc, (APIConnectionError, APIError)) and not is_unusable_answer(exc)
+
+
 def process_event(event: Event) -> str:
-    """Apply one stored event: re-read its attempt from the API (any attempt of ours, open or closed: late money
-    lands) and apply it, marking the event processed in the same transaction. Returns ``processed``, ``ignored``
-    or ``duplicate`` (another processing of the same event got there first: nothing is applied twice); raises
-    (event left ``FAILED``) when the API or the processing failed."""
+    """Apply one stored event: re-read the attempts it names from the API (any attempt of ours, open or closed:
+    late money lands) and apply them, marking the event processed in the same transaction. Returns ``processed``,
+    ``ignored`` (nothing of ours matches), ``duplicate`` (another processing of the same event got there first:
+    nothing is applied twice) or ``deferred`` (the processing failed on an answer we cannot use, or on a bug: the
+    event is ``FAILED``, the order flagged where OrkestaPay's answer was at fault, and the reprocess sweep tries
+    again later); raises, leaving the event ``FAILED``, on a transient failure (:func:`is_transient`)."""
     parsed = parse_webhook_payload(event.payload)
     event.event_type = parsed.event_type
     event.orkestapay_order_id = (parsed.order_id or "")[:64]  # the field's length
-    if parsed.event_type not in HANDLED_EVENT_TYPES:
-        ignored = _settle(event, EventStatus.IGNORED, error=f"unhandled event type {parsed.event_type!r}")
+    checkouts = find_checkouts_for(parsed)
+    if not checkouts:
+        known = parsed.event_type in HANDLED_EVENT_TYPES
+        reason = "no order of ours matches this event" if known else f"unhandled event type {parsed.event_type!r}"
+        ignored = _settle(event, EventStatus.IGNORED, error=reason)
         return "ignored" if ignored else "duplicate"
-    checkout = find_checkout_for(parsed)
-    if checkout is None:
-        ignored = _settle(event, EventStatus.IGNORED, error="no order of ours matches this event")
-        return "ignored" if ignored else "duplicate"
+    order_ids = sorted({checkout.order_id for checkout in checkouts})  # one lock order: no deadlock between events
+    extra = [parsed.payment] if parsed.payment else []
     try:
-        read = read_attempt(checkout)
+        payment_ids = [parsed.payment_id] if parsed.payment_id else []
+        reads = [read_attempt(checkout, payment_ids=payment_ids) for checkout in checkouts]
         with transaction.atomic():
-            take_write_lock(checkout.order_id)  # first: SQLite's write lock (see services.locking)
-            if not _settle(event, EventStatus.PROCESSED, order_id=checkout.order_id):
+            take_write_lock(order_ids[0])  # first: SQLite's write lock (see services.locking)
+            if not _settle(event, EventStatus.PROCESSED, order_id=checkouts[0].order_id):
                 return "duplicate"
-            apply_reads(checkout.order_id, [read], extra=[parsed.payment] if parsed.payment else [])
-    except Exception as exc:
-        event.refresh_from_db(fields=["status", "attempts", "error", "processed_at", "order"])  # rolled back
-        _settle(event, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}", order_id=checkout.order_id)
-        logger.error("Webhook event %s failed: %s", event.message_id, exc)
-        raise
+            for order_id in order_ids:
+                apply_reads(order_id, _of_order(reads, order_id), extra=extra)
+    except Exception as exc:  # noqa: BLE001 - recorded on the event; re-raised when transient
+        return _failed(event, exc, checkouts[0].order_id)
     return "processed"
 
 
+def _of_order(reads: list[AttemptRead], order_id: uuid.UUID) -> list[AttemptRead]:
+    return [read for read in reads if read.checkout.order_id == order_id]
+
+
+def _failed(event: Event, exc: Exception, order_id: uuid.UUID) -> str:
+    """Record a failed processing on ``event``; re-raise a transient failure, else answer ``deferred``."""
+    event.refresh_from_db(fields=["status", "attempts", "error", "processed_at", "order"])  # rolled back
+    _settle(event, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}", order_id=order_id)
+    if is_transient(exc):
+        logger.error("Webhook event %s failed (OrkestaPay retries it): %s", event.message_id, exc)
+        raise exc
+    if isinstance(exc, OrkestaPayError) and is_unusable_answer(exc):
+        record_failure(order_id, exc)
+        logger.error("Webhook event %s: OrkestaPay's answer could not be used: %s", event.message_id, exc)
+    else:
+        logger.exception("Webhook event %s failed; acknowledged, the reprocess sweep retries it", event.message_id)
+    return "deferred"
+
+
+def reopen_for_reexamination(event: Event) -> bool:
+    """Put an event that an older version of this app ignored back to ``received``, so it is examined again (a newer
+    version may read its envelope, or know its type). Returns whether this call reopened it."""
+    reopened = (
+        Event.objects.filter(pk=event.pk, status=EventStatus.IGNORED)
+        .exclude(examined_with=__version__)
+        .update(status=EventStatus.RECEIVED, processed_at=None)
+    )
+    if reopened:
+        event.status, event.processed_at = EventStatus.RECEIVED, None
+    return bool(reopened)
+
+
 def reprocess_events(events: Iterable[Event]) -> BatchSummary:
-    """Process failed (or never processed) events again."""
+    """Process failed (or never processed) events again, and examine again the events an older version ignored."""
     summary = BatchSummary()
     for event in events:
+        if event.status == EventStatus.IGNORED and not reopen_for_reexamination(event):
+            continue
         try:
             outcome = process_event(event)
         except Exception:  # noqa: BLE001 - recorded on the event by process_event
+            outcome = "deferred"
+        if outcome == "deferred":
             summary.failed += 1
         else:
             summary.succeeded += 1

@@ -1,6 +1,7 @@
-"""``{% load orkestapay %}``: ``{% orkestapay_button order %}`` (the pay form; no amounts in it: the server knows
-them), ``{% orkestapay_shop_url %}`` (the way back to the shop that the app's pages offer) and the filter
-``orkestapay_money`` (an amount and its currency, written the active language's way)."""
+"""``{% load orkestapay %}``: ``{% orkestapay_button order %}`` (where the order stands and, when it can be paid, the
+pay form; no amounts in it: the server knows them), ``{% orkestapay_state order as state %}`` (where it stands, for
+a page's own words), ``{% orkestapay_shop_url %}`` (the way back to the shop that the app's pages offer) and the filter
+``orkestapay_money`` (an amount and its currency, written the one way buyers see money: ``$1,000.00 MXN``)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from typing import Any
 from django import template
 from django.db.models import Model
 from django.shortcuts import resolve_url
-from django.urls import NoReverseMatch
-from django.utils.translation import gettext as _
+from django.urls import NoReverseMatch, reverse
 
 from .. import adapters, conf, services
-from ..models import Order, OrderStatus
+from ..models import Order
 
 register = template.Library()
 logger = logging.getLogger("django_orkestapay.templatetags")
@@ -22,35 +22,51 @@ logger = logging.getLogger("django_orkestapay.templatetags")
 
 @register.inclusion_tag("django_orkestapay/button.html", takes_context=True)
 def orkestapay_button(
-    context: template.Context, target: Model, label: str | None = None, css_class: str = "orkestapay-button"
+    context: template.Context,
+    target: Model,
+    label: str | None = None,
+    css_class: str = "orkestapay-button",
+    status_text: bool = True,
 ) -> dict[str, Any]:
-    """Render a POST form (with the CSRF token) that starts a checkout.
+    """Render where the order stands for its buyer and, when it can be paid, a POST form (with the CSRF token)
+    that starts a checkout.
 
     ``target`` is an :class:`Order`, or any shop object that :mod:`django_orkestapay.adapters` can describe. The form
     carries a signed reference (valid ``PAY_LINK_MAX_AGE`` seconds), never a bare id; for a shop object the order
-    is made when the buyer clicks.
+    is made when the buyer clicks. No form while a payment is in progress (a transfer on its way: what to do is
+    shown instead), once part of the total arrived, or once the order is paid; a declined, canceled or expired
+    payment is said, with a *Try again* button. ``status_text=False`` leaves out what the order's state says
+    (a page that says it itself).
     """
     order = target if isinstance(target, Order) else services.paid_order_for(target)
     ((field_name, field_value),) = adapters.pay_fields(target).items()
     return {
+        "state": services.payment_state(order),
         "order": order,
+        "action": reverse("orkestapay:pay"),
         "field_name": field_name,
         "field_value": field_value,
-        "label": label or _("Pay with OrkestaPay"),
+        "label": label,
         "css_class": css_class,
+        "status_text": status_text,
         "csrf_token": context.get("csrf_token"),
-        "payable": order is None or order.is_payable,
-        "paid": order is not None and order.is_paid,
-        "refunded": order is not None and order.status == OrderStatus.REFUNDED,
-        "partly_refunded": order is not None and order.status == OrderStatus.PARTIALLY_REFUNDED,
     }
+
+
+@register.simple_tag
+def orkestapay_state(order: Order | None) -> services.PaymentState:
+    """``{% orkestapay_state order as state %}``: where the order stands for its buyer
+    (:func:`~django_orkestapay.services.payment_state`): ``state.kind`` (``payable``, ``in_progress``,
+    ``partially_paid``, ``declined``, ``canceled``, ``expired``, ``paid``, ``partly_refunded``, ``refunded``),
+    ``state.payable``, ``state.instructions``, for a page's own heading."""
+    return services.payment_state(order)
 
 
 @register.filter
 def orkestapay_money(amount: Any, currency: str = "") -> str:
-    """``{{ order.total_amount|orkestapay_money:order.currency }}``: the amount with the currency's decimal places,
-    grouped and separated as the active language writes numbers (``1,000.00 MXN`` in English and Mexican Spanish,
-    ``1 000,00 MXN`` in Spain's Spanish), then the currency code. A value that is not an amount is shown as it is."""
+    """``{{ order.total_amount|orkestapay_money:order.currency }}``: :func:`~django_orkestapay.services.format_money`
+    (``$1,000.00 MXN`` in English and Mexican Spanish, ``$1 000,00 MXN`` in Spain's Spanish). A value that is not an
+    amount is shown as it is."""
     try:
         return services.format_money(amount, currency)
     except (ArithmeticError, TypeError, ValueError):

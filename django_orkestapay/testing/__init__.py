@@ -4,18 +4,21 @@
 
     from django_orkestapay.testing import FakeOrkestaPay
 
-    with FakeOrkestaPay() as fake:            # http://127.0.0.1:<random port>
-        fake.base_url                         # point the app's API base URL here
-        fake.pay(checkout_id)                 # drive the hosted page without a browser
+    with FakeOrkestaPay(profile="evidence") as fake:  # http://127.0.0.1:<random port>
+        fake.base_url                                 # point the app's API base URL here
+        fake.pay(checkout_id)                         # drive the hosted page without a browser
         fake.inject_fault("POST", "/v1/checkouts", "status", status=503)
 
 Also: ``python -m django_orkestapay.testing`` (a standalone server) and the pytest plugin
 ``django_orkestapay.testing.pytest_plugin`` (fixtures ``fake_orkestapay`` and ``fake_orkestapay_server``).
-This package imports neither Django nor requests.
+This package imports neither Django nor requests. ``profile="evidence"`` answers only what OrkestaPay's public
+record shows (``profiles``, ``evidence.EVIDENCE``); ``"rich"``, the default for now, answers more.
 """
 
 from .fake_gateway import FakeOrkestaPay
 from .faults import FAULT_KINDS, Fault
+from .hosted_page import hosted_page_url
+from .profiles import DEFAULT_PROFILE, PROFILES
 from .recording import RecordedRequest
 from .records import (
     CheckoutClosed,
@@ -24,8 +27,8 @@ from .records import (
     InvalidTransition,
     PaymentDeclined,
 )
+from .webhook_payloads import PAYLOAD_VERSIONS
 from .webhooks import (
-    PAYLOAD_VERSIONS,
     RETRY_SCHEDULE,
     WEBHOOK_MODES,
     WebhookAttempt,
@@ -35,8 +38,10 @@ from .webhooks import (
 )
 
 __all__ = [
+    "DEFAULT_PROFILE",
     "FAULT_KINDS",
     "PAYLOAD_VERSIONS",
+    "PROFILES",
     "RETRY_SCHEDULE",
     "WEBHOOK_MODES",
     "CheckoutClosed",
@@ -50,5 +55,6 @@ __all__ = [
     "WebhookAttempt",
     "WebhookEndpoint",
     "generate_secret",
+    "hosted_page_url",
     "sign",
 ]

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from types import FrameType
 
 from .fake_gateway import FakeOrkestaPay
+from .profiles import DEFAULT_PROFILE, ORDER_READ_FIELDS, PROFILES
 from .recording import RecordedRequest
-from .webhooks import PAYLOAD_VERSIONS, WEBHOOK_MODES, generate_secret
+from .webhook_payloads import PAYLOAD_VERSIONS
+from .webhooks import WEBHOOK_MODES, generate_secret
 
 
 def is_loopback(host: str) -> bool:
@@ -45,6 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
         "printed at start)",
     )
     parser.add_argument("--public-base-url", default=None, help="base URL browsers use to reach the hosted page")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=DEFAULT_PROFILE,
+        help=f"evidence: answer only what OrkestaPay's public record shows; rich: more (default {DEFAULT_PROFILE})",
+    )
+    parser.add_argument(
+        "--order-read-fields",
+        choices=ORDER_READ_FIELDS,
+        default="guide",
+        help="what GET /v1/orders/{id} carries in the evidence profile (default guide)",
+    )
     parser.add_argument("--webhook-mode", choices=WEBHOOK_MODES, default="normal")
     parser.add_argument("--webhook-payload-version", choices=PAYLOAD_VERSIONS, default="v2026")
     parser.add_argument("--checkout-lifetime", type=float, default=3600, help="seconds (default 3600)")
@@ -65,17 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not is_loopback(args.host) and not args.allow_non_loopback:
         print(f"refusing to bind non-loopback host {args.host!r}; pass --allow-non-loopback", file=sys.stderr)
         return 2
-    fake = FakeOrkestaPay(
-        host=args.host,
-        port=args.port,
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-        checkout_lifetime=args.checkout_lifetime,
-        public_base_url=args.public_base_url,
-        webhook_payload_version=args.webhook_payload_version,
-        webhook_mode=args.webhook_mode,
-        on_request=None if args.quiet else _log_line,
-    )
+    fake = build_fake(args)
     secret = args.webhook_secret or generate_secret()
     if not is_webhook_secret(secret):
         print(f"--webhook-secret {secret!r} is not a whsec_ secret (whsec_ and base64)", file=sys.stderr)
@@ -101,6 +105,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     fake.stop()
     print("fake OrkestaPay stopped", flush=True)
     return 0
+
+
+def build_fake(args: argparse.Namespace) -> FakeOrkestaPay:
+    """The (not yet started) fake the parsed command line describes."""
+    return FakeOrkestaPay(
+        host=args.host,
+        port=args.port,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        checkout_lifetime=args.checkout_lifetime,
+        public_base_url=args.public_base_url,
+        webhook_payload_version=args.webhook_payload_version,
+        webhook_mode=args.webhook_mode,
+        on_request=None if args.quiet else _log_line,
+        profile=args.profile,
+        order_read_fields=args.order_read_fields,
+    )
 
 
 def is_webhook_secret(value: str) -> bool:

@@ -72,7 +72,7 @@ def append_query(url: str, params: list[tuple[str, str]]) -> str:
     """Append ``params`` to ``url``'s query string, leaving the parameters it already has untouched."""
     parts = urlsplit(url)
     extra = urlencode(params)
-    query = f"{parts.query}&{extra}" if parts.query else extra
+    query = "&".join(part for part in (parts.query, extra) if part)
     return urlunsplit(parts._replace(query=query))
 
 

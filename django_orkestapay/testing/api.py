@@ -1,7 +1,9 @@
 """The fake's ``/v1`` API routes (reference sections 2, 5-9 and 13.1-13.4).
 
 Every route receives the ``GatewayCore`` (settings and state), the request, its path match and the authenticated
-client id; the token endpoint, Bearer authentication and Idempotency-Key replay live here too.
+client id; the token endpoint, Bearer authentication and Idempotency-Key replay live here too. In the evidence
+profile every error body is ``{request_id, message}`` and a refund answers ``{status, provider: {message}}``
+(``profiles``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import profiles
 from ._util import dumps
 from .core import GatewayCore
 from .records import RefundError
@@ -115,7 +118,12 @@ def auth_failure(core: GatewayCore, text: str) -> Response:
         return json_response(status, {"error": "invalid_token", "error_description": text})
     if style == "empty":
         return Response(status, b"", "text/plain; charset=utf-8")
-    return error_response(status, text, "AUTHENTICATION")
+    return _shaped(core, error_response(status, text, "AUTHENTICATION"))
+
+
+def _shaped(core: GatewayCore, response: Response) -> Response:
+    """An error answer in the profile's shape (evidence: ``{request_id, message}``)."""
+    return profiles.error_response(response) if profiles.is_evidence(core.settings) else response
 
 
 # idempotency ---------------------------------------------------------------------------------------------------
@@ -195,6 +203,8 @@ def get_checkout(core: GatewayCore, request: Request, match: re.Match[str], clie
         view["order_id"] = view.pop("order")["order_id"]
     elif shape == "without_redirect_url":
         del view["checkout_redirect_url"]
+    elif shape == "redirect_only":
+        view = {"checkout_id": view["checkout_id"], "checkout_redirect_url": view["checkout_redirect_url"]}
     return json_response(200, view)
 
 
@@ -260,6 +270,8 @@ def refund_payment(core: GatewayCore, request: Request, match: re.Match[str], cl
             return not_found("Payment", match["id"])
         except RefundError as exc:
             return error_response(400, str(exc), "VALIDATION", validation_errors=[])
+        if profiles.is_evidence(core.settings):
+            transaction = profiles.refund_answer(transaction)
         return json_response(200, transaction)
 
     return idempotent(core, request, client_id, process)
@@ -295,13 +307,17 @@ def handle_api(core: GatewayCore, request: Request) -> Response:
     """Route one API request: token endpoint, then Bearer auth for every other ``/v1`` route."""
     if TOKEN_PATH.match(request.path):
         if request.method != "POST":
-            return message_response(405, f"Method {request.method} not allowed")
-        return issue_token(core, request)
+            return _shaped(core, message_response(405, f"Method {request.method} not allowed"))
+        return _shaped(core, issue_token(core, request))
     if not request.path.startswith("/v1/"):
-        return message_response(404, f"No route for {request.method} {request.path}")
+        return _shaped(core, message_response(404, f"No route for {request.method} {request.path}"))
     client_id = authenticate(core, request)
     if isinstance(client_id, Response):
         return client_id
+    return _shaped(core, _dispatch(core, request, client_id))
+
+
+def _dispatch(core: GatewayCore, request: Request, client_id: str) -> Response:
     path_known = False
     for method, pattern, handler in ROUTES:
         match = pattern.match(request.path)

@@ -121,7 +121,7 @@ def _set_settings(core: GatewayCore, request: Request, attributes: dict[str, str
     unknown = set(body) - set(attributes)
     if unknown:
         raise ValueError(f"unknown {what}: {', '.join(sorted(unknown))}")
-    for key, value in body.items():
+    for key, value in sorted(body.items(), key=lambda item: item[0] != "profile"):  # the profile's preset first
         if isinstance(value, Decimal):  # JSON fractions arrive as Decimal; the settings hold floats
             value = float(value)
         setattr(core.settings, attributes[key], tuple(value) if isinstance(value, list) else value)

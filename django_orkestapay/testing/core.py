@@ -18,7 +18,8 @@ from .recording import RequestLog
 from .settings import FakeSettings
 from .state import GatewayState
 from .validation import CheckoutRules
-from .webhooks import WebhookDispatcher, build_payload
+from .webhook_payloads import build_payload
+from .webhooks import WebhookDispatcher
 
 
 class GatewayCore:

@@ -2,8 +2,8 @@
 
 Standard library only (no Django, no requests), so shops can run it anywhere::
 
-    with FakeOrkestaPay() as fake:
-        settings.ORKESTAPAY["API_BASE_URL"] = fake.base_url
+    with FakeOrkestaPay(profile="evidence") as fake:
+        settings.ORKESTAPAY["BASE_URL"] = fake.base_url
         ...
         url = fake.pay(checkout_id)          # what the buyer's "Pay" click does
         assert fake.get_order(order_id)["status"] == "COMPLETED"
@@ -11,6 +11,10 @@ Standard library only (no Django, no requests), so shops can run it anywhere::
 This module is the top of the package: the facade that builds the parts (``FakeSettings``, ``GatewayCore`` with
 the state, faults, request log and webhook dispatcher), serves them over HTTP from a daemon thread and inherits the
 test controls from ``RemoteControl``. No other module of the package imports it.
+
+``profile`` is ``"rich"`` (every answer the fake can give; the default, ``DEFAULT_PROFILE``) or ``"evidence"``
+(only what OrkestaPay's public record shows; see ``profiles`` and ``evidence.EVIDENCE``). The switches a profile
+presets (``profiles.PROFILE_PRESETS``) default to ``None`` here: the profile's value.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from . import routing
 from .core import GatewayCore
+from .profiles import DEFAULT_PROFILE, preset
 from .recording import RecordedRequest, request_kind
 from .remote import RemoteControl
 from .server import FakeHTTPServer
@@ -30,6 +36,8 @@ from .webhooks import WebhookDispatcher
 from .wire import Request, Response
 
 __all__ = ["FakeOrkestaPay", "RecordedRequest", "request_kind"]
+
+T = TypeVar("T")
 
 
 class FakeOrkestaPay(RemoteControl):
@@ -41,6 +49,9 @@ class FakeOrkestaPay(RemoteControl):
     webhook endpoints.
     """
 
+    profile = Setting[str]()
+    order_read_fields = Setting[str]()
+    checkout_url_form = Setting[str]()
     client_id = Setting[str]()
     client_secret = Setting[str]()
     clock = Setting[Callable[[], float]]()
@@ -90,12 +101,15 @@ class FakeOrkestaPay(RemoteControl):
         checkout_lifetime: float = 3600,
         clock: Callable[[], float] = time.time,
         public_base_url: str | None = None,
-        cancel_marks_order_canceled: bool = True,
+        cancel_marks_order_canceled: bool | None = None,
         decline_marks_order_failed: bool = False,
         strict_amounts: bool = False,
         webhook_payload_version: str = "v2026",
         *,
-        emit_cancel_events: bool = True,
+        profile: str = DEFAULT_PROFILE,
+        order_read_fields: str = "guide",
+        checkout_url_form: str | None = None,
+        emit_cancel_events: bool | None = None,
         refunds_enabled: bool = True,
         decline_refunds: bool = False,
         refund_outcome: str = "success",
@@ -113,23 +127,26 @@ class FakeOrkestaPay(RemoteControl):
         webhook_tamper: str | None = None,
         latency: float = 0.0,
         on_request: Callable[[RecordedRequest], None] | None = None,
-        return_params_completed: Iterable[str] = ("order_id", "payment_id", "checkout_id"),
-        return_params_canceled: Iterable[str] = ("order_id", "checkout_id"),
+        return_params_completed: Iterable[str] | None = None,
+        return_params_canceled: Iterable[str] | None = None,
         return_keeps_query: bool = True,
         accepted_locales: Iterable[str] | None = None,
         reject_duplicate_merchant_order_ids: bool = False,
         auth_failure_status: int = 401,
         auth_failure_body: str = "standard",
-        checkout_read_shape: str = "full",
+        checkout_read_shape: str | None = None,
         product_id_fields: Iterable[str] = ("product_id", "id"),
         token_claims_lifetime: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
         webhooks = WebhookDispatcher(clock)
+        profiled = preset(profile)  # the profile's values of the switches left at None
         self.settings = FakeSettings(
             base_url=lambda: self.base_url,
             webhooks=webhooks,
+            profile=profile,
+            order_read_fields=order_read_fields,
             client_id=client_id,
             client_secret=client_secret,
             clock=clock,
@@ -137,11 +154,11 @@ class FakeOrkestaPay(RemoteControl):
             token_lifetime=token_lifetime,
             checkout_lifetime=checkout_lifetime,
             public_base_url=public_base_url,
-            cancel_marks_order_canceled=cancel_marks_order_canceled,
+            cancel_marks_order_canceled=_given(cancel_marks_order_canceled, profiled["cancel_marks_order_canceled"]),
             decline_marks_order_failed=decline_marks_order_failed,
             strict_amounts=strict_amounts,
             webhook_payload_version=webhook_payload_version,
-            emit_cancel_events=emit_cancel_events,
+            emit_cancel_events=_given(emit_cancel_events, profiled["emit_cancel_events"]),
             refunds_enabled=refunds_enabled,
             refund_outcome="declined" if decline_refunds else refund_outcome,
             allowed_currencies=normalize_currencies(allowed_currencies),
@@ -157,16 +174,17 @@ class FakeOrkestaPay(RemoteControl):
             webhook_timeout=webhook_timeout,
             webhook_tamper=webhook_tamper,
             latency=latency,
-            return_params_completed=tuple(return_params_completed),
-            return_params_canceled=tuple(return_params_canceled),
+            return_params_completed=tuple(_given(return_params_completed, profiled["return_params_completed"])),
+            return_params_canceled=tuple(_given(return_params_canceled, profiled["return_params_canceled"])),
             return_keeps_query=return_keeps_query,
             accepted_locales=None if accepted_locales is None else tuple(accepted_locales),
             reject_duplicate_merchant_order_ids=reject_duplicate_merchant_order_ids,
             auth_failure_status=auth_failure_status,
             auth_failure_body=auth_failure_body,
-            checkout_read_shape=checkout_read_shape,
+            checkout_read_shape=_given(checkout_read_shape, profiled["checkout_read_shape"]),
             product_id_fields=tuple(product_id_fields),
             token_claims_lifetime=token_claims_lifetime,
+            checkout_url_form=_given(checkout_url_form, profiled["checkout_url_form"]),
         )
         super().__init__(GatewayCore(self.settings, webhooks))
         #: Callables run at the end of every reset (``reset()`` or ``POST /_fake/reset``), e.g. to make an app forget
@@ -235,3 +253,8 @@ class FakeOrkestaPay(RemoteControl):
 
     def _sleep(self, seconds: float) -> None:
         self._stopping.wait(seconds)
+
+
+def _given(value: T | None, profile_value: T) -> T:
+    """A constructor argument, or the profile's value when it was left at None."""
+    return profile_value if value is None else value

@@ -4,6 +4,11 @@ The page is self-contained HTML (inline CSS, no external assets), in the checkou
 anything else Spanish; :mod:`.hosted_page_texts`). Every button is a plain ``<form method=post>``, so
 tests can drive it with an HTTP client and Playwright can click it by id: ``pay-button``, ``three-ds-button``,
 ``pending-button``, ``decline-button``, ``cancel-button`` (and ``three-ds-complete-button`` on the challenge).
+
+The page shows ``GatewayState.page_view``, the same in both profiles. With ``checkout_url_form = "guide"`` the
+``checkout_redirect_url`` is the guide's ``{page}/#/checkout/{id}/{token}``: a browser asks for ``{page}/`` (the
+fragment never reaches a server), whose script forwards it to ``{page}/checkout/{id}``;
+:func:`hosted_page_url` does the same for an HTTP client.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import re
 from decimal import Decimal
 from html import escape
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from ._util import to_decimal
 from .hosted_page_texts import SPANISH, TEXTS, page_language
@@ -21,6 +26,8 @@ from .state import GatewayState
 from .wire import Request, Response, html_response, redirect_response
 
 PAGE_PATH = re.compile(r"^/checkout/(?P<checkout_id>[^/]+)(?:/(?P<action>[a-z0-9-]+))?/?$")
+GUIDE_FRAGMENT = re.compile(r"^/checkout/(?P<checkout_id>[^/]+)(?:/[^/]*)?$")
+FORWARD_SCRIPT = 'var m=/^#\\/checkout\\/([^\\/]+)/.exec(location.hash);if(m){location.replace("checkout/"+m[1]);}'
 ACTIONS = ("pay", "decline", "pay-pending", "cancel", "3ds")
 
 CSS = """
@@ -45,7 +52,8 @@ font-size:12px;color:#6b7280;margin:24px}
 
 
 def money(amount: Any, currency: str) -> str:
-    """Format an amount for display: ``$1,000.50 MXN``."""
+    """Format an amount for display: ``$1,000.50 MXN``, as the shop's pages write it in Mexican Spanish and English
+    (``services.format_money``; the fake cannot import it: ``tests/test_money.py`` holds the two to one format)."""
     try:
         value = to_decimal(amount).quantize(Decimal("0.01"))
     except (ArithmeticError, ValueError):
@@ -164,7 +172,7 @@ def _status_panel(t: dict[str, str], checkout: dict[str, Any]) -> str:
 
 
 def render_checkout(checkout: dict[str, Any], error: str | None = None, notice: str | None = None) -> str:
-    """The main hosted page for a checkout view (as returned by ``GatewayState.checkout_view``), in its language;
+    """The main hosted page for a checkout view (as returned by ``GatewayState.page_view``), in its language;
     ``error`` and ``notice`` are keys of its texts, or sentences shown as they are."""
     t = _texts(checkout)
     parts = []
@@ -207,6 +215,27 @@ def render_three_ds(checkout: dict[str, Any], card_number: str) -> str:
     return _layout(t, t["title_3ds"], body)
 
 
+def render_forwarder() -> str:
+    """``GET {page}/``: the page a guide-form ``checkout_redirect_url`` opens; its script goes to the checkout."""
+    t = TEXTS[SPANISH]
+    body = (
+        f'<section class="card" id="checkout-forward"><p>{escape(t["forward_hint"])}</p></section>'
+        f"<script>{FORWARD_SCRIPT}</script>"
+    )
+    return _layout(t, t["title_forward"], body)
+
+
+def hosted_page_url(redirect_url: str) -> str:
+    """The hosted page's own address for a ``checkout_redirect_url`` in either form (``.../checkout/{id}``), where
+    an HTTP client can GET the page and POST its actions (``{url}/pay``...)."""
+    parts = urlsplit(redirect_url)
+    match = GUIDE_FRAGMENT.match(parts.fragment)
+    if match is None:
+        return redirect_url
+    path = f"{parts.path.rstrip('/')}/checkout/{match['checkout_id']}"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
 def render_not_found(checkout_id: str) -> str:
     """The page of an unknown checkout (no checkout, so no locale: Spanish)."""
     t = TEXTS[SPANISH]
@@ -228,7 +257,7 @@ def _needs_challenge(card: str | None, form: dict[str, str]) -> bool:
 def _run_action(state: GatewayState, checkout_id: str, action: str, form: dict[str, str]) -> Response:
     card = form.get("card_number") or None
     if action == "3ds" or (action == "pay" and _needs_challenge(card, form)):
-        view = state.checkout_view(checkout_id)
+        view = state.page_view(checkout_id)
         if view["order"]["status"] == "EXPIRED":
             raise CheckoutExpired(f"checkout {checkout_id} has expired")
         if view["order"]["status"] == "CREATED":
@@ -247,12 +276,16 @@ def handle_page(state: GatewayState, request: Request) -> Response:
     """Serve ``GET /checkout/{id}`` and ``POST /checkout/{id}/{action}``."""
     if request.path == "/favicon.ico":
         return Response(204, b"", "image/x-icon")
+    if request.path == "/":
+        if request.method != "GET":
+            return html_response(405, render_not_found(request.path))
+        return html_response(200, render_forwarder())
     match = PAGE_PATH.match(request.path)
     if match is None:
         return html_response(404, render_not_found(request.path))
     checkout_id, action = match["checkout_id"], match["action"]
     try:
-        view = state.checkout_view(checkout_id)
+        view = state.page_view(checkout_id)
     except KeyError:
         return html_response(404, render_not_found(checkout_id))
     if action is None:
@@ -270,8 +303,8 @@ def _page_action(state: GatewayState, checkout_id: str, action: str, form: dict[
     try:
         return _run_action(state, checkout_id, action, form)
     except PaymentDeclined:
-        return html_response(200, render_checkout(state.checkout_view(checkout_id), error="declined"))
+        return html_response(200, render_checkout(state.page_view(checkout_id), error="declined"))
     except CheckoutExpired:
-        return html_response(200, render_expired(state.checkout_view(checkout_id)))
+        return html_response(200, render_expired(state.page_view(checkout_id)))
     except CheckoutClosed as exc:
-        return html_response(409, render_checkout(state.checkout_view(checkout_id), notice=str(exc)))
+        return html_response(409, render_checkout(state.page_view(checkout_id), notice=str(exc)))

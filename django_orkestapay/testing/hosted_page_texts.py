@@ -1,5 +1,7 @@
 """The hosted checkout page's words, in the checkout's language: ``EN_US`` English, anything else (``ES_LATAM``, the
-only locale OrkestaPay documents, or none) Spanish, as OrkestaPay's page does.
+only locale OrkestaPay documents, or none) Spanish, as OrkestaPay's page does. The Spanish says *orden*, as
+OrkestaPay's own Spanish API messages do ("La fecha de vencimiento de la orden no es válida") and as the app and the
+example shop do, and speaks to the buyer as *tú*.
 
 Each entry is a ``str.format`` template; the page escapes what it inserts before formatting.
 """
@@ -23,8 +25,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "title_expired": "Checkout expirado",
         "title_3ds": "3-D Secure",
         "title_not_found": "No encontrado",
-        "summary": "Resumen del pedido",
-        "order_and_customer": "Pedido {order} · Cliente {customer}",
+        "summary": "Resumen de la orden",
+        "order_and_customer": "Orden {order} · Cliente {customer}",
         "product": "Producto",
         "quantity": "Cantidad",
         "unit_price": "Precio unitario",
@@ -42,7 +44,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "pay_spei": "Pagar con SPEI (pendiente)",
         "decline": "Simular rechazo",
         "cancel": "Cancelar y volver a la tienda",
-        "already_paid": "Este pedido ya fue pagado.",
+        "already_paid": "Esta orden ya fue pagada.",
         "back_to_shop": "Volver a la tienda",
         "waiting_spei": "Esperando tu transferencia SPEI.",
         "closed": "Este checkout ya no acepta pagos (estado {status}).",
@@ -53,6 +55,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "three_ds_pay": "Autenticar y pagar",
         "not_found": "Checkout no encontrado",
         "not_found_hint": "No existe el checkout {checkout}.",
+        "title_forward": "Abriendo el checkout",
+        "forward_hint": "Abriendo el checkout… Esta página necesita JavaScript para leer la dirección del checkout.",
         "declined": "Tu tarjeta fue rechazada. Intenta con otro método de pago.",
         "method_not_allowed": "Método no permitido",
     },
@@ -97,6 +101,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "three_ds_pay": "Authenticate and pay",
         "not_found": "Checkout not found",
         "not_found_hint": "There is no checkout {checkout}.",
+        "title_forward": "Opening the checkout",
+        "forward_hint": "Opening the checkout… This page needs JavaScript to read the checkout's address.",
         "declined": "Your card was declined. Try another payment method.",
         "method_not_allowed": "Method not allowed",
     },

@@ -1,9 +1,9 @@
-"""Orders and checkouts of the fake gateway: creation, lookups, the API views and the guarded state machine.
+"""Orders and checkouts of the fake gateway: creation, lookups, the return URLs and the guarded state machine.
 
-``OrderBook`` creates a checkout and its order from a validated request body, looks records up (an order past its
-``expires_at`` while still CREATED turns EXPIRED on the next look), renders every read view the API returns (order,
-checkout, payment, an order's payments) as fresh dicts, moves orders along ``ORDER_TRANSITIONS`` and offers the test
-back doors (force a status, tamper with what the API reports). Amounts are the very JSON numbers the client sent.
+``OrderBook`` creates a checkout and its order from a validated request body, looks records up (in the rich profile
+an order past its ``expires_at`` while still CREATED turns EXPIRED on the next look), builds the URLs the hosted
+page sends the buyer back to, moves orders along ``ORDER_TRANSITIONS`` and offers the test back doors (force a
+status, tamper with what the API reports). The read views live in ``views``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import hashlib
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from . import profiles
 from ._util import append_query, new_id
 from .records import (
     COUNTRY_NAMES,
@@ -22,15 +23,15 @@ from .records import (
     PaymentRecord,
     Settings,
     Store,
-    copy_json,
 )
 
 _ORDER_ECHO_KEYS = ("shipping_details", "shipping_address", "billing_address")
 _RETURN_ALIASES = {"orderId": "order_id", "paymentId": "payment_id", "checkoutId": "checkout_id"}
+_PENDING = frozenset({"PAYMENT_ACTION_REQUIRED"})
 
 
 class OrderBook:
-    """Checkouts and orders on the shared ``Store``: create, look up, view, transition."""
+    """Checkouts and orders on the shared ``Store``: create, look up, return URLs, transition."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
@@ -38,8 +39,8 @@ class OrderBook:
 
     # creation ------------------------------------------------------------------------------------------------
 
-    def create_checkout(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Create a checkout and its order from a validated request body; return the API view."""
+    def create_checkout(self, body: dict[str, Any]) -> CheckoutRecord:
+        """Create a checkout and its order from a validated request body; return the checkout."""
         now = self.store.now_ms()
         order_in: dict[str, Any] = body["order"]
         expires = order_in.get("expires_at")
@@ -58,7 +59,7 @@ class OrderBook:
             order = OrderRecord(checkout.order_id, checkout.checkout_id, echo, "CREATED", expires_ms, now, now)
             self.store.checkouts[checkout.checkout_id] = checkout
             self.store.orders[order.order_id] = order
-            return self.checkout_view(checkout.checkout_id)
+            return checkout
 
     def _order_echo(self, order_in: dict[str, Any], customer_id: Any, now: int) -> dict[str, Any]:
         customer_in: dict[str, Any] = order_in["customer"]
@@ -91,7 +92,7 @@ class OrderBook:
         item.setdefault("product_id", legacy_id)
         return {"product_id": item.pop("product_id"), **item}
 
-    # lookups and views ---------------------------------------------------------------------------------------
+    # lookups -------------------------------------------------------------------------------------------------
 
     def checkout(self, checkout_id: str) -> CheckoutRecord:
         """The checkout record (KeyError when unknown)."""
@@ -99,102 +100,41 @@ class OrderBook:
             return self.store.checkouts[checkout_id]
 
     def order(self, order_id: str) -> OrderRecord:
-        """The order record, lazily EXPIRED once ``expires_at`` passed while still CREATED (KeyError if unknown)."""
+        """The order record (KeyError if unknown). In the rich profile an order still CREATED turns EXPIRED here once
+        ``expires_at`` passed; in the evidence profile it stays CREATED (no source shows an EXPIRED order)."""
         with self.store.lock:
             order = self.store.orders[order_id]
-            if order.status == "CREATED" and self.store.now_ms() >= order.expires_ms:
+            if order.status == "CREATED" and self.is_expired(order) and not profiles.is_evidence(self.settings):
                 self.transition(order, "EXPIRED")
             return order
+
+    def is_expired(self, order: OrderRecord) -> bool:
+        """Whether the order's ``expires_at`` has passed."""
+        return self.store.now_ms() >= order.expires_ms
 
     def payment(self, payment_id: str) -> PaymentRecord:
         with self.store.lock:
             return self.store.payments[payment_id]
 
-    def order_view(self, order_id: str) -> dict[str, Any]:
-        """``GET /v1/orders/{id}``."""
-        with self.store.lock:
-            order = self.order(order_id)
-            view: dict[str, Any] = {"order_id": order.order_id, "status": order.status}
-            view["expires_at"] = str(order.expires_ms)
-            view.update(copy_json(order.echo))
-            view["created_at"] = str(order.created_ms)
-            view["updated_at"] = str(order.updated_ms)
-            view["payments"] = [{"payment_id": p, "status": self.store.payments[p].status} for p in order.payment_ids]
-            if order.payment_ids:
-                view["payment_id"] = order.payment_ids[-1]
-            return view
+    def latest_payment(self, order: OrderRecord, statuses: frozenset[str]) -> str | None:
+        """The id of the order's newest payment in one of ``statuses``, or None."""
+        matching = [p for p in order.payment_ids if self.store.payments[p].status in statuses]
+        return matching[-1] if matching else None
 
-    def checkout_view(self, checkout_id: str) -> dict[str, Any]:
-        """``GET /v1/checkouts/{id}`` (and the create answer): the checkout with its current order."""
-        with self.store.lock:
-            checkout = self.checkout(checkout_id)
-            return {
-                "checkout_id": checkout.checkout_id,
-                "checkout_redirect_url": f"{self.settings.page_base_url()}/checkout/{checkout.checkout_id}",
-                "completed_redirect_url": checkout.completed_redirect_url,
-                "canceled_redirect_url": checkout.canceled_redirect_url,
-                "allow_save_payment_methods": checkout.allow_save_payment_methods,
-                "locale": checkout.locale,
-                "placed_at": str(checkout.placed_ms),
-                "order": self.order_view(checkout.order_id),
-            }
-
-    def payment_view(self, payment_id: str) -> dict[str, Any]:
-        """``GET /v1/payments/{id}``: the payment object of reference section 8."""
-        with self.store.lock:
-            payment = self.store.payments[payment_id]
-            order = self.store.orders[payment.order_id]
-            return {
-                "payment_id": payment.payment_id,
-                "order_id": payment.order_id,
-                "merchant_id": self.store.merchant_id,
-                "merchant_order_id": order.echo["merchant_order_id"],
-                "is_payment_link": False,
-                "device_session_id": payment.device_session_id,
-                "status": payment.status,
-                "amount": copy_json(payment.amount),
-                "payment_source": copy_json(payment.source),
-                "transactions": copy_json(payment.transactions),
-                "created_at": str(payment.created_ms),
-                "updated_at": str(payment.updated_ms),
-            }
-
-    def order_payments_view(self, order_id: str) -> dict[str, Any]:
-        """``GET /v1/orders/{id}/payments``: a Spring-style page, in creation order."""
-        with self.store.lock:
-            content = [self.payment_view(p) for p in self.order(order_id).payment_ids]
-        count = len(content)
-        return {
-            "content": content,
-            "totalElements": count,
-            "totalPages": 1 if count else 0,
-            "size": max(count, 20),
-            "number": 0,
-            "numberOfElements": count,
-            "first": True,
-            "last": True,
-            "empty": not content,
-        }
+    def page_status(self, order: OrderRecord) -> str:
+        """The order's status as the hosted page sees it, in either profile: a CREATED order with a pending payment
+        is PAYMENT_ACTION_REQUIRED, one past its ``expires_at`` EXPIRED (the rich profile's own statuses)."""
+        if order.status == "CREATED":
+            if self.latest_payment(order, _PENDING) is not None:
+                return "PAYMENT_ACTION_REQUIRED"
+            if self.is_expired(order):
+                return "EXPIRED"
+        return order.status
 
     def merchant_order_ids(self) -> frozenset[str]:
         """Every ``merchant_order_id`` an order was created with."""
         with self.store.lock:
             return frozenset(str(order.echo["merchant_order_id"]) for order in self.store.orders.values())
-
-    def order_views(self) -> dict[str, dict[str, Any]]:
-        """Snapshot of every order in API shape, keyed by order id."""
-        with self.store.lock:
-            return {order_id: self.order_view(order_id) for order_id in list(self.store.orders)}
-
-    def checkout_views(self) -> dict[str, dict[str, Any]]:
-        """Snapshot of every checkout in API shape, keyed by checkout id."""
-        with self.store.lock:
-            return {cid: self.checkout_view(cid) for cid in list(self.store.checkouts)}
-
-    def payment_views(self) -> dict[str, dict[str, Any]]:
-        """Snapshot of every payment in API shape, keyed by payment id."""
-        with self.store.lock:
-            return {pid: self.payment_view(pid) for pid in list(self.store.payments)}
 
     def return_url(self, checkout: CheckoutRecord, side: str, payment_id: str | None) -> str:
         """Where the hosted page sends the buyer back (``side``: completed or canceled): the shop's URL with the

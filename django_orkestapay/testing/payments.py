@@ -5,6 +5,10 @@ SPEI transfer, cancel), settles a pending payment, expires a checkout, and build
 sources and transactions. It moves orders through ``OrderBook.transition`` and announces payments through the
 ``Publisher`` (the webhook events ``payment.purchase`` and ``payment.cancel``). Everything runs under the store's
 lock.
+
+In the evidence profile an order moves only between the two statuses a source shows, CREATED and COMPLETED: it stays
+CREATED while a SPEI payment is pending, after a decline, a cancel (the profile's preset) and its ``expires_at``
+(the hosted page refuses it then; a pending payment may still settle).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from . import profiles
 from ._util import new_id
 from .orders import OrderBook
 from .records import (
@@ -29,6 +34,9 @@ from .records import (
     Settings,
     Store,
 )
+from .views import ApiViews
+
+_PENDING = frozenset({"PAYMENT_ACTION_REQUIRED"})
 
 
 def card_source(card_number: str | None, customer: dict[str, Any]) -> dict[str, Any]:
@@ -64,16 +72,18 @@ def spei_source() -> dict[str, Any]:
 class PaymentDesk:
     """The buyer's actions and the payment records they create, on the shared ``Store``."""
 
-    def __init__(self, store: Store, settings: Settings, book: OrderBook, publish: Publisher) -> None:
+    def __init__(self, store: Store, settings: Settings, book: OrderBook, views: ApiViews, publish: Publisher) -> None:
         self.store = store
         self.settings = settings
         self.book = book
+        self.views = views
         self.publish = publish
 
     def emit(self, event_type: str, payment_id: str) -> None:
-        """Publish a webhook event carrying the payment and its order, as the API shows them now."""
-        payment = self.book.payment_view(payment_id)
-        self.publish(event_type, payment, self.book.order_view(payment["order_id"]))
+        """Publish a webhook event carrying the payment as the API shows it now (and its order, for the 2024-07
+        payload, in the rich shape that payload's fields come from)."""
+        payment = self.views.payment_view(payment_id)
+        self.publish(event_type, payment, self.views.full_order_view(payment["order_id"]))
 
     # hosted-page actions -------------------------------------------------------------------------------------
 
@@ -84,22 +94,16 @@ class PaymentDesk:
     def _completed_url(self, checkout: CheckoutRecord, payment_id: str | None) -> str:
         return self.book.return_url(checkout, "completed", payment_id)
 
-    def _latest_payment(self, order: OrderRecord, statuses: frozenset[str]) -> str | None:
-        matching = [p for p in order.payment_ids if self.store.payments[p].status in statuses]
-        return matching[-1] if matching else None
-
     def _replay_url(self, checkout: CheckoutRecord, order: OrderRecord) -> str | None:
         """The redirect of an already paid (or pending) checkout, or None when it is still open."""
         if order.status in PAID_STATUSES:
-            return self._completed_url(checkout, self._latest_payment(order, PAID_STATUSES))
-        if order.status == "PAYMENT_ACTION_REQUIRED":
-            pending = frozenset({"PAYMENT_ACTION_REQUIRED"})
-            return self._completed_url(checkout, self._latest_payment(order, pending))
+            return self._completed_url(checkout, self.book.latest_payment(order, PAID_STATUSES))
+        if self.book.page_status(order) == "PAYMENT_ACTION_REQUIRED":
+            return self._completed_url(checkout, self.book.latest_payment(order, _PENDING))
         return None
 
-    @staticmethod
-    def _require_created(order: OrderRecord) -> None:
-        if order.status == "EXPIRED":
+    def _require_created(self, order: OrderRecord) -> None:
+        if self.book.page_status(order) == "EXPIRED":
             raise CheckoutExpired(f"order {order.order_id} has expired")
         if order.status != "CREATED":
             raise CheckoutClosed(f"order {order.order_id} is {order.status}")
@@ -146,7 +150,8 @@ class PaymentDesk:
             self._require_created(order)
             payment = self._new_payment(order, "PAYMENT_ACTION_REQUIRED", spei_source())
             payment.transactions.append(self.transaction(order, "PURCHASE", "PENDING", "PENDING", "Awaiting transfer"))
-            self.book.transition(order, "PAYMENT_ACTION_REQUIRED")
+            if not profiles.is_evidence(self.settings):
+                self.book.transition(order, "PAYMENT_ACTION_REQUIRED")
             return self._completed_url(checkout, payment.payment_id)
 
     def cancel(self, checkout_id: str) -> str:
@@ -184,11 +189,13 @@ class PaymentDesk:
             self.emit("payment.purchase", payment_id)
 
     def expire_checkout(self, checkout_id: str) -> None:
-        """Make a checkout's order expire now (CREATED or pending orders become EXPIRED)."""
+        """Make a checkout's order expire now (rich profile: CREATED or pending orders become EXPIRED; evidence
+        profile: the order stays CREATED, past its ``expires_at``)."""
         with self.store.lock:
             order = self.store.orders[self.store.checkouts[checkout_id].order_id]
             order.expires_ms = min(order.expires_ms, self.store.now_ms() - 1)
-            if order.status in ("CREATED", "PAYMENT_ACTION_REQUIRED"):
+            evidence = profiles.is_evidence(self.settings)
+            if order.status in ("CREATED", "PAYMENT_ACTION_REQUIRED") and not evidence:
                 self.book.transition(order, "EXPIRED")
 
     # payment helpers -----------------------------------------------------------------------------------------

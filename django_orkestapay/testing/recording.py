@@ -51,7 +51,7 @@ def request_kind(path: str) -> str:
     """Classify a path: "control", "page" or "api"."""
     if path.startswith("/_fake/") or path == "/_fake":
         return "control"
-    if path.startswith("/checkout/") or path == "/favicon.ico":
+    if path.startswith("/checkout/") or path in ("/", "/favicon.ico"):
         return "page"
     return "api"
 

@@ -60,6 +60,9 @@ class RefundError(FakeGatewayError):
 class Settings(Protocol):
     """The behaviour switches the state reads (``FakeSettings`` provides them)."""
 
+    profile: str
+    order_read_fields: str
+    checkout_url_form: str
     token_lifetime: float
     token_claims_lifetime: float | None
     checkout_lifetime: float
@@ -103,6 +106,8 @@ class CheckoutRecord:
     allow_save_payment_methods: bool
     locale: str
     placed_ms: int
+    #: The 64 hex digits after the checkout id in the guide's ``checkout_redirect_url`` (``checkout_url_form``).
+    page_token: str = field(default_factory=lambda: os.urandom(32).hex())
 
 
 @dataclass

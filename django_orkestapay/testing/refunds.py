@@ -6,6 +6,11 @@ after refunds done or still pending), appends the REFUND transaction and answers
 published), ``pending`` (PENDING: nothing moves until :meth:`RefundDesk.settle_refund`) or ``declined`` (FAILED).
 :meth:`RefundDesk.refund_from_portal` is a refund an operator makes in OrkestaPay's portal: no idempotency key, no
 merchant setting, published like any other. A refusal is a ``RefundError`` (the API's 400).
+
+In the evidence profile a refund changes no status (no source shows PARTIALLY_REFUNDED or REFUNDED, on an order or a
+payment: the order stays COMPLETED), the payment's views do not show it (``amount.refunded`` and REFUND
+transactions are unknown, U19), and a pending refund that fails publishes nothing (``payment.refund`` is documented
+as "a refund is issued"). The refunded total is still kept, so the balance check refuses an over-refund.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from . import profiles
 from ._util import to_decimal
 from .orders import OrderBook
 from .payments import PaymentDesk
@@ -77,7 +83,7 @@ class RefundDesk:
             transaction["provider"].update(code=code, message=text)
             if succeed:
                 self._refunded(payment, transaction["amount"])
-            else:
+            elif not profiles.is_evidence(self.settings):
                 payment.updated_ms = self.store.now_ms()
                 self.desk.emit("payment.refund", payment.payment_id)
             return dict(transaction)
@@ -95,12 +101,15 @@ class RefundDesk:
         """Money left: the payment's refunded amount grows, it and its order move on, ``payment.refund`` goes out."""
         refunded = payment.amount.get("refunded", 0) + amount
         payment.amount["refunded"] = refunded
-        full = to_decimal(refunded) >= to_decimal(payment.amount["captured"])
-        status = "REFUNDED" if full else "PARTIALLY_REFUNDED"
-        self.desk.set_payment_status(payment, status)
-        order = self.store.orders[payment.order_id]
-        if order.status in ORDER_TRANSITIONS and status in ORDER_TRANSITIONS[order.status]:
-            self.book.transition(order, status)
+        if profiles.is_evidence(self.settings):
+            payment.updated_ms = self.store.now_ms()
+        else:
+            full = to_decimal(refunded) >= to_decimal(payment.amount["captured"])
+            status = "REFUNDED" if full else "PARTIALLY_REFUNDED"
+            self.desk.set_payment_status(payment, status)
+            order = self.store.orders[payment.order_id]
+            if order.status in ORDER_TRANSITIONS and status in ORDER_TRANSITIONS[order.status]:
+                self.book.transition(order, status)
         self.desk.emit("payment.refund", payment.payment_id)
 
     def _check_refundable(self, payment: PaymentRecord, amount: Decimal) -> None:

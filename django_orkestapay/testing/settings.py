@@ -12,15 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
+from .profiles import check_profile, preset
 from .recording import RecordedRequest
 from .refunds import REFUND_OUTCOMES
+from .validation import normalize_currencies
 from .variants import check_variant
-from .webhooks import PAYLOAD_VERSIONS, WebhookDispatcher
+from .webhook_payloads import PAYLOAD_VERSIONS
+from .webhooks import WebhookDispatcher
 
 T = TypeVar("T")
 
-# Settings that reset() puts back to their constructor values.
+# Settings that reset() puts back to their constructor values (the profile first: it sets its preset switches).
 RESETTABLE = (
+    "profile",
+    "order_read_fields",
     "token_lifetime",
     "checkout_lifetime",
     "public_base_url",
@@ -55,6 +60,7 @@ RESETTABLE = (
     "checkout_read_shape",
     "product_id_fields",
     "token_claims_lifetime",
+    "checkout_url_form",
 )
 
 
@@ -70,6 +76,8 @@ class FakeSettings:
         *,
         base_url: Callable[[], str],
         webhooks: WebhookDispatcher,
+        profile: str,
+        order_read_fields: str,
         client_id: str,
         client_secret: str,
         clock: Callable[[], float],
@@ -107,9 +115,12 @@ class FakeSettings:
         checkout_read_shape: str,
         product_id_fields: tuple[str, ...],
         token_claims_lifetime: float | None,
+        checkout_url_form: str,
     ) -> None:
         self._base_url = base_url
         self.webhooks = webhooks
+        self.profile = profile
+        self.order_read_fields = order_read_fields
         self.client_id = client_id
         self.client_secret = client_secret
         self.clock = clock
@@ -149,10 +160,27 @@ class FakeSettings:
         self.checkout_read_shape = checkout_read_shape
         self.product_id_fields = product_id_fields
         self.token_claims_lifetime = token_claims_lifetime
+        self.checkout_url_form = checkout_url_form
         self._defaults = {name: getattr(self, name) for name in RESETTABLE}
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name == "allowed_currencies":  # upper-cased however it is set (constructor, attribute, /_fake/settings)
+            if isinstance(value, str):
+                raise ValueError("allowed_currencies must be a list of currency codes")
+            value = normalize_currencies(value)
         super().__setattr__(name, check_variant(name, value))
+
+    @property
+    def profile(self) -> str:
+        """rich | evidence (``profiles``); setting it also sets the switches of its preset."""
+        return self._profile
+
+    @profile.setter
+    def profile(self, value: str) -> None:
+        switches = preset(value)
+        self._profile = check_profile(value)
+        for name, switch in switches.items():
+            setattr(self, name, switch)
 
     def switches(self) -> dict[str, Any]:
         """Every switch in ``RESETTABLE`` and its current value (``GET /_fake/settings``)."""

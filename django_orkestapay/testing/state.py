@@ -2,10 +2,10 @@
 
 ``GatewayState`` is the one state object the rest of the fake holds: a ``Store`` (the records behind one re-entrant
 lock) composed with the parts that change it, each in its own module: ``TokenIssuer`` (tokens), ``OrderBook``
-(orders, checkouts, the views, the state machine), ``PaymentDesk`` (the hosted page's actions, settling, expiry)
-and ``RefundDesk`` (refunds). Its methods delegate to them. Nothing here knows about HTTP. Views (``*_view``) return
-fresh dicts in the API's shapes; amounts are the very JSON numbers the client sent. The records, errors and
-constants live in ``records``.
+(orders, checkouts, the state machine), ``ApiViews`` (the read views, per profile), ``PaymentDesk`` (the hosted
+page's actions, settling, expiry) and ``RefundDesk`` (refunds). Its methods delegate to them. Nothing here knows
+about HTTP. Views (``*_view``) return fresh dicts in the API's shapes; amounts are the very JSON numbers the client
+sent. The records, errors and constants live in ``records``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .payments import PaymentDesk
 from .records import CheckoutRecord, OrderRecord, PaymentRecord, Publisher, Settings, Store
 from .refunds import RefundDesk
 from .tokens import TokenIssuer
+from .views import ApiViews
 
 
 class GatewayState(Store):
@@ -29,7 +30,8 @@ class GatewayState(Store):
         self.publish = publish
         self.issuer = TokenIssuer(self, settings)
         self.book = OrderBook(self, settings)
-        self.desk = PaymentDesk(self, settings, self.book, publish)
+        self.views = ApiViews(self, settings, self.book)
+        self.desk = PaymentDesk(self, settings, self.book, self.views, publish)
         self.refund_desk = RefundDesk(self, settings, self.book, self.desk)
 
     # tokens --------------------------------------------------------------------------------------------------
@@ -50,7 +52,7 @@ class GatewayState(Store):
 
     def create_checkout(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a checkout and its order from a validated request body; return the API view."""
-        return self.book.create_checkout(body)
+        return self.views.checkout_view(self.book.create_checkout(body).checkout_id)
 
     def checkout(self, checkout_id: str) -> CheckoutRecord:
         """The checkout record (KeyError when unknown)."""
@@ -66,19 +68,23 @@ class GatewayState(Store):
 
     def order_view(self, order_id: str) -> dict[str, Any]:
         """``GET /v1/orders/{id}``."""
-        return self.book.order_view(order_id)
+        return self.views.order_view(order_id)
 
     def checkout_view(self, checkout_id: str) -> dict[str, Any]:
         """``GET /v1/checkouts/{id}`` (and the create answer): the checkout with its current order."""
-        return self.book.checkout_view(checkout_id)
+        return self.views.checkout_view(checkout_id)
+
+    def page_view(self, checkout_id: str) -> dict[str, Any]:
+        """What the hosted page shows of a checkout (the same in both profiles)."""
+        return self.views.page_view(checkout_id)
 
     def payment_view(self, payment_id: str) -> dict[str, Any]:
         """``GET /v1/payments/{id}``: the payment object of reference section 8."""
-        return self.book.payment_view(payment_id)
+        return self.views.payment_view(payment_id)
 
     def order_payments_view(self, order_id: str) -> dict[str, Any]:
         """``GET /v1/orders/{id}/payments``: a Spring-style page, in creation order."""
-        return self.book.order_payments_view(order_id)
+        return self.views.order_payments_view(order_id)
 
     def merchant_order_ids(self) -> frozenset[str]:
         """Every ``merchant_order_id`` an order was created with."""
@@ -86,15 +92,15 @@ class GatewayState(Store):
 
     def order_views(self) -> dict[str, dict[str, Any]]:
         """Snapshot of every order in API shape, keyed by order id."""
-        return self.book.order_views()
+        return self.views.order_views()
 
     def checkout_views(self) -> dict[str, dict[str, Any]]:
         """Snapshot of every checkout in API shape, keyed by checkout id."""
-        return self.book.checkout_views()
+        return self.views.checkout_views()
 
     def payment_views(self) -> dict[str, dict[str, Any]]:
         """Snapshot of every payment in API shape, keyed by payment id."""
-        return self.book.payment_views()
+        return self.views.payment_views()
 
     def transition(self, order: OrderRecord, status: str) -> None:
         """Move an order along the guarded state machine (InvalidTransition otherwise)."""

@@ -19,7 +19,13 @@ switch                                   default                        other an
 ``checkout_read_shape``                  ``"full"`` (as created)        ``CHECKOUT_READ_SHAPES``
 ``product_id_fields``                    ``product_id``, ``id``         e.g. ``["id"]``: ``product_id`` alone is 400
 ``token_claims_lifetime``                ``None`` (``token_lifetime``)  seconds from the JWT's ``iat`` to ``exp``
+``checkout_url_form``                    the profile's (rich ``path``)  ``CHECKOUT_URL_FORMS``: the guide's ``#/`` form
+``order_read_fields``                    ``"guide"``                    ``ORDER_READ_FIELDS`` (evidence profile only)
 =======================================  =============================  ===============================================
+
+``return_params_completed``, ``return_params_canceled``, ``checkout_read_shape`` and ``checkout_url_form`` are in
+the profiles' presets (``profiles.PROFILE_PRESETS``): the defaults above are the rich profile's; the evidence
+profile sets ``order_id``, ``payment_id`` / none / ``redirect_only`` / ``guide``.
 
 ``idempotent_checkouts``, ``strict_amounts``, ``checkout_lifetime``, ``token_lifetime`` and
 ``cancel_marks_order_canceled`` answer other open questions and predate this module.
@@ -28,6 +34,8 @@ switch                                   default                        other an
 from __future__ import annotations
 
 from typing import Any
+
+from .profiles import CHECKOUT_URL_FORMS, ORDER_READ_FIELDS
 
 #: The return parameters the fake can append, and what each carries.
 RETURN_VALUE_NAMES = (
@@ -41,8 +49,9 @@ RETURN_VALUE_NAMES = (
     "status",
     "signature",
 )
-#: ``GET /v1/checkouts/{id}``: as created; the order as a bare ``order_id``; without the redirect URL; 405.
-CHECKOUT_READ_SHAPES = ("full", "without_order", "without_redirect_url", "unsupported")
+#: ``GET /v1/checkouts/{id}``: as created; the order as a bare ``order_id``; without the redirect URL; 405; only
+#: ``checkout_id`` and ``checkout_redirect_url`` (the one field a source reads: MT reuses a checkout by it).
+CHECKOUT_READ_SHAPES = ("full", "without_order", "without_redirect_url", "unsupported", "redirect_only")
 #: The body of a refused token: ``{request_id, category, message}``; ``{message}``; OAuth's
 #: ``{error, error_description}``; nothing.
 AUTH_FAILURE_BODIES = ("standard", "message", "oauth", "empty")
@@ -53,7 +62,12 @@ _NAME_LISTS = {
     "return_params_canceled": RETURN_VALUE_NAMES,
     "product_id_fields": PRODUCT_ID_FIELDS,
 }
-_CHOICES = {"checkout_read_shape": CHECKOUT_READ_SHAPES, "auth_failure_body": AUTH_FAILURE_BODIES}
+_CHOICES = {
+    "checkout_read_shape": CHECKOUT_READ_SHAPES,
+    "auth_failure_body": AUTH_FAILURE_BODIES,
+    "order_read_fields": ORDER_READ_FIELDS,
+    "checkout_url_form": CHECKOUT_URL_FORMS,
+}
 
 
 def check_variant(name: str, value: Any) -> Any:

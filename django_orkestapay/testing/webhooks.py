@@ -35,7 +35,6 @@ from ._util import new_id
 
 RETRY_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 WEBHOOK_MODES = ("normal", "delay", "duplicate", "out_of_order", "drop", "manual")
-PAYLOAD_VERSIONS = ("v2026", "v2024-11", "v2024-07")
 TAMPER_MODES = ("bad_signature", "old_timestamp", "rotated_secret")
 USER_AGENT = "Svix-Webhooks/1.0 (fake-orkestapay)"
 
@@ -55,23 +54,6 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     content = f"{msg_id}.{timestamp}.".encode() + body
     digest = hmac.new(secret_key(secret), content, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
-
-
-def build_payload(version: str, event_type: str, payment: dict[str, Any], order: dict[str, Any]) -> dict[str, Any]:
-    """The event envelope in one of the documented shapes (see reference section 11)."""
-    if version == "v2026":
-        return {"data": {"payment": payment}, "type": "payment", "type_event": event_type, "version": 1}
-    if version == "v2024-11":
-        return {"data": payment, "type": "payment", "type_event": event_type, "version": 1}
-    if version == "v2024-07":
-        data = {
-            "merchant_order_id": order.get("merchant_order_id"),
-            "order_id": order.get("order_id"),
-            "status": order.get("status"),
-            "update_at": order.get("updated_at"),
-        }
-        return {"data": data, "event_type": "order.update"}
-    raise ValueError(f"unknown payload version {version!r}; expected one of {', '.join(PAYLOAD_VERSIONS)}")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 ``.. orkestapay-settings::``  every key of ``conf.DEFAULTS``: its default and its ``conf.SETTINGS_HELP`` text
 ``.. orkestapay-models::``    every model of the ``orkestapay`` app: table, fields, choices, methods
 ``.. orkestapay-fake-switches::``  the fake gateway's behaviour switches and their defaults
+``.. orkestapay-fake-profiles::``  the fake gateway's answers in each profile, with the evidence profile's sources
 ``.. orkestapay-signals::``  every signal of ``django_orkestapay.signals``, with its documentation
 ``.. orkestapay-fake-cli::``  the fake gateway's command line, as ``--help`` prints it
 ``.. orkestapay-commands::``  every ``orkestapay_*`` management command, its help and its own options
@@ -223,6 +224,7 @@ class FakeSwitches(_GeneratedRst):
 
     def lines(self) -> Iterable[str]:
         from django_orkestapay.testing import FakeOrkestaPay
+        from django_orkestapay.testing.profiles import PROFILE_PRESETS
         from django_orkestapay.testing.settings import RESETTABLE
 
         parameters = inspect.signature(FakeOrkestaPay.__init__).parameters
@@ -235,8 +237,56 @@ class FakeSwitches(_GeneratedRst):
         for name in RESETTABLE:
             default = parameters[name].default
             yield f"   * - ``{name}``"
-            yield f"     - ``{pprint.pformat(default, width=1000)}``"
+            shown = pprint.pformat(default, width=1000)
+            if default is None and name in PROFILE_PRESETS["rich"]:  # a profile's preset
+                shown = "; ".join(f"{p}: {pprint.pformat(v[name], width=1000)}" for p, v in PROFILE_PRESETS.items())
+            yield f"     - ``{shown}``"
         yield ""
+
+
+class FakeProfiles(_GeneratedRst):
+    """The fake gateway's answers in the evidence and rich profiles, with the evidence profile's sources."""
+
+    def lines(self) -> Iterable[str]:
+        from django_orkestapay.testing.evidence import EVIDENCE
+
+        yield from (".. list-table::", "   :header-rows: 1", "   :widths: 18 30 26 26", "")
+        rows = [("point", "evidence profile", "rich profile", "source of the evidence profile's answer"), *EVIDENCE]
+        for row in rows:  # plain text: escape what reST would read as markup
+            cells = ["".join(f"\\{c}" if c in "\\*`|_" else c for c in text) for text in row]
+            yield from (f"   {'*' if i == 0 else ' '} - {_cell(cell)}" for i, cell in enumerate(cells))
+        yield ""
+
+
+class EvidenceReference(_GeneratedRst):
+    """Every field the client reads or sends, call by call: its public source, and what happens without it
+    (``django_orkestapay.client.evidence.FIELDS``)."""
+
+    def lines(self) -> Iterable[str]:
+        from django_orkestapay.client.evidence import FIELDS, SENT
+
+        calls: dict[tuple[str, str], list[Any]] = {}
+        for field in FIELDS:
+            calls.setdefault((field.direction, field.call), []).append(field)
+        for (direction, call), fields in calls.items():
+            yield f"**{'Sent' if direction == SENT else 'Read'}: {call}**"
+            yield ""
+            yield ".. list-table::"
+            yield "   :header-rows: 1"
+            yield "   :widths: 20 20 30 15 15"
+            yield ""
+            yield "   * - field"
+            yield "     - public source"
+            yield "     - absent or null" if direction != SENT else "     - when the shop has no value"
+            yield "     - another type"
+            yield "     - out of range"
+            for field in fields:
+                yield f"   * - ``{field.name}``"
+                yield f"     - {_cell(field.source) if field.evidenced else '**assumed**'}"
+                yield f"     - {_cell(field.absent)}"
+                yield f"     - {_cell(field.other_type)}"
+                yield f"     - {_cell(field.out_of_range)}"
+            yield ""
 
 
 class CommandsReference(_GeneratedRst):
@@ -374,7 +424,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("orkestapay-settings", SettingsReference)
     app.add_directive("orkestapay-models", ModelsReference)
     app.add_directive("orkestapay-fake-switches", FakeSwitches)
+    app.add_directive("orkestapay-fake-profiles", FakeProfiles)
     app.add_directive("orkestapay-commands", CommandsReference)
     app.add_directive("orkestapay-fake-cli", FakeCli)
     app.add_directive("orkestapay-signals", SignalsReference)
+    app.add_directive("orkestapay-evidence", EvidenceReference)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -33,7 +33,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_tasks_db",  # the database task backend: webhooks and sweeps run in a worker (manage.py db_worker)
+    # django_tasks_db, the database task backend (webhooks and sweeps run in a worker, manage.py db_worker), under a
+    # name the shop translates
+    "shop.task_results.TaskResultsConfig",
     "django_orkestapay",
 ]
 

@@ -10,7 +10,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Error, Page, Playwright, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Error, Page, Playwright, StorageState, ViewportSize, expect, sync_playwright
 
 from tests.browser.shop_pages import PageFactory
 from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
@@ -68,8 +68,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleShop]:
 
 @pytest.fixture
 def new_page(browser: Browser, shop: ExampleShop, request: pytest.FixtureRequest) -> Iterator[PageFactory]:
-    """Open a page in a fresh browser context (own cookies) with ``locale`` as the browser's language, ``width`` by
-    ``height`` CSS pixels (``phone``: a mobile browser, which honours the viewport meta tag, with touch).
+    """Open a page in a fresh browser context (own cookies, or ``storage_state``'s: a logged-in session) with
+    ``locale`` as the browser's language, ``width`` by ``height`` CSS pixels (``phone``: a mobile browser, which
+    honours the viewport meta tag, with touch).
 
     Every page opened is remembered on the test item so a failure can screenshot it.
     """
@@ -77,9 +78,18 @@ def new_page(browser: Browser, shop: ExampleShop, request: pytest.FixtureRequest
     pages = request.node.stash.setdefault(PAGES, [])
     contexts = []
 
-    def open_page(locale: str = "en-US", *, width: int = 1280, height: int = 900, phone: bool = False) -> Page:
+    def open_page(
+        locale: str = "en-US",
+        *,
+        width: int = 1280,
+        height: int = 900,
+        phone: bool = False,
+        storage_state: StorageState | None = None,
+    ) -> Page:
         viewport: ViewportSize = {"width": width, "height": height}
-        context = browser.new_context(locale=locale, viewport=viewport, is_mobile=phone, has_touch=phone)
+        context = browser.new_context(
+            locale=locale, viewport=viewport, is_mobile=phone, has_touch=phone, storage_state=storage_state
+        )
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()

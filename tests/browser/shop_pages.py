@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from tests.example_shop import ExampleShop
 
 TV_NAME = "Pantalla TCL Smart TV Serie A3 A343 HD Android TV 40"
-TV_TOTAL = "990.00 MXN"  # 1000.00 less the 10.00 discount, no shipping
+TV_TOTAL = "$990.00 MXN"  # 1000.00 less the 10.00 discount, no shipping, as the shop and the hosted page write it
 #: ``new_page(locale="en-US")``: a page in a fresh browser context (the ``new_page`` fixture).
 PageFactory = Callable[..., Page]
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -60,7 +60,7 @@ def go_to_hosted_checkout(page: Page, shop: ExampleShop) -> str:
     """Press the shop's pay button (on the order or canceled page); return the hosted checkout's URL."""
     page.get_by_test_id("orkestapay-pay-button").click()
     expect(page).to_have_url(hosted_checkout_url(shop))
-    expect(page.locator("#order-total")).to_have_text(f"${TV_TOTAL}")
+    expect(page.locator("#order-total")).to_have_text(TV_TOTAL)
     expect(page.locator("#customer-email")).to_have_text("ana@example.com")
     expect(page.locator(".product-name")).to_have_text([TV_NAME])
     expect(page.locator("#pay-button")).to_be_visible()

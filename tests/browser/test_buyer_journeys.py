@@ -52,7 +52,7 @@ def test_buyer_pays_and_the_admin_shows_the_order_paid(page: Page, shop: Example
     expect(rows).to_have_count(1)
     expect(rows.locator("td.field-status")).to_have_text("Paid")
     expect(rows.locator("td.field-total_display")).to_have_text(TV_TOTAL)
-    rows.locator("th.field-merchant_order_id a").click()
+    rows.locator("th.field-order_display a").click()
     expect(page).to_have_url(re.compile(rf"^{re.escape(shop.base)}/admin/orkestapay/order/{order_id}/change/"))
     expect(page.locator(".field-status .readonly")).to_have_text("Paid")
     expect(page.locator(".field-orkestapay_payment_id .readonly")).not_to_have_text("-")

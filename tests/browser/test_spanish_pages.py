@@ -55,8 +55,8 @@ def expect_spanish_hosted_checkout(page: Page, shop: ExampleShop) -> None:
     """The fake gateway's hosted page, in Spanish."""
     expect(page).to_have_url(hosted_checkout_url(shop))
     expect(page.locator("html")).to_have_attribute("lang", "es")
-    expect(page.locator("#order-summary h2")).to_contain_text("Resumen del pedido")
-    expect(page.locator("#pay-button")).to_have_text(f"Pagar ${TV_TOTAL}")
+    expect(page.locator("#order-summary h2")).to_contain_text("Resumen de la orden")
+    expect(page.locator("#pay-button")).to_have_text(f"Pagar {TV_TOTAL}")
     expect(page.locator("#cancel-button")).to_have_text("Cancelar y volver a la tienda")
 
 
@@ -98,6 +98,6 @@ def test_spanish_speaking_browser_gets_spanish_pages_and_cancels(new_page: PageF
     canceled = page.get_by_test_id("shop-canceled")
     expect(canceled.locator("h1")).to_have_text("Tu pago no se completó")
     expect(canceled.get_by_test_id("order-status")).to_have_text("Cancelada")
-    expect(canceled).to_contain_text("No se hizo ningún cargo.")
+    expect(canceled).to_contain_text("Cancelaste el pago y no se hizo ningún cargo.")
     expect(canceled.get_by_test_id("orkestapay-pay-button")).to_have_text("Intentar de nuevo")
     assert shop.order_status(order_id) == "canceled"

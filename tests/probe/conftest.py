@@ -10,7 +10,7 @@ import requests
 
 from django_orkestapay.client import CheckoutResult
 from django_orkestapay.probe import GROUPS, ProbeConfig, Redactor, Report, run_probe
-from django_orkestapay.testing import FakeOrkestaPay
+from django_orkestapay.testing import FakeOrkestaPay, hosted_page_url
 
 Presenter = Callable[[str, CheckoutResult], None]
 ACTIONS = {"completed": "pay", "canceled": "cancel"}
@@ -27,7 +27,7 @@ def hosted_page_buyer(then: Callable[[str, CheckoutResult], None] | None = None)
     the 303 back to the probe's listener. ``then`` runs afterwards (to change what the API reports next)."""
 
     def present(side: str, checkout: CheckoutResult) -> None:
-        response = http().post(f"{checkout.redirect_url}/{ACTIONS[side]}", timeout=5)
+        response = http().post(f"{hosted_page_url(checkout.redirect_url)}/{ACTIONS[side]}", timeout=5)
         assert response.status_code == 200, response.text
         assert "Return recorded" in response.text
         if then is not None:

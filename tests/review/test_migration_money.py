@@ -1,4 +1,4 @@
-"""Review of issue 11 (money truth), migrations 0003/0004 (and 0006) on realistic old data, then the new code
+"""Review of issue 11 (money truth), migrations 0003/0004 (and 0008) on realistic old data, then the new code
 against the fake gateway: the defects the review found, each now asserted fixed."""
 
 from __future__ import annotations
@@ -143,14 +143,14 @@ def test_upgrading_does_not_resend_old_refunds_whose_outcome_was_lost(
 
 
 def test_upgrading_announces_no_refund_that_succeeded_before(orkestapay_settings: Any, fake_orkestapay: Any) -> None:
-    """Migration 0006: refunds that succeeded before ``order_refunded`` existed are marked announced, so the first
+    """Migration 0008: refunds that succeeded before ``order_refunded`` existed are marked announced, so the first
     apply after the upgrade does not announce them (a receiver would take back a shipment long settled)."""
     paid = make_paid_order(fake_orkestapay)
     refund = services.refund_order(paid, amount=Decimal("100"))
     Refund.objects.filter(pk=refund.pk).update(announced_at=None)  # as 0005 left it
     executor = MigrationExecutor(connection)
     leaf = executor.loader.graph.leaf_nodes("orkestapay")
-    executor.migrate([("orkestapay", "0005_rejected_webhook_counts")])
+    executor.migrate([("orkestapay", "0007_payment_links")])
     MigrationExecutor(connection).migrate(leaf)
 
     assert Refund.objects.get(pk=refund.pk).announced_at is not None

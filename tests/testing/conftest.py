@@ -8,17 +8,26 @@ from typing import Any
 import pytest
 
 from django_orkestapay.testing import FakeOrkestaPay
-from django_orkestapay.testing.pytest_plugin import fake_orkestapay, fake_orkestapay_server  # noqa: F401
+from django_orkestapay.testing.pytest_plugin import (  # noqa: F401
+    fake_orkestapay,
+    fake_orkestapay_server,
+    marked_profile,
+    session_profile,
+)
 
 from .helpers import ApiClient, WebhookReceiver
 
 
 @pytest.fixture
-def make_fake() -> Iterator[Callable[..., FakeOrkestaPay]]:
-    """Build and start a dedicated fake with custom settings; all are stopped after the test."""
+def make_fake(request: pytest.FixtureRequest) -> Iterator[Callable[..., FakeOrkestaPay]]:
+    """Build and start a dedicated fake with custom settings; all are stopped after the test. Without ``profile=``
+    it takes the test's ``orkestapay_profile`` marker, else the session's (``ORKESTAPAY_FAKE_PROFILE``), like the
+    shared fake."""
     started: list[FakeOrkestaPay] = []
+    profile = marked_profile(request) or session_profile()
 
     def factory(**kwargs: Any) -> FakeOrkestaPay:
+        kwargs.setdefault("profile", profile)
         fake = FakeOrkestaPay(**kwargs).start()
         started.append(fake)
         return fake

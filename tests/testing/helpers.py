@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 import requests
 
-from django_orkestapay.testing import FakeOrkestaPay
+from django_orkestapay.testing import PROFILES, FakeOrkestaPay, hosted_page_url
 
 SEED_BODY: dict[str, Any] = {
     "completed_redirect_url": "https://shop.example/complete?orkesta=completed&ref=abc%20def",
@@ -57,6 +58,17 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+#: Run a test once per profile (the ``fake`` and ``make_fake`` fixtures take the marker; the test gets ``profile``).
+in_both_profiles = pytest.mark.parametrize(
+    "profile", [pytest.param(name, marks=pytest.mark.orkestapay_profile(name)) for name in PROFILES]
+)
+
+
+def page_url(checkout: dict[str, Any]) -> str:
+    """The hosted page of a checkout answer, whatever the form of its ``checkout_redirect_url``."""
+    return hosted_page_url(checkout["checkout_redirect_url"])
 
 
 def session() -> requests.Session:

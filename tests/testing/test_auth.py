@@ -52,6 +52,7 @@ def test_token_secret_is_redacted_in_the_request_log(fake: FakeOrkestaPay) -> No
     assert "fake-client-secret" not in json.dumps(record.as_dict())
 
 
+@pytest.mark.orkestapay_profile("rich")  # validation_errors: test_evidence_profile has the other
 @pytest.mark.parametrize(
     ("changes", "status", "field"),
     [
@@ -80,6 +81,7 @@ def test_token_endpoint_accepts_json_only(fake: FakeOrkestaPay) -> None:
     assert "application/json" in response.json()["message"]
 
 
+@pytest.mark.orkestapay_profile("rich")  # category: test_evidence_profile has the other
 def test_api_needs_a_bearer_token(fake: FakeOrkestaPay) -> None:
     http = session()
 

@@ -11,13 +11,18 @@ import pytest
 
 from django_orkestapay.testing import FakeOrkestaPay
 
-from .helpers import ApiClient, FakeClock, seed_body, session
+from .helpers import ApiClient, FakeClock, in_both_profiles, page_url, seed_body, session
+
+#: The rich profile's error bodies (``category``, ``validation_errors``) and echoes; ``test_evidence_profile`` has the
+#: evidence profile's.
+pytestmark = pytest.mark.orkestapay_profile("rich")
 
 ID = {prefix: re.compile(rf"^{prefix}_[0-9a-f]{{32}}$") for prefix in ("chk", "ord", "cus", "pay", "ctx")}
 MS = re.compile(r"^\d{13}$")
 
 
-def test_seed_request_is_accepted_in_the_guides_shape(fake: FakeOrkestaPay, api: ApiClient) -> None:
+@in_both_profiles
+def test_seed_request_is_accepted_in_the_guides_shape(fake: FakeOrkestaPay, api: ApiClient, profile: str) -> None:
     checkout = api.create_checkout()
 
     assert set(checkout) == {
@@ -31,7 +36,7 @@ def test_seed_request_is_accepted_in_the_guides_shape(fake: FakeOrkestaPay, api:
         "order",
     }
     assert ID["chk"].match(checkout["checkout_id"])
-    assert checkout["checkout_redirect_url"] == f"{fake.base_url}/checkout/{checkout['checkout_id']}"
+    assert page_url(checkout) == f"{fake.base_url}/checkout/{checkout['checkout_id']}"
     assert checkout["completed_redirect_url"] == seed_body()["completed_redirect_url"]
     assert checkout["allow_save_payment_methods"] is False
     assert checkout["locale"] == "ES_LATAM"

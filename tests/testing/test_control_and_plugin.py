@@ -42,6 +42,7 @@ def test_health_reset_requests_and_state(fake: FakeOrkestaPay, api: ApiClient) -
     assert fake.request_log == []
 
 
+@pytest.mark.orkestapay_profile("rich")  # the expired order is EXPIRED
 def test_scenario_control_routes(fake: FakeOrkestaPay, api: ApiClient) -> None:
     http = session()
     pending = api.create_checkout()

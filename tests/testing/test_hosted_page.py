@@ -9,11 +9,14 @@ import pytest
 
 from django_orkestapay.testing import FakeOrkestaPay
 
-from .helpers import ApiClient, FakeClock, seed_body, session
+from .helpers import ApiClient, FakeClock, page_url, seed_body, session
+
+#: The rich profile's shapes and statuses (``test_evidence_profile`` has the evidence profile's).
+rich = pytest.mark.orkestapay_profile("rich")
 
 
 def _press(checkout: dict[str, Any], action: str, **form: str) -> Any:
-    return session().post(f"{checkout['checkout_redirect_url']}/{action}", data=form, allow_redirects=False, timeout=5)
+    return session().post(f"{page_url(checkout)}/{action}", data=form, allow_redirects=False, timeout=5)
 
 
 def _query(url: str) -> list[tuple[str, str]]:
@@ -27,7 +30,7 @@ def test_page_renders_the_order(api: ApiClient) -> None:
     )
     checkout = api.create_checkout(body)
 
-    page = session().get(checkout["checkout_redirect_url"], timeout=5)
+    page = session().get(page_url(checkout), timeout=5)
 
     assert page.status_code == 200
     assert page.headers["Content-Type"].startswith("text/html")
@@ -49,11 +52,12 @@ def test_page_renders_the_order(api: ApiClient) -> None:
     assert "Pagar $990.00 MXN" not in html
     assert "Pagar $1,140.00 MXN" in html
     for action in ("pay", "decline", "pay-pending", "cancel"):
-        assert f'action="{checkout["checkout_redirect_url"]}/{action}"' in html
+        assert f'action="{page_url(checkout)}/{action}"' in html
     for external in ("<script", "<link", "src=", "url("):
         assert external not in html  # self-contained
 
 
+@rich
 def test_pay_redirects_to_completed_url_keeping_its_query(fake: FakeOrkestaPay, api: ApiClient) -> None:
     checkout = api.create_checkout()
 
@@ -93,6 +97,7 @@ def test_paying_again_replays_the_redirect_without_a_second_payment(fake: FakeOr
     assert len(fake.payments) == 1
 
 
+@rich
 def test_decline_shows_an_error_and_keeps_the_order_open(api: ApiClient) -> None:
     checkout = api.create_checkout()
 
@@ -145,6 +150,7 @@ def test_three_ds_challenge_then_approve(api: ApiClient) -> None:
     assert api.get(f"/v1/orders/{checkout['order']['order_id']}").json()["status"] == "COMPLETED"
 
 
+@rich
 def test_pay_pending_redirects_while_the_order_waits(fake: FakeOrkestaPay, api: ApiClient) -> None:
     checkout = api.create_checkout()
 
@@ -158,7 +164,7 @@ def test_pay_pending_redirects_while_the_order_waits(fake: FakeOrkestaPay, api: 
     payment = api.get(f"/v1/payments/{params['payment_id']}").json()
     assert payment["status"] == "PAYMENT_ACTION_REQUIRED"
     assert payment["payment_source"]["type"] == "SPEI"
-    page = session().get(checkout["checkout_redirect_url"], timeout=5).text
+    page = session().get(page_url(checkout), timeout=5).text
     assert 'id="checkout-pending"' in page
     assert 'id="pay-button"' not in page
 
@@ -168,6 +174,7 @@ def test_pay_pending_redirects_while_the_order_waits(fake: FakeOrkestaPay, api: 
     assert api.get(f"/v1/payments/{params['payment_id']}").json()["amount"]["captured"] == 990
 
 
+@rich
 def test_cancel_redirects_to_canceled_url(api: ApiClient) -> None:
     checkout = api.create_checkout()
 
@@ -205,6 +212,7 @@ def test_cancel_after_payment_changes_nothing(api: ApiClient) -> None:
     assert api.get(f"/v1/orders/{checkout['order']['order_id']}").json()["status"] == "COMPLETED"
 
 
+@rich
 def test_expired_checkout_shows_expired_page_and_buttons_do_nothing(make_fake: Any) -> None:
     clock = FakeClock()
     fake = make_fake(clock=clock, checkout_lifetime=60)
@@ -212,7 +220,7 @@ def test_expired_checkout_shows_expired_page_and_buttons_do_nothing(make_fake: A
     checkout = api.create_checkout()
     clock.advance(61)
 
-    page = session().get(checkout["checkout_redirect_url"], timeout=5)
+    page = session().get(page_url(checkout), timeout=5)
     pressed = [_press(checkout, action) for action in ("pay", "decline", "pay-pending", "cancel")]
 
     assert page.status_code == 200
@@ -237,7 +245,7 @@ def test_page_requests_are_not_api_requests(fake: FakeOrkestaPay, api: ApiClient
     checkout = api.create_checkout()
     api_calls = fake.count_requests()
 
-    session().get(checkout["checkout_redirect_url"], timeout=5)
+    session().get(page_url(checkout), timeout=5)
     session().get(f"{fake.base_url}/favicon.ico", timeout=5)
     _press(checkout, action)
     session().get(f"{fake.base_url}/_fake/health", timeout=5)
@@ -251,7 +259,7 @@ def test_page_requests_are_not_api_requests(fake: FakeOrkestaPay, api: ApiClient
 
 #: What each language's page says, and what the other language's would.
 PAGE_WORDS = {
-    "es": ["Resumen del pedido", "Pagar $990.00 MXN", "Cancelar y volver a la tienda", "Entorno de pruebas"],
+    "es": ["Resumen de la orden", "Pagar $990.00 MXN", "Cancelar y volver a la tienda", "Entorno de pruebas"],
     "en": ["Order summary", "Pay $990.00 MXN", "Cancel and return to the shop", "Test environment"],
 }
 
@@ -268,7 +276,7 @@ def test_the_page_follows_the_checkouts_locale(api: ApiClient, locale: str | Non
         body["locale"] = locale
     checkout = api.create_checkout(body)
 
-    html = session().get(checkout["checkout_redirect_url"], timeout=5).text
+    html = session().get(page_url(checkout), timeout=5).text
 
     assert f'<html lang="{language}">' in html
     other = "en" if language == "es" else "es"
@@ -284,7 +292,7 @@ def test_an_english_checkout_says_declined_and_expired_in_english(make_fake: Any
     declined = _press(checkout, "decline")
     three_ds = _press(checkout, "3ds")
     clock.advance(61)
-    expired = session().get(checkout["checkout_redirect_url"], timeout=5)
+    expired = session().get(page_url(checkout), timeout=5)
 
     assert "Your card was declined. Try another payment method." in declined.text
     assert "3-D Secure verification" in three_ds.text

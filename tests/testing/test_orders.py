@@ -18,11 +18,15 @@ from django_orkestapay.testing import (
 
 from .helpers import ApiClient, FakeClock
 
+#: The rich profile's shapes and statuses (``test_evidence_profile`` has the evidence profile's).
+rich = pytest.mark.orkestapay_profile("rich")
+
 
 def _param(url: str, name: str) -> str:
     return parse_qs(urlsplit(url).query)[name][0]
 
 
+@rich
 def test_drivers_follow_the_hosted_page_semantics(fake: FakeOrkestaPay, api: ApiClient) -> None:
     checkout = api.create_checkout()
     cid, oid = checkout["checkout_id"], checkout["order"]["order_id"]
@@ -42,6 +46,7 @@ def test_drivers_follow_the_hosted_page_semantics(fake: FakeOrkestaPay, api: Api
         fake.decline(cid)
 
 
+@rich
 def test_cancel_driver_and_pending_driver(fake: FakeOrkestaPay, api: ApiClient) -> None:
     canceled = api.create_checkout()
     pending = api.create_checkout()
@@ -66,6 +71,7 @@ def test_settle_only_pending_payments(fake: FakeOrkestaPay, api: ApiClient) -> N
         fake.settle("pay_00000000000000000000000000000000")
 
 
+@rich
 def test_order_lazily_expires_on_read(make_fake: Any) -> None:
     clock = FakeClock()
     fake = make_fake(clock=clock, checkout_lifetime=120)
@@ -95,6 +101,7 @@ def test_paid_order_does_not_expire(make_fake: Any) -> None:
     assert fake.get_order(checkout["order"]["order_id"])["status"] == "COMPLETED"
 
 
+@rich
 def test_expire_checkout_now(fake: FakeOrkestaPay, api: ApiClient) -> None:
     checkout = api.create_checkout()
 
@@ -143,6 +150,7 @@ def test_state_machine(fake: FakeOrkestaPay, api: ApiClient, start: str, target:
             fake.state.transition(order, target)
 
 
+@rich
 def test_order_payments_page_and_payment_lookup(fake: FakeOrkestaPay, api: ApiClient) -> None:
     checkout = api.create_checkout()
     oid = checkout["order"]["order_id"]
@@ -205,6 +213,6 @@ def test_tamper_order_changes_what_the_api_reports(fake: FakeOrkestaPay, api: Ap
     assert order["status"] == "COMPLETED"
     payment = api.get(f"/v1/payments/{_param(url, 'payment_id')}").json()
     assert payment["merchant_order_id"] == "someone-else"
-    assert payment["amount"]["captured"] == 990
+    assert payment["amount"]["authorized"] == 990
     with pytest.raises(ValueError, match="payments"):
         fake.tamper_order(oid, payments=[])

@@ -13,6 +13,9 @@ from django_orkestapay.testing.records import FakeGatewayError, RefundError
 
 from .helpers import ApiClient, FakeClock, WebhookReceiver, seed_body, session
 
+#: The rich profile's refund answers and statuses (``test_evidence_profile`` has the evidence profile's).
+pytestmark = pytest.mark.orkestapay_profile("rich")
+
 
 def _paid(fake: FakeOrkestaPay, api: ApiClient, **order: Any) -> tuple[str, str]:
     checkout = api.create_checkout(seed_body(**order))

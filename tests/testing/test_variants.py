@@ -13,13 +13,17 @@ import pytest
 
 from django_orkestapay.testing import FakeOrkestaPay
 
-from .helpers import ApiClient, FakeClock, seed_body, session
+from .helpers import ApiClient, FakeClock, page_url, seed_body, session
+
+#: The rich profile's defaults and error bodies (``test_evidence_profile`` has the evidence profile's).
+rich = pytest.mark.orkestapay_profile("rich")
 
 
 def query(url: str) -> list[tuple[str, str]]:
     return parse_qsl(urlsplit(url).query)
 
 
+@rich
 def test_return_parameters_by_default(fake: FakeOrkestaPay, api: ApiClient) -> None:
     paid, canceled = api.create_checkout(), api.create_checkout()
 
@@ -62,12 +66,13 @@ def test_the_hosted_page_redirects_with_the_configured_parameters(fake: FakeOrke
     fake.return_params_completed = ("paymentId",)
     checkout = api.create_checkout()
 
-    response = session().post(f"{checkout['checkout_redirect_url']}/pay", allow_redirects=False, timeout=5)
+    response = session().post(f"{page_url(checkout)}/pay", allow_redirects=False, timeout=5)
 
     assert response.status_code == 303
     assert [name for name, _ in query(response.headers["Location"])] == ["orkesta", "ref", "paymentId"]
 
 
+@rich
 def test_accepted_locales(fake: FakeOrkestaPay, api: ApiClient) -> None:
     fake.accepted_locales = ("ES_LATAM",)
 
@@ -81,6 +86,7 @@ def test_accepted_locales(fake: FakeOrkestaPay, api: ApiClient) -> None:
     assert ApiClient(fake).post("/v1/checkouts", {**seed_body(), "locale": "EN_US"}).status_code == 200
 
 
+@rich
 def test_duplicate_merchant_order_ids(fake: FakeOrkestaPay, api: ApiClient) -> None:
     assert api.post("/v1/checkouts", seed_body()).status_code == 200
     assert api.post("/v1/checkouts", seed_body()).status_code == 200  # accepted by default
@@ -95,6 +101,7 @@ def test_duplicate_merchant_order_ids(fake: FakeOrkestaPay, api: ApiClient) -> N
     assert len(fake.orders) == 3
 
 
+@rich
 @pytest.mark.parametrize(
     ("style", "status", "body"),
     [
@@ -125,6 +132,10 @@ def test_refused_token_answers(fake: FakeOrkestaPay, style: str, status: int, bo
         ("full", lambda view, made: view == made),
         ("without_order", lambda view, made: "order" not in view and view["order_id"] == made["order"]["order_id"]),
         ("without_redirect_url", lambda view, made: "checkout_redirect_url" not in view and "order" in view),
+        (
+            "redirect_only",
+            lambda view, made: view == {k: made[k] for k in ("checkout_id", "checkout_redirect_url")},
+        ),
     ],
 )
 def test_checkout_read_shapes(
@@ -146,6 +157,7 @@ def test_checkout_reads_unsupported(fake: FakeOrkestaPay, api: ApiClient) -> Non
     assert api.get(f"/v1/checkouts/{made['checkout_id']}").status_code == 405
 
 
+@rich
 def test_product_id_fields(fake: FakeOrkestaPay, api: ApiClient) -> None:
     products = [{"product_id": "7197", "name": "TV", "quantity": 1, "unit_price": 1000}]
     fake.product_id_fields = ("id",)
@@ -177,6 +189,7 @@ def test_token_claims_lifetime(make_fake: Callable[..., FakeOrkestaPay]) -> None
 
 def test_settings_control_routes(fake: FakeOrkestaPay) -> None:
     http = session()
+    read_shape = fake.checkout_read_shape
 
     changed = http.post(
         f"{fake.base_url}/_fake/settings",
@@ -194,7 +207,7 @@ def test_settings_control_routes(fake: FakeOrkestaPay) -> None:
     assert listed["accepted_locales"] == ["ES_LATAM"]
     assert (unknown.status_code, invalid.status_code) == (400, 400)
     assert "no_such_switch" in unknown.json()["message"]
-    assert fake.checkout_read_shape == "full"
+    assert fake.checkout_read_shape == read_shape
     fake.reset()
     assert fake.accepted_locales is None
     assert fake.checkout_lifetime == 3600

@@ -29,7 +29,8 @@ class Command(BaseCommand):
         addrport = options["addrport"]
         fake = None
         if settings.USE_FAKE_GATEWAY:
-            fake = FakeOrkestaPay(host="127.0.0.1", port=settings.FAKE_GATEWAY_PORT)
+            # The rich profile: the demo shows every state the fake can (CANCELED, EXPIRED, REFUNDED...).
+            fake = FakeOrkestaPay(host="127.0.0.1", port=settings.FAKE_GATEWAY_PORT, profile="rich")
             try:
                 fake.start()
             except OSError as exc:

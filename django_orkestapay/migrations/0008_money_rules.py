@@ -15,7 +15,7 @@ def mark_old_refunds_announced(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orkestapay', '0005_rejected_webhook_counts'),
+        ('orkestapay', '0007_payment_links'),
     ]
 
     operations = [
