@@ -34,8 +34,13 @@ class PaymentDescription:
     ``customer``: ``first_name``, ``last_name``, ``email`` (and optional ``merchant_customer_id``).
     ``success_url`` / ``cancel_url``: paths on this site where the buyer lands after paying or canceling (the
     order's public id is appended as ``?order=<uuid>``); empty means the ``SUCCESS_URL`` / ``CANCEL_URL`` settings.
-    ``merchant_order_id``: the shop's reference; when an earlier order of the same object used it, ``-2``, ``-3``...
-    is appended.
+    ``merchant_order_id``: the shop's reference; when an earlier order (or attempt) used it, ``-2``, ``-3``... is
+    appended (see :func:`django_orkestapay.services.order_for`).
+    ``paid_once``: ``True`` (the default, the safe choice) when the object is one purchase, paid once: a cart, a
+    booking, an invoice; a second order paying the same contents of it is a payment twice (``paid_twice``,
+    ``order_paid_twice``). ``False`` for an object many buyers buy again and again, a catalogue item: each order is
+    a purchase of its own, never a duplicate, and the object itself is never "paid" (``paid_order_for`` is
+    ``None``). Better still, link orders to a purchase row of your own (a cart, an order of your shop).
     """
 
     items: Sequence[Mapping[str, Any]]
@@ -49,6 +54,7 @@ class PaymentDescription:
     locale: str = ""
     success_url: str = ""
     cancel_url: str = ""
+    paid_once: bool = True
 
 
 @runtime_checkable

@@ -202,7 +202,8 @@ SETTINGS_HELP: dict[str, str] = {
     ),
     "CHECKOUT_REUSE_MARGIN": (
         "An open checkout is offered again (a second press of the button) while it has at least this many seconds "
-        "left; after that the button makes a new one."
+        "left; after that the button reads it from OrkestaPay (the buyer may have just paid it) and, unless it is "
+        "paid or a payment on it is in progress, makes a new one."
     ),
     "CHECKOUT_HOSTS": (
         "The hosts a ``checkout_redirect_url`` may send the buyer to (a leading dot matches any subdomain). "

@@ -10,7 +10,8 @@ with ``sender=Order`` (the model class) and these keyword arguments:
 
 ``order_status_changed`` also gets ``old_status``, ``new_status`` and ``needs_review``; ``checkout_created`` gets
 ``checkout``; ``stale_order_paid`` gets ``current_fingerprint``; ``order_paid_twice`` gets ``payments``;
-``payment_link_created`` gets ``link`` and ``url``.
+``order_refunded`` gets ``refund``, ``amount``, ``refunded`` and ``left``; ``order_needs_review`` gets ``code`` and
+``reason``; ``payment_link_created`` gets ``link`` and ``url``.
 """
 
 from django.dispatch import Signal
@@ -20,7 +21,9 @@ from django.dispatch import Signal
 #: a shop object (a cart), this is sent only when the object's current description still has the order's content
 #: fingerprint (otherwise :data:`stale_order_paid` is sent instead) and no other order of the object already paid
 #: the same contents (otherwise :data:`order_paid_twice`). Not sent for an order paid and refunded in full before
-#: the app heard of either: nothing is left to ship for. Ship on this signal.
+#: the app heard of either: nothing is left to ship for. Sent again when an order refunded in full receives money
+#: that covers its total again (the ledger pays it again; the order is flagged ``ledger_override``): ship on it
+#: again. Ship on this signal.
 order_paid = Signal()
 #: Money arrived for an order whose shop object changed since (a cart that gained an item in another tab), or can
 #: no longer be described (deleted, adapter error). The order is paid, flagged for review (``stale_contents``) and
@@ -36,6 +39,17 @@ stale_order_paid = Signal()
 #: completed :class:`~django_orkestapay.models.Payment` rows involved (of both orders), oldest first. Decide: refund
 #: one (``refund_payment``), or keep both.
 order_paid_twice = Signal()
+#: A refund of the order succeeded: one made here (the admin, ``refund_order``) or one made in OrkestaPay's portal
+#: and mirrored. Sent once per refund, when it succeeds (never for a refund that failed or is still pending).
+#: ``refund``: the :class:`~django_orkestapay.models.Refund`; ``amount``: what it refunded; ``refunded``: what is
+#: refunded of the order in total; ``left``: what the shop still holds of the order's money (received minus
+#: refunded; ``0`` once everything received was refunded). Amounts are ``Decimal`` in the order's currency.
+order_refunded = Signal()
+#: A person should look at the order: a new review reason was recorded (``code``, a
+#: :class:`~django_orkestapay.models.ReviewCode`; ``reason``, one line), the same that the admin lists. Sent once per
+#: reason; ``ledger_override`` says the ledger moved the order where the state machine does not go (money after a
+#: full refund, money that no longer counts).
+order_needs_review = Signal()
 #: The buyer canceled, or OrkestaPay reported the order canceled, and no other attempt is open, pending or paid.
 order_canceled = Signal()
 #: OrkestaPay reported the payment failed or was rejected, and no other attempt is open, pending or paid.

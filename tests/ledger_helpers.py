@@ -25,6 +25,8 @@ SIGNALS = {
         "order_expired",
         "order_status_changed",
         "checkout_created",
+        "order_refunded",
+        "order_needs_review",
     )
 }
 

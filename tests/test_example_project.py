@@ -68,6 +68,25 @@ def test_buyer_pays_and_lands_on_the_success_page(example_shop: ExampleShop) -> 
     assert ("SUCCESSFUL",) in processed_by_worker
 
 
+def test_two_buyers_of_the_same_product_are_two_purchases_never_paid_twice(example_shop: ExampleShop) -> None:
+    """The example shop paid for ``shop_object=product``: a second buyer of the same product and quantity was
+    flagged ``paid_twice`` (and got ``order_paid_twice`` instead of ``order_paid``), so a shop copied from it would
+    not ship to repeat buyers. Each order now pays for the buyer's own purchase row."""
+    orders = []
+    for _ in range(2):
+        session = requests.Session()
+        order_id, checkout_url = buy(example_shop, session)
+        assert session.post(f"{checkout_url}/pay", timeout=10).status_code == 200
+        orders.append(order_id.replace("-", ""))
+    rows = example_shop.query(
+        "select o.status, o.needs_review, o.object_id, t.model from orkestapay_order o"
+        " join django_content_type t on t.id = o.content_type_id where o.id in (?, ?)",
+        *orders,
+    )
+    assert sorted((status, review, model) for status, review, _, model in rows) == [("paid", 0, "purchase")] * 2
+    assert len({object_id for _, _, object_id, _ in rows}) == 2  # two purchases
+
+
 def test_buyer_cancels_and_lands_on_the_cancel_page(example_shop: ExampleShop) -> None:
     session = requests.Session()
     order_id, checkout_url = buy(example_shop, session)

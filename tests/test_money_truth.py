@@ -121,7 +121,7 @@ def test_a_payment_for_a_deleted_cart_is_recorded_flagged_and_not_announced_as_p
         come_back(client, fake_orkestapay.pay(checkout.orkestapay_checkout_id))
     order.refresh_from_db()
     assert (order.status, order.review_code) == (OrderStatus.PAID, ReviewCode.STALE_CONTENTS)
-    assert log.names() == ["order_status_changed", "stale_order_paid"]
+    assert log.names() == ["order_needs_review", "order_status_changed", "stale_order_paid"]
     assert log.of("stale_order_paid")[0]["current_fingerprint"] is None
 
 
@@ -179,7 +179,7 @@ def test_two_attempts_both_paid_are_two_payments_and_paid_twice_once(client, ork
     assert order.orkestapay_payment_id == payments[0].orkestapay_payment_id  # the first, never overwritten
     assert (order.needs_review, order.review_code) == (True, ReviewCode.PAID_TWICE)
     assert order.review_reason.startswith(f"paid twice: {payments[0].orkestapay_payment_id} 990.00 MXN, ")
-    assert log.names(order) == ["order_status_changed", "order_paid", "order_paid_twice"]
+    assert log.names(order) == ["order_status_changed", "order_paid", "order_needs_review", "order_paid_twice"]
     [twice] = log.of("order_paid_twice")
     assert [p.orkestapay_payment_id for p in twice["payments"]] == [p.orkestapay_payment_id for p in payments]
 

@@ -58,14 +58,17 @@ def test_pay_again_after_the_open_checkout_expired_query_count(client, orkestapa
     queries, location = count_queries(lambda: pay(client, order))
 
     # (SQLite: the order's write lock, an UPDATE that changes nothing, see services.locking), the order read and
-    # locked, the order's checkouts (with whether a payment on each is in progress), checkout insert, order ids (the
-    # order is already pending, so there is no status transition to save them). The old checkout is not expired
-    # here (only the expiry sweep closes it, after reading it from OrkestaPay: a bank transfer may have started on
-    # it).
-    assert queries == 4 + sqlite_write_locks()
+    # locked, the order's checkouts (with whether a payment on each is in progress). The old checkout is open but
+    # past its time: the buyer may have paid it a moment ago, so it is read from OrkestaPay before it is replaced,
+    # and the read applied (SQLite's write lock again, the order, its checkouts, its payments, the order's fields
+    # saved). Then the checkouts again, whether the new attempt's reference names anything yet, the checkout
+    # insert, the order's ids (already pending: no transition). The old checkout is not expired here (only the
+    # expiry sweep closes it).
+    assert queries == 10 + 2 * sqlite_write_locks()
+    assert fake_orkestapay.count_requests("GET", f"/v1/orders/{first.orkestapay_order_id}") == 1
     second = Checkout.objects.exclude(pk=first.pk).get(order=order)
     assert location == second.redirect_url
-    assert second.merchant_reference == f"{order.merchant_order_id}-2"
+    assert second.merchant_reference == f"{order.merchant_order_id}-A2"
     assert Checkout.objects.get(pk=first.pk).status == CheckoutStatus.OPEN
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING

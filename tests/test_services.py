@@ -192,7 +192,7 @@ def test_failed_checkout_is_recorded_and_can_be_retried(orkestapay_settings, fak
     # the failed attempt may have left a checkout at OrkestaPay under the first reference: the retry uses a new one
     assert (failed.merchant_reference, retried.merchant_reference) == (
         order.merchant_order_id,
-        f"{order.merchant_order_id}-2",
+        f"{order.merchant_order_id}-A2",
     )
 
 
@@ -329,7 +329,7 @@ def test_cancel_return_cancels_an_open_order(orkestapay_settings, settings, fake
     # and the buyer can try again with a new checkout
     again = services.start_checkout(order, build_absolute_uri=absolute)
     assert again.pk != checkout.pk
-    assert again.merchant_reference == f"{order.merchant_order_id}-2"
+    assert again.merchant_reference == f"{order.merchant_order_id}-A2"
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
 

@@ -156,7 +156,7 @@ def test_the_quickstart_tests_pass(tmp_path: Path, fake_orkestapay: FakeOrkestaP
     project = build(tmp_path / "tested", gateway_url=fake_orkestapay.base_url)
     result = project.run_tests()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout
+    assert "2 passed" in result.stdout
 
 
 def test_the_testing_pages_tests_pass_in_a_shop_with_the_background_pages_worker(

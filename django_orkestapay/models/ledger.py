@@ -136,6 +136,12 @@ class Refund(models.Model):
     )
     error = models.TextField(_("error"), blank=True)
     raw_response = models.JSONField(_("raw response"), null=True, blank=True)
+    announced_at = models.DateTimeField(
+        _("announced"),
+        null=True,
+        blank=True,
+        help_text=_("When order_refunded was sent for this refund (once it succeeded); empty until then."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -63,6 +63,9 @@ class ReviewCode(models.TextChoices):
     STALE_CONTENTS = "stale_contents", _("Paid for contents that changed")
     MALFORMED_ANSWER = "malformed_answer", _("OrkestaPay's answer could not be used")
     REFUND_UNKNOWN = "refund_unknown", _("Refund outcome to check")
+    # The ledger required a move the state machine does not make (money after a full refund, money that no
+    # longer counts): the ledger won, and a person looks at why.
+    LEDGER_OVERRIDE = "ledger_override", _("Status set by the ledger against the usual flow")
 
 
 def content_fingerprint(
@@ -192,6 +195,14 @@ class Order(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     object_id = models.CharField(max_length=64, blank=True)
     shop_object = GenericForeignKey("content_type", "object_id")
+    paid_once = models.BooleanField(
+        _("its shop object is paid once"),
+        default=True,
+        help_text=_(
+            "The linked object is one purchase (a cart, a booking, an invoice): another order paying the same "
+            "contents of it is a payment twice. Off for an object bought again and again (a catalogue item)."
+        ),
+    )
     _frozen_snapshot: dict[str, Any]
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)

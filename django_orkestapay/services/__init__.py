@@ -10,14 +10,14 @@ redirects), ``checkout_body`` (the request body, taxes folded into the prices), 
 checkout may be offered), ``buyer_state`` (where an order stands for its buyer) with ``instructions`` (a transfer's
 or cash payment's details), ``transitions`` (the state machine, the review flag, robust signals on commit),
 ``derive`` (an order's status from its ledger, pure), ``ledger`` (the Payment rows, refunds mirrored and settled),
-``apply`` (what the API reports, applied under the order's lock), ``sync`` (reading attempts: returns,
-reconciliation, expiry), ``webhooks`` (receive, store, reject, parse, process), ``reprocessing`` (one stored event
-by id, the reprocess sweep), ``refunds`` (with ``refund_sending``, the call and its outcomes, and
-``refund_intents``, exactly once per confirmation page, and ``refund_availability``, whether the portal has refunds
-turned on), ``review`` (an operator's review of a flagged order, never over a newer flag), ``payment_links`` (links
-to an order's pay page: create, revoke, resolve, pay), ``batch`` (bulk actions and their summary) and ``api_client``
-(the client for the current settings). They import each other one way only (the architecture test keeps it so); none
-of them imports this face.
+``apply`` (what the API reports, applied under the order's lock), ``status`` (the derived status applied: forced
+moves, announcements), ``sync`` (reading attempts: returns, reconciliation, expiry), ``webhooks`` (receive, store,
+reject, parse, process), ``reprocessing`` (one stored event by id, the reprocess sweep), ``refunds`` (with
+``refund_sending``, the call and its outcomes, and ``refund_intents``, exactly once per confirmation page, and
+``refund_availability``, whether the portal has refunds turned on), ``review`` (an operator's review of a flagged
+order, never over a newer flag), ``payment_links`` (links to an order's pay page: create, revoke, resolve, pay),
+``batch`` (bulk actions and their summary) and ``api_client`` (the client for the current settings). They import
+each other one way only (the architecture test keeps it so); none of them imports this face.
 """
 
 from .api_client import forget_access_token, get_client

@@ -17,23 +17,19 @@ from django.utils import timezone
 
 from .. import signals
 from ..client import RemotePayment
-from ..exceptions import InvalidTransitionError
 from ..models import (
-    PAID_STATUSES,
     Checkout,
     Order,
-    OrderStatus,
     Payment,
     PaymentStatus,
     Refund,
-    ReviewCode,
 )
 from .attempts import AttemptRead, apply_attempt_read, flag_unusable, reported_payments
-from .derive import Derived, derive_status
+from .derive import derive_status
 from .ledger import load_payments, mirror_external_refunds, record_payment, settle_refunds
 from .locking import lock_order
-from .orders import paid_contents_changed, paid_twin
-from .transitions import flag_review, send_on_commit, transition_order
+from .status import announce_refunds, apply_status
+from .transitions import flag_review, send_on_commit
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -155,75 +151,20 @@ def _finish(
     """Derive the order's status from its ledger and apply it: reviews, the first payment's id, the transition
     and the signals (``stale_order_paid`` instead of ``order_paid`` for changed contents; ``order_paid_twice`` when
     the completed payments counted go from fewer than two to two or more in this apply: ``completed_before`` holds
-    the ids completed before it, ``None`` when it changed no payment). Saves the order. Returns whether the status
-    changed."""
+    the ids completed before it, ``None`` when it changed no payment; ``order_refunded`` for each refund that
+    succeeded since the last apply). Saves the order. Returns whether the status changed."""
     derived = derive_status(order, payments, refunds, checkouts, now=timezone.now())
     for review in derived.reviews:
         flag_review(order, review.code, review.reason)
     counted_ids = [p.orkestapay_payment_id for p in derived.counted]
     if counted_ids and order.orkestapay_payment_id not in counted_ids:  # unset, or a payment that does not count
         order.orkestapay_payment_id = counted_ids[0]
-    changed = _transition(order, derived)
+    changed = apply_status(order, derived)
     if not changed:
         order.save(update_fields=_ORDER_FIELDS)
     if completed_before is not None and len(derived.counted) > 1:
         counted_before = [p for p in derived.counted if p.pk in completed_before]
         if len(counted_before) < 2:
             send_on_commit(signals.order_paid_twice, order, payments=derived.counted)
+    announce_refunds(order, derived, refunds)
     return changed
-
-
-def _transition(order: Order, derived: Derived) -> bool:
-    reason = f"{derived.received} of {order.total_amount} {order.currency} received, {derived.refunded} refunded"
-    steps = [derived.status]
-    refunded_family = (OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
-    if derived.status in refunded_family and order.status not in PAID_STATUSES:
-        steps = [OrderStatus.PAID, derived.status]  # paid, then (partly) refunded, before we heard of either
-    changed = False
-    for step in steps:
-        stale, fingerprint, twin = False, None, None
-        # Fully refunded before we heard of it: nothing is left to ship for, so no order_paid (nor its variants).
-        announce = step == OrderStatus.PAID and order.status not in PAID_STATUSES
-        announce = announce and derived.status != OrderStatus.REFUNDED
-        if announce:
-            stale, fingerprint = paid_contents_changed(order)
-            if stale:
-                flag_review(order, ReviewCode.STALE_CONTENTS, _stale_reason(order, fingerprint))
-                order.stale_payment = True
-            twin = None if stale else paid_twin(order)
-            if twin is not None:
-                _flag_paid_twice(order, twin)
-        try:
-            moved = transition_order(order, step, reason=reason, paid_signal=announce and not stale and twin is None)
-        except InvalidTransitionError as exc:
-            logger.warning("Ignored a status the ledger gives: %s (%s)", exc, reason)
-            break
-        changed = changed or moved
-        if moved and stale:
-            send_on_commit(signals.stale_order_paid, order, current_fingerprint=fingerprint)
-        if moved and twin is not None:
-            both = Payment.objects.filter(order__in=[order.pk, twin.pk], status=PaymentStatus.COMPLETED)
-            send_on_commit(signals.order_paid_twice, order, payments=list(both.order_by("completed_at", "created_at")))
-    return changed
-
-
-def _flag_paid_twice(order: Order, twin: Order) -> None:
-    """``order`` is being paid while ``twin`` (another order of the same shop object, same contents) already is:
-    the object was paid twice. Both are flagged ``paid_twice`` (``order`` in memory, ``twin`` saved)."""
-    reason = (
-        f"paid twice: orders {twin.merchant_order_id} and {order.merchant_order_id} both pay the same contents of "
-        "the same shop object"
-    )
-    flag_review(order, ReviewCode.PAID_TWICE, reason)
-    twin = Order.objects.select_for_update().get(pk=twin.pk)
-    if flag_review(twin, ReviewCode.PAID_TWICE, reason):
-        twin.save(update_fields=["needs_review", "review_code", "review_reason", "updated_at"])
-
-
-def _stale_reason(order: Order, fingerprint: str | None) -> str:
-    if fingerprint is None:
-        return "paid, but its shop object can no longer be described (deleted, or its description fails)"
-    return (
-        f"paid for contents that changed: the order's fingerprint {order.content_fingerprint[:12]}, "
-        f"the shop object's now {fingerprint[:12]}"
-    )

@@ -84,6 +84,25 @@ def map_payment_status(remote_status: str) -> str:
     return PAYMENT_STATUS_MAP.get(remote_status.strip().upper(), PaymentStatus.PENDING)
 
 
+#: OrkestaPay statuses a completed payment may still be reported with while the API catches up: not a reversal.
+_LAGGING_STATUSES = frozenset(
+    {"PENDING", "PROCESSING", "PROCESSING_PAYMENT", "PAYMENT_ACTION_REQUIRED", "CREATED", "AUTHORIZED"}
+)
+
+
+def reverses_payment(remote_status: str) -> bool:
+    """Whether a completed payment reported with ``remote_status`` says the money is not there (voided, canceled,
+    failed, charged back, or a status never seen), rather than an answer that lags behind."""
+    status = remote_status.strip().upper()
+    return bool(status) and map_payment_status(status) != PaymentStatus.COMPLETED and status not in _LAGGING_STATUSES
+
+
+def is_reversed(payment: Payment) -> bool:
+    """Whether OrkestaPay now reports ``payment``, completed in the ledger, reversed (charged back, voided): the
+    ledger keeps it completed (the money did arrive) and the order is flagged, but nothing of it can be refunded."""
+    return payment.status == PaymentStatus.COMPLETED and reverses_payment(payment.remote_status)
+
+
 def is_disputed(checkout: Checkout) -> bool:
     """Whether ``checkout``'s OrkestaPay order was found to disagree with our order."""
     return checkout.disputed and checkout.status != CheckoutStatus.FAILED

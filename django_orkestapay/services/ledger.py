@@ -30,7 +30,7 @@ from ..models import (
     ReviewCode,
 )
 from .api_client import _jsonable
-from .derive import CENT, PAYMENT_STATUS_RANK, map_payment_status
+from .derive import CENT, PAYMENT_STATUS_RANK, map_payment_status, reverses_payment
 from .transitions import flag_review
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
@@ -106,30 +106,18 @@ def record_payment(
         known[payment_id] = row
         logger.info("Order %s: payment %s recorded (%s)", order.merchant_order_id, payment_id, row.status)
         return row
-    if row.status == PaymentStatus.COMPLETED and row.origin == PaymentOrigin.API and _reverses(remote.status):
+    if row.status == PaymentStatus.COMPLETED and row.origin == PaymentOrigin.API and reverses_payment(remote.status):
         flag_review(
             order,
             ReviewCode.MALFORMED_ANSWER,
             f"OrkestaPay now reports completed payment {payment_id} as {remote.status[:40]}; the ledger keeps it "
-            "completed (the money was received): check it in OrkestaPay's portal",
+            "completed (the money was received) and refunds none of it while OrkestaPay says so: check it in "
+            "OrkestaPay's portal",
         )
     changed = _merge(row, remote, checkout, origin=origin, hold=hold)
     if changed:
         row.save(update_fields=[*changed, "updated_at"])
     return row
-
-
-#: OrkestaPay statuses a completed payment may still be reported with while the API catches up: not a reversal.
-_LAGGING_STATUSES = frozenset(
-    {"PENDING", "PROCESSING", "PROCESSING_PAYMENT", "PAYMENT_ACTION_REQUIRED", "CREATED", "AUTHORIZED"}
-)
-
-
-def _reverses(remote_status: str) -> bool:
-    """Whether a completed payment reported with ``remote_status`` says the money is not there (voided, canceled,
-    failed, charged back, or a status never seen), rather than an answer that lags behind."""
-    status = remote_status.strip().upper()
-    return map_payment_status(status) != PaymentStatus.COMPLETED and status not in _LAGGING_STATUSES
 
 
 def _merge(
@@ -173,6 +161,8 @@ def _merge(
         if remote.amount is not None and (row._state.adding or Decimal(row.amount) != remote.amount):
             updates["amount"] = remote.amount.quantize(CENT)
     else:  # an older or odd answer (a late webhook, a glitch): the ledger keeps what it knows
+        if reverses_payment(remote.status) and remote.status[:40] != row.remote_status:
+            updates["remote_status"] = remote.status[:40]  # kept completed, but nothing of it is refundable now
         logger.warning(
             "Payment %s: ignored OrkestaPay's %s, it is %s", row.orkestapay_payment_id, remote.status[:40], row.status
         )

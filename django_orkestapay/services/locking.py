@@ -14,9 +14,10 @@ A database that stays busy past its timeout raises ``django.db.OperationalError`
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import connections, router
-from django.db.models import F
+from django.db.models import F, Model
 
 from ..models import Order
 
@@ -47,3 +48,11 @@ def take_database_write_lock() -> None:
 
 def _without_row_locks() -> bool:
     return not connections[router.db_for_write(Order)].features.has_select_for_update
+
+
+def lock_shop_object(model: type[Model] | None, pk: Any) -> None:
+    """Lock a shop object's row (``SELECT ... FOR UPDATE``) for the rest of the transaction; nothing when its model
+    is gone (``None``). On SQLite the transaction's first write already holds the database's write lock
+    (:func:`lock_order`, :func:`take_database_write_lock`). Taken after an order's lock, never before one."""
+    if model is not None:
+        model._default_manager.select_for_update().filter(pk=pk).exists()

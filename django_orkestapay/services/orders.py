@@ -13,10 +13,11 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import Q
 
 from .. import adapters, conf
 from ..models import PAYABLE_STATUSES, Order, OrderStatus
-from .locking import take_database_write_lock
+from .locking import lock_shop_object, take_database_write_lock
 from .money import check_fits, validate_amount, validate_quantity
 from .text import validate_text
 
@@ -100,6 +101,7 @@ def create_order(
     shop_object: models.Model | None = None,
     success_url: str = "",
     cancel_url: str = "",
+    paid_once: bool = True,
     save: bool = True,
 ) -> Order:
     """Create an :class:`Order` from shop data, validating every amount.
@@ -110,6 +112,8 @@ def create_order(
     ``customer``: ``first_name``, ``last_name``, ``email`` and optional ``merchant_customer_id``.
     ``total_amount``, when given, must equal subtotal - discounts + shipping + taxes.
     ``success_url`` / ``cancel_url``: where this order's buyer lands after the return (paths on this site).
+    ``paid_once``: whether ``shop_object`` is one purchase (a cart, a booking: the default), so that another order
+    paying the same contents of it is a payment twice; ``False`` for an object bought again and again (a product).
     """
     normalized = _normalize_items(items)
     subtotal = sum((Decimal(i["unit_price"]) * i["quantity"] for i in normalized), start=Decimal("0")).quantize(CENT)
@@ -145,6 +149,7 @@ def create_order(
         locale=locale,
         success_url=success_url,
         cancel_url=cancel_url,
+        paid_once=paid_once,
     )
     expected_total = compute_total(order)
     order.total_amount = expected_total if total_amount is None else _money(total_amount, "total_amount")
@@ -179,15 +184,19 @@ def paid_order_for(shop_object: models.Model) -> Order | None:
     the content fingerprint of the object's current description. Money paid for contents that changed since does
     not count, not even once the object is changed back (that order is flagged ``stale_contents``, marked
     ``stale_payment`` and announced by ``stale_order_paid``: it is for a person). An object that
-    nothing describes (only linked to its orders) has no contents to compare: its newest paid order counts."""
+    nothing describes (only linked to its orders) has no contents to compare: its newest paid order counts. An
+    object bought again and again (``paid_once=False``: a catalogue item) is never paid: ``None``."""
     if not _describable(shop_object):
         return _paid_order(linked_orders(shop_object), None)
-    fingerprint = current_fingerprint(shop_object)
-    return None if fingerprint is None else _paid_order(linked_orders(shop_object), fingerprint)
+    try:
+        candidate = _describe(shop_object)[1]
+    except ValidationError:
+        return None
+    return _paid_order(linked_orders(shop_object), candidate.content_fingerprint) if candidate.paid_once else None
 
 
 def _paid_order(linked: models.QuerySet[Order], fingerprint: str | None) -> Order | None:
-    paid = linked.filter(status__in=CURRENTLY_PAID, stale_payment=False)
+    paid = linked.filter(status__in=CURRENTLY_PAID, stale_payment=False, paid_once=True)
     if fingerprint is not None:
         paid = paid.filter(content_fingerprint=fingerprint)
     return paid.order_by("-created_at").first()
@@ -196,9 +205,14 @@ def _paid_order(linked: models.QuerySet[Order], fingerprint: str | None) -> Orde
 def paid_twin(order: Order) -> Order | None:
     """Another order of ``order``'s shop object with the same contents (fingerprint) that is already paid (paid or
     partially refunded) and was not paid for stale contents: when ``order`` is paid too, the object is paid twice.
-    ``None`` for an order linked to nothing."""
-    if not order.content_type_id or not order.content_fingerprint:
+    ``None`` for an order linked to nothing, or to an object bought again and again (``paid_once=False``).
+
+    For a *locked* order, in its transaction: the shop object's row is locked first (:func:`.locking.lock_shop_object`),
+    so two orders of one object paid at the same moment are decided one after the other, each seeing the other's
+    committed payment (the lock order is always order, then its shop object)."""
+    if not order.paid_once or not order.content_type_id or not order.content_fingerprint:
         return None
+    lock_shop_object(ContentType.objects.get_for_id(order.content_type_id).model_class(), order.object_id)
     return (
         Order.objects.filter(
             content_type_id=order.content_type_id,
@@ -206,11 +220,35 @@ def paid_twin(order: Order) -> Order | None:
             content_fingerprint=order.content_fingerprint,
             status__in=CURRENTLY_PAID,
             stale_payment=False,
+            paid_once=True,
         )
         .exclude(pk=order.pk)
         .order_by("created_at")
         .first()
     )
+
+
+def reference_taken(reference: str, *, order: Order | None = None) -> bool:
+    """Whether ``reference`` already names an order (other than ``order``) or an attempt (one query): OrkestaPay is
+    never sent one merchant reference for two orders or two attempts."""
+    named = Q(merchant_order_id=reference) & ~Q(pk=order.pk) if order is not None else Q(merchant_order_id=reference)
+    return Order.objects.filter(named | Q(checkouts__merchant_reference=reference)).exists()
+
+
+#: ``Order.merchant_order_id``'s length.
+_REFERENCE_LENGTH = 64
+
+
+def next_order_reference(base: str, number: int) -> str:
+    """The reference of a shop object's next order: ``base`` itself, else ``base-<number>``, ``base-<number+1>``...
+    (``base`` cut to fit the column), the first that names no order and no attempt yet."""
+    candidate = base[:_REFERENCE_LENGTH]
+    number = max(number, 2)
+    while reference_taken(candidate):
+        suffix = f"-{number}"
+        candidate = base[: _REFERENCE_LENGTH - len(suffix)] + suffix
+        number += 1
+    return candidate
 
 
 def _describable(shop_object: models.Model) -> bool:
@@ -222,27 +260,25 @@ def order_for(shop_object: models.Model) -> Order:
     """The order that pays for ``shop_object`` as it is now: a paid one for its current contents (see
     :func:`paid_order_for`), an unpaid one with the same contents and customer, or a new one.
 
+    An object bought again and again (``paid_once=False``) never returns a paid order: each buyer's is their own.
     The shop object's row is locked meanwhile, so two concurrent clicks make one order. When the object changed
     (say, a cart gained an item), a new order is created; the old one keeps its checkouts, so a payment that still
     arrives on it is recorded, never lost (and flagged, never taken for the new contents).
     """
     with transaction.atomic():
         take_database_write_lock()  # SQLite, where select_for_update does nothing (see services.locking)
-        type(shop_object)._default_manager.select_for_update().filter(pk=shop_object.pk).exists()
+        lock_shop_object(type(shop_object), shop_object.pk)
         description, candidate = _describe(shop_object)
         linked = linked_orders(shop_object)
-        paid = _paid_order(linked, candidate.content_fingerprint)
+        paid = _paid_order(linked, candidate.content_fingerprint) if candidate.paid_once else None
         if paid is not None:
             return paid
         payable = linked.filter(status__in=PAYABLE_STATUSES, content_fingerprint=candidate.content_fingerprint)
         for existing in payable.order_by("-created_at"):
             if _same_customer(existing, candidate):
                 return existing
-        reference = description.merchant_order_id
-        attempt = linked.count() + 1
-        while reference and Order.objects.filter(merchant_order_id=reference).exists():
-            reference = f"{description.merchant_order_id}-{attempt}"
-            attempt += 1
+        base = description.merchant_order_id
+        reference = next_order_reference(base, linked.count() + 1) if base else None
         return _order_from_description(description, shop_object, merchant_order_id=reference, save=True)
 
 
@@ -291,6 +327,7 @@ def _order_from_description(
         shop_object=shop_object,
         success_url=description.success_url,
         cancel_url=description.cancel_url,
+        paid_once=description.paid_once,
         save=save,
     )
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from ..exceptions import RefundAlreadySentError, RefundNotAllowedError
 from ..models import Order, Payment, PaymentOrigin, PaymentStatus, Refund, RefundOrigin, RefundStatus
 from .batch import BatchSummary, run_batch
+from .derive import is_reversed
 from .locking import lock_order
 from .money import validate_amount
 from .refund_availability import refuse_when_unavailable
@@ -46,7 +47,8 @@ def completed_payments(order: Order) -> list[Payment]:
 
 
 def _left_of(payments: list[Payment]) -> dict[Any, Decimal]:
-    """What is left to refund of each payment (one query): its amount minus what is taken, never negative."""
+    """What is left to refund of each payment (one query): its amount minus what is taken, never negative; nothing
+    of a payment OrkestaPay now reports reversed (charged back, voided: :func:`.derive.is_reversed`)."""
     taken = dict(
         Refund.objects.filter(payment__in=[payment.pk for payment in payments])
         .exclude(status=RefundStatus.FAILED)
@@ -55,7 +57,9 @@ def _left_of(payments: list[Payment]) -> dict[Any, Decimal]:
         .values_list("payment", "total")
     )
     return {
-        payment.pk: max(payment.amount - max(taken.get(payment.pk) or ZERO, payment.refunded_amount), ZERO)
+        payment.pk: ZERO
+        if is_reversed(payment)
+        else max(payment.amount - max(taken.get(payment.pk) or ZERO, payment.refunded_amount), ZERO)
         for payment in payments
     }
 

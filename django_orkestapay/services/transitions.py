@@ -14,21 +14,25 @@ from django.utils import timezone
 from .. import signals
 from ..exceptions import InvalidTransitionError
 from ..models import Order, OrderStatus
+from .orders import CURRENTLY_PAID
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
 logger = logging.getLogger("django_orkestapay.services")
 
-#: Allowed moves. Money received is a fact: a canceled, failed or expired order can still become PAID when the API
-#: says a payment completed. Nothing leaves the paid family except through refunds.
+#: Allowed moves: the usual flow. Without money, the attempts decide (the latest closed one), so an unpaid order
+#: moves between the unpaid statuses as they say (never back to CREATED: an attempt was registered). Money received
+#: is a fact: a canceled, failed or expired order can still become PAID when the API says a payment completed, and
+#: an order whose money (all of it, less than the total) was refunded before it was paid becomes REFUNDED without
+#: being PAID. Nothing leaves the paid family except through refunds. The ledger may require a move this table does
+#: not make (money after a full refund, money that no longer counts): :func:`transition_order` makes it with
+#: ``forced=True``, and the caller tells a person.
+_UNPAID = (OrderStatus.PENDING, OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.EXPIRED)
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    OrderStatus.CREATED: frozenset(
-        {OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.EXPIRED}
-    ),
-    OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.EXPIRED}),
-    OrderStatus.FAILED: frozenset({OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.CANCELED, OrderStatus.EXPIRED}),
-    OrderStatus.CANCELED: frozenset({OrderStatus.PENDING, OrderStatus.PAID}),
-    OrderStatus.EXPIRED: frozenset({OrderStatus.PENDING, OrderStatus.PAID}),
+    **{
+        status: frozenset({*_UNPAID, OrderStatus.PAID, OrderStatus.REFUNDED} - {status})
+        for status in (OrderStatus.CREATED, *_UNPAID)
+    },
     OrderStatus.PAID: frozenset({OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED}),
     OrderStatus.PARTIALLY_REFUNDED: frozenset({OrderStatus.REFUNDED}),
     OrderStatus.REFUNDED: frozenset(),
@@ -47,24 +51,29 @@ def can_transition(old: str, new: str) -> bool:
     return old == new or new in ALLOWED_TRANSITIONS.get(old, frozenset())
 
 
-def transition_order(order: Order, new_status: str, *, reason: str = "", paid_signal: bool = True) -> bool:
+def transition_order(
+    order: Order, new_status: str, *, reason: str = "", paid_signal: bool = True, forced: bool = False
+) -> bool:
     """Move a *locked* order to ``new_status`` and save it; send signals on commit.
 
     Must run inside ``transaction.atomic()`` on an order fetched with ``select_for_update()``. Returns ``False`` for
     a no-op (already there) and raises :class:`InvalidTransitionError` for a move the state machine refuses.
     ``paid_signal=False`` leaves ``order_paid`` out (money for stale contents: the caller sends ``stale_order_paid``).
+    ``forced=True`` makes a move the state machine refuses, because the ledger requires it: the caller flags the
+    order for a person (``ledger_override``).
     """
     old_status = order.status
     if old_status == new_status:
         return False
-    if not can_transition(old_status, new_status):
+    if not forced and not can_transition(old_status, new_status):
         raise InvalidTransitionError(f"Order {order.merchant_order_id}: {old_status} -> {new_status} is not allowed")
     order.status = new_status
     order.status_changed_at = timezone.now()
-    if new_status == OrderStatus.PAID and order.paid_at is None:
+    if new_status in CURRENTLY_PAID and old_status not in CURRENTLY_PAID:  # paid, or paid again after a full refund
         order.paid_at = order.status_changed_at
     order.save()
-    logger.info("Order %s: %s -> %s (%s)", order.merchant_order_id, old_status, new_status, reason or "no reason")
+    log = logger.warning if forced else logger.info
+    log("Order %s: %s -> %s (%s)", order.merchant_order_id, old_status, new_status, reason or "no reason")
     send_on_commit(
         signals.order_status_changed,
         order,
@@ -82,7 +91,8 @@ def flag_review(order: Order, code: str, reason: str) -> bool:
     """Flag ``order`` for review with ``reason`` (one line) unless that reason is already recorded.
 
     Never clears a flag; reasons accumulate one per line and ``review_code`` names the newest. Changes the order in
-    memory only (the caller saves it). Returns whether the reason is new.
+    memory only (the caller saves it, in the transaction). A new reason is announced by ``order_needs_review`` once
+    the transaction commits. Returns whether the reason is new.
     """
     reason = " ".join(reason.split())
     lines = order.review_reason.splitlines()
@@ -92,6 +102,7 @@ def flag_review(order: Order, code: str, reason: str) -> bool:
     order.review_code = code
     order.review_reason = "\n".join([*lines, reason])
     logger.error("Order %s flagged for review (%s): %s", order.merchant_order_id, code, reason)
+    send_on_commit(signals.order_needs_review, order, code=code, reason=reason)
     return True
 
 

@@ -1,5 +1,5 @@
-"""The example shop: a catalogue, a buy form that creates an order, the order page with the pay button, and the
-success and cancel pages the app sends the buyer to.
+"""The example shop: a catalogue, a buy form that records a purchase and creates its order, the order page with the
+pay button, and the success and cancel pages the app sends the buyer to.
 
 An order's pages open only in the browser session that placed it, as in a real shop: the order's id is in the URL
 (and in the app's ``?order=`` after a return), so it must not be enough to see the buyer's order. Anyone else gets
@@ -17,7 +17,7 @@ from django_orkestapay import services
 from django_orkestapay.models import Order
 
 from .forms import BuyerForm
-from .models import Product
+from .models import Product, Purchase
 
 #: The session key listing the ids of the orders this browser placed (newest last), and how many it keeps.
 SESSION_ORDERS = "shop_orders"
@@ -46,20 +46,27 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     form = BuyerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        purchase = Purchase.objects.create(
+            product=product,
+            quantity=data["quantity"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            email=data["email"],
+        )
         order = services.create_order(
             items=[
                 {
                     "product_id": product.slug,
                     "name": product.name,
-                    "quantity": data["quantity"],
+                    "quantity": purchase.quantity,
                     "unit_price": product.price,
                 }
             ],
-            customer={"first_name": data["first_name"], "last_name": data["last_name"], "email": data["email"]},
+            customer={"first_name": purchase.first_name, "last_name": purchase.last_name, "email": purchase.email},
             currency=product.currency,
-            discount_amount=product.discount * data["quantity"],
+            discount_amount=product.discount * purchase.quantity,
             shipping_amount=product.shipping,
-            shop_object=product,
+            shop_object=purchase,  # the buyer's purchase, paid once; never the product, which many buyers buy
         )
         _remember(request, order)
         return redirect("shop:order", order_id=order.pk)

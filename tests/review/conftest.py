@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.review.helpers import SECRET
+
 
 @pytest.fixture(autouse=True)
 def every_return_reads_orkestapay(request: pytest.FixtureRequest) -> Iterator[None]:
@@ -17,3 +19,9 @@ def every_return_reads_orkestapay(request: pytest.FixtureRequest) -> Iterator[No
     configured: dict[str, Any] = request.getfixturevalue("orkestapay_settings")
     configured["RETURN_SYNC_INTERVAL"] = 0
     yield
+
+
+@pytest.fixture
+def webhooks(settings: Any, orkestapay_settings: dict[str, Any]) -> None:
+    """Signed deliveries (``helpers.deliver``) are accepted."""
+    settings.ORKESTAPAY = {**orkestapay_settings, "WEBHOOK_SECRETS": [SECRET]}

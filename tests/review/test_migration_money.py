@@ -1,5 +1,5 @@
-"""Review of issue 11 (money truth), migrations 0003/0004 on realistic old data, then the new code against the fake
-gateway: the defects the review found, each now asserted fixed."""
+"""Review of issue 11 (money truth), migrations 0003/0004 (and 0008) on realistic old data, then the new code
+against the fake gateway: the defects the review found, each now asserted fixed."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from django_orkestapay import services
-from django_orkestapay.models import Order, PaymentStatus
+from django_orkestapay.models import Order, PaymentStatus, Refund
+from django_orkestapay.services.locking import lock_order
+from tests.conftest import make_paid_order
+from tests.ledger_helpers import signal_log
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -137,3 +140,20 @@ def test_upgrading_does_not_resend_old_refunds_whose_outcome_was_lost(
 
     refunded = Decimal(str(fake_orkestapay.get_payment(payment_id)["amount"].get("refunded", 0)))
     assert refunded == Decimal("300")
+
+
+def test_upgrading_announces_no_refund_that_succeeded_before(orkestapay_settings: Any, fake_orkestapay: Any) -> None:
+    """Migration 0008: refunds that succeeded before ``order_refunded`` existed are marked announced, so the first
+    apply after the upgrade does not announce them (a receiver would take back a shipment long settled)."""
+    paid = make_paid_order(fake_orkestapay)
+    refund = services.refund_order(paid, amount=Decimal("100"))
+    Refund.objects.filter(pk=refund.pk).update(announced_at=None)  # as 0005 left it
+    executor = MigrationExecutor(connection)
+    leaf = executor.loader.graph.leaf_nodes("orkestapay")
+    executor.migrate([("orkestapay", "0007_payment_links")])
+    MigrationExecutor(connection).migrate(leaf)
+
+    assert Refund.objects.get(pk=refund.pk).announced_at is not None
+    with signal_log() as log, transaction.atomic():
+        services.refresh_order_status(lock_order(paid.pk))
+    assert "order_refunded" not in log.names()

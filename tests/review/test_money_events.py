@@ -1,17 +1,15 @@
 """Money events that arrive twice, late, out of order, at once, or about an older attempt of the same order: the
-cells of the audit's matrix the rest of the suite left empty. Each runs on SQLite and on PostgreSQL (scripts/test);
+cells of the audit's matrix the rest of the suite left empty (payments, failed and pending ones, and refund
+settlements, ours and the portal's, with their webhooks). Each runs on SQLite and on PostgreSQL (scripts/test);
 the ones that need two connections at once need PostgreSQL's row locks and skip on SQLite (tests/test_startproject.py
 runs the same races on SQLite with the quickstart's ``OPTIONS``)."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -19,9 +17,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
-from django_orkestapay import services
+from django_orkestapay import adapters, services
 from django_orkestapay.exceptions import InvalidRequestError
 from django_orkestapay.models import (
     Checkout,
@@ -32,38 +29,17 @@ from django_orkestapay.models import (
     PaymentStatus,
     Refund,
     RefundStatus,
+    ReviewCode,
 )
-from django_orkestapay.webhook_verification import sign_payload
+from django_orkestapay.services import orders, status
 from tests.conftest import make_order, make_paid_order, pay_form
 from tests.ledger_helpers import come_back, signal_log, start
+from tests.review.helpers import deliver, older_and_newer, payment_id_of
+from tests.shop.models import Cart
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SECRET = "whsec_" + "bW9uZXktZXZlbnRzLXRlc3RzLW9ubHktMTIz"
 T = TypeVar("T")
-
-
-@pytest.fixture
-def webhooks(settings: Any, orkestapay_settings: dict[str, Any]) -> None:
-    settings.ORKESTAPAY = {**orkestapay_settings, "WEBHOOK_SECRETS": [SECRET]}
-
-
-def deliver(payment: dict[str, Any], event_type: str = "payment.purchase", *, message_id: str = "") -> Any:
-    """OrkestaPay's signed delivery of ``event_type`` about ``payment``; ``message_id`` repeats a delivery."""
-    body = json.dumps({"data": {"payment": payment}, "type_event": event_type, "version": 1}).encode()
-    message_id, timestamp = message_id or f"msg_{uuid.uuid4().hex}", int(time.time())
-    headers = {
-        "svix-id": message_id,
-        "svix-timestamp": str(timestamp),
-        "svix-signature": sign_payload(SECRET, message_id, timestamp, body),
-    }
-    return Client(enforce_csrf_checks=True).post(
-        reverse("orkestapay:webhook"), data=body, content_type="application/json", headers=headers
-    )
-
-
-def payment_id_of(completed_url: str) -> str:
-    return completed_url.split("payment_id=")[1].split("&")[0]
 
 
 def needs_row_locks() -> None:
@@ -84,15 +60,6 @@ def at_once(calls: list[Callable[[], T]]) -> list[T]:
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, calls))
-
-
-def older_and_newer(order: Order) -> tuple[Checkout, Checkout]:
-    """Two attempts of ``order``: the first near its end (so the pay button starts another), both open."""
-    older = start(order)
-    Checkout.objects.filter(pk=older.pk).update(expires_at=timezone.now() + timedelta(seconds=60))
-    newer = start(order)
-    assert newer.pk != older.pk
-    return older, newer
 
 
 # --- the buyer's returns --------------------------------------------------------------------------------------
@@ -217,16 +184,115 @@ def test_a_pending_webhook_twice_then_the_settled_one_late(webhooks, client, fak
     assert log.names(order) == ["order_status_changed", "order_paid"]
 
 
+# --- failed and pending payments ------------------------------------------------------------------------------
+
+
+def decline(fake: Any, checkout: Checkout) -> dict[str, Any]:
+    """The buyer's card is declined on ``checkout``: OrkestaPay's declined payment (what its webhook carries)."""
+    fake.decline(checkout.orkestapay_checkout_id)
+    return dict(fake.get_payment(fake.get_order(checkout.orkestapay_order_id)["payment_id"]))
+
+
+def test_a_decline_webhook_twice_fails_the_order_once(webhooks, fake_orkestapay):
+    """The card is declined and OrkestaPay closes the order: the decline's event redelivered (the same message),
+    and delivered again as another message, then the buyer's cancel-free return: failed once."""
+    fake_orkestapay.decline_marks_order_failed = True
+    order = make_order()
+    checkout = start(order)
+    declined = decline(fake_orkestapay, checkout)
+    with signal_log() as log:
+        assert deliver(declined, "payment.cancel", message_id="msg_declined").json() == {"status": "processed"}
+        assert deliver(declined, "payment.cancel", message_id="msg_declined").json() == {"status": "duplicate"}
+        assert deliver(declined, "payment.update").json() == {"status": "processed"}
+        services.sync_order(Order.objects.get(pk=order.pk))
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.FAILED
+    assert log.names(order) == ["order_status_changed", "order_failed"]
+    assert [p.status for p in order.payments.all()] == [PaymentStatus.FAILED]
+
+
+def test_a_decline_of_the_older_attempt_fails_nothing_while_the_newer_is_open(webhooks, fake_orkestapay):
+    """From an older attempt: its card declined (OrkestaPay closes that order) while the buyer has a newer attempt
+    open: the order stays payable, no ``order_failed``; then the newer attempt is paid."""
+    fake_orkestapay.decline_marks_order_failed = True
+    order = make_order()
+    older, newer = older_and_newer(order)
+    declined = decline(fake_orkestapay, older)
+    with signal_log() as log:
+        assert deliver(declined, "payment.cancel").json() == {"status": "processed"}
+        assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING
+        paid = fake_orkestapay.get_payment(payment_id_of(fake_orkestapay.pay(newer.orkestapay_checkout_id)))
+        assert deliver(paid).json() == {"status": "processed"}
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert log.names(order) == ["order_status_changed", "order_paid"]
+
+
+def test_a_late_decline_of_the_older_attempt_after_the_newer_paid_changes_nothing(webhooks, fake_orkestapay):
+    """Late and from an older attempt: the decline's event arrives after the order was paid on the newer one."""
+    fake_orkestapay.decline_marks_order_failed = True
+    order = make_order()
+    older, newer = older_and_newer(order)
+    declined = decline(fake_orkestapay, older)
+    paid = fake_orkestapay.get_payment(payment_id_of(fake_orkestapay.pay(newer.orkestapay_checkout_id)))
+    with signal_log() as log:
+        assert deliver(paid).json() == {"status": "processed"}
+        assert deliver(declined, "payment.cancel").json() == {"status": "processed"}
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert log.names(order) == ["order_status_changed", "order_paid"]
+
+
+def test_a_pending_webhook_arriving_after_the_settled_one_does_not_undo_it(webhooks, fake_orkestapay):
+    """Out of order: a bank transfer settles and its event is processed; the older "pending" event comes last,
+    its body still saying pending: the ledger keeps the payment completed (the API's word), paid once."""
+    order = make_order()
+    checkout = start(order)
+    payment_id = payment_id_of(fake_orkestapay.pay_pending(checkout.orkestapay_checkout_id))
+    pending = fake_orkestapay.get_payment(payment_id)
+    fake_orkestapay.settle(payment_id)
+    with signal_log() as log:
+        assert deliver(fake_orkestapay.get_payment(payment_id), "payment.capture").json() == {"status": "processed"}
+        assert deliver(pending, "payment.update").json() == {"status": "processed"}
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert order.payments.get().status == PaymentStatus.COMPLETED
+    assert log.names(order) == ["order_status_changed", "order_paid"]
+
+
+def test_a_transfer_on_the_older_attempt_settling_after_the_newer_paid_is_paid_twice_once(webhooks, fake_orkestapay):
+    """From an older attempt: a bank transfer started there, the buyer then paid the newer attempt by card; the
+    transfer's pending event comes, then it settles (event twice): paid twice, told once, nothing announced again."""
+    order = make_order()
+    older, newer = older_and_newer(order)
+    transfer = payment_id_of(fake_orkestapay.pay_pending(older.orkestapay_checkout_id))
+    card = fake_orkestapay.get_payment(payment_id_of(fake_orkestapay.pay(newer.orkestapay_checkout_id)))
+    with signal_log() as log:
+        assert deliver(card).json() == {"status": "processed"}
+        assert deliver(fake_orkestapay.get_payment(transfer), "payment.update").json() == {"status": "processed"}
+        assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+        fake_orkestapay.settle(transfer)
+        settled = fake_orkestapay.get_payment(transfer)
+        assert deliver(settled, "payment.capture", message_id="msg_settled").json() == {"status": "processed"}
+        assert deliver(settled, "payment.purchase").json() == {"status": "processed"}
+    order.refresh_from_db()
+    assert (order.status, order.review_code) == (OrderStatus.PAID, ReviewCode.PAID_TWICE)
+    assert [n for n in log.names(order) if n.startswith("order_paid")] == ["order_paid", "order_paid_twice"]
+
+
 # --- refunds --------------------------------------------------------------------------------------------------
+
+
+def settled_refund(fake: Any, *, succeed: bool = True) -> tuple[Order, Refund, dict[str, Any]]:
+    """A paid order, a refund of 400 of it that OrkestaPay answered pending and then settled (``succeed``) without
+    the shop hearing yet, and OrkestaPay's payment as its webhook carries it."""
+    fake.refund_outcome = "pending"
+    paid = make_paid_order(fake)
+    refund = services.refund_order(paid, amount=Decimal("400"))
+    fake.settle_refund(refund.transaction_id, succeed=succeed)
+    return paid, refund, dict(fake.get_payment(paid.orkestapay_payment_id))
 
 
 def test_a_refund_settlement_heard_twice_and_late_settles_once(webhooks, fake_orkestapay):
     """A pending refund settles at OrkestaPay; the sweep reconciles it twice, the order's sync reads it, and the
     refund's webhook arrives last: one succeeded refund, one status change, never sent again."""
-    fake_orkestapay.refund_outcome = "pending"
-    paid = make_paid_order(fake_orkestapay)
-    refund = services.refund_order(paid, amount=Decimal("400"))
-    fake_orkestapay.settle_refund(refund.transaction_id)
+    paid, refund, _payment = settled_refund(fake_orkestapay)
 
     with signal_log() as log:
         assert services.reconcile_refunds().changed == 1
@@ -241,6 +307,7 @@ def test_a_refund_settlement_heard_twice_and_late_settles_once(webhooks, fake_or
     assert Order.objects.get(pk=paid.pk).status == OrderStatus.PARTIALLY_REFUNDED
     changes = [(kw["old_status"], kw["new_status"]) for kw in log.of("order_status_changed")]
     assert changes == [(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)]
+    assert [kw["refund"].pk for kw in log.of("order_refunded")] == [refund.pk]  # announced once
     assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 1
 
 
@@ -272,6 +339,67 @@ def test_a_refund_of_the_payment_on_the_older_attempt(orkestapay_settings, clien
     assert refund.payment.checkout_id == older.pk
     assert Order.objects.get(pk=order.pk).status == OrderStatus.REFUNDED
     assert client.post(reverse("orkestapay:pay"), pay_form(order)).status_code == 409  # no new checkout
+
+
+def test_a_refund_that_fails_at_orkestapay_heard_twice_frees_its_amount_once(webhooks, fake_orkestapay):
+    """A pending refund fails at OrkestaPay; its webhook comes twice and the sweep reconciles it: failed once, its
+    amount refundable again, the order as it was, no ``order_refunded``."""
+    paid, refund, payment = settled_refund(fake_orkestapay, succeed=False)
+    with signal_log() as log:
+        assert deliver(payment, "payment.refund", message_id="msg_failed").json() == {"status": "processed"}
+        assert deliver(payment, "payment.refund", message_id="msg_failed").json() == {"status": "duplicate"}
+        assert deliver(payment, "payment.refund").json() == {"status": "processed"}
+        services.reconcile_refunds()
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.FAILED
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.PAID
+    assert services.refundable_amount(Order.objects.get(pk=paid.pk)) == Decimal("990.00")
+    assert "order_refunded" not in log.names(paid)
+    assert "order_status_changed" not in log.names(paid)
+
+
+def test_a_portal_refund_heard_twice_and_late_is_mirrored_and_announced_once(webhooks, fake_orkestapay):
+    """A refund made in OrkestaPay's portal: its webhook twice (two messages), then the order's sync, late."""
+    paid = make_paid_order(fake_orkestapay)
+    fake_orkestapay.refund_from_portal(paid.orkestapay_payment_id, 300)
+    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+    with signal_log() as log:
+        assert deliver(payment, "payment.refund").json() == {"status": "processed"}
+        assert deliver(payment, "payment.refund").json() == {"status": "processed"}
+        services.sync_order(Order.objects.get(pk=paid.pk))
+    assert Refund.objects.get(order=paid).amount == Decimal("300.00")
+    [announced] = log.of("order_refunded")
+    assert (announced["amount"], announced["refunded"], announced["left"]) == (
+        Decimal("300.00"),
+        Decimal("300.00"),
+        Decimal("690.00"),
+    )
+    assert [(kw["old_status"], kw["new_status"]) for kw in log.of("order_status_changed")] == [
+        (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
+    ]
+
+
+def test_a_refund_settling_on_the_older_attempts_payment_of_an_order_paid_twice(webhooks, client, fake_orkestapay):
+    """From an older attempt: both attempts were paid; the operator refunds the older attempt's payment (pending
+    at OrkestaPay), which settles; its webhook arrives late, after the sweep settled it: announced once, with what
+    the shop still holds (one payment's worth)."""
+    fake_orkestapay.refund_outcome = "pending"
+    order = make_order()
+    older, newer = older_and_newer(order)
+    come_back(client, fake_orkestapay.pay(older.orkestapay_checkout_id))
+    fake_orkestapay.pay(newer.orkestapay_checkout_id)
+    services.sync_order(Order.objects.get(pk=order.pk))
+    first = order.payments.get(checkout=older)
+    refund = services.refund_payment(first)
+    fake_orkestapay.settle_refund(refund.transaction_id)
+    with signal_log() as log:
+        assert services.reconcile_refunds().changed == 1
+        assert deliver(fake_orkestapay.get_payment(first.orkestapay_payment_id), "payment.refund").json() == {
+            "status": "processed"
+        }
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PARTIALLY_REFUNDED
+    [announced] = log.of("order_refunded")
+    assert (announced["refund"].pk, announced["left"]) == (refund.pk, Decimal("990.00"))
 
 
 # --- at once (PostgreSQL) -------------------------------------------------------------------------------------
@@ -324,11 +452,7 @@ def test_a_paid_orders_returns_webhook_and_sweep_at_once_apply_once(webhooks, fa
 
 def test_a_refund_settlement_reconciled_at_once_settles_once(webhooks, fake_orkestapay):
     needs_row_locks()
-    fake_orkestapay.refund_outcome = "pending"
-    paid = make_paid_order(fake_orkestapay)
-    refund = services.refund_order(paid, amount=Decimal("400"))
-    fake_orkestapay.settle_refund(refund.transaction_id)
-    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+    paid, refund, payment = settled_refund(fake_orkestapay)
 
     with signal_log() as log:
         at_once(
@@ -346,4 +470,140 @@ def test_a_refund_settlement_reconciled_at_once_settles_once(webhooks, fake_orke
     assert Order.objects.get(pk=paid.pk).status == OrderStatus.PARTIALLY_REFUNDED
     changes = [(kw["old_status"], kw["new_status"]) for kw in log.of("order_status_changed")]
     assert changes == [(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)]
+    assert [kw["refund"].pk for kw in log.of("order_refunded")] == [refund.pk]  # announced once
     assert fake_orkestapay.count_requests("POST", prefix="/v1/payments/") == 1
+
+
+def test_one_cart_paid_through_two_orders_applied_at_once_is_announced_once(
+    orkestapay_settings, fake_orkestapay, monkeypatch
+):
+    """Issue item 2. Two orders of one cart with the same contents (the buyer's e-mail changed between two presses
+    of Pay), both paid, both applied at the same moment: each apply locked only its own order and saw only orders
+    already committed as paid, so both sent ``order_paid`` and neither was flagged. The decision is now taken under
+    the cart's row lock, which both applies take: one ``order_paid``, one ``order_paid_twice``, both flagged. (The
+    decision is slowed down, so that without the lock the two would overlap every time.)"""
+    needs_row_locks()
+    customer = {"first_name": "Ana", "last_name": "López", "email": "ana@example.mx"}
+    lines = [{"product_id": "tv", "name": "TV", "quantity": 1, "unit_price": "990"}]
+    monkeypatch.setattr(
+        Cart,
+        "orkestapay_payment",
+        lambda self: adapters.PaymentDescription(items=lines, customer=dict(customer), merchant_order_id="CART-AT"),
+    )
+    cart = Cart.objects.create(reference="AT")
+    first = services.order_for(cart)
+    customer["email"] = "ana.lopez@example.mx"
+    second = services.order_for(cart)
+    for order in (first, second):
+        fake_orkestapay.pay(start(order).orkestapay_checkout_id)
+    decide = orders.paid_twin
+
+    def slow_decision(order: Order) -> Order | None:
+        twin = decide(order)
+        time.sleep(0.5)  # before the apply commits
+        return twin
+
+    monkeypatch.setattr(status, "paid_twin", slow_decision)
+
+    with signal_log() as log:
+        at_once(
+            [
+                lambda: services.sync_order(Order.objects.get(pk=first.pk)),
+                lambda: services.sync_order(Order.objects.get(pk=second.pk)),
+            ]
+        )
+
+    assert log.names().count("order_paid") == 1
+    assert log.names().count("order_paid_twice") == 1
+    flagged = Order.objects.filter(pk__in=[first.pk, second.pk], review_code=ReviewCode.PAID_TWICE)
+    assert flagged.count() == 2
+    assert set(Order.objects.values_list("status", flat=True)) == {OrderStatus.PAID}
+
+
+def test_a_failed_refund_settlement_reconciled_at_once_settles_once(webhooks, fake_orkestapay):
+    needs_row_locks()
+    paid, refund, payment = settled_refund(fake_orkestapay, succeed=False)
+
+    with signal_log() as log:
+        at_once(
+            [
+                lambda: services.reconcile_refunds(),
+                lambda: services.sync_order(Order.objects.get(pk=paid.pk)),
+                lambda: deliver(payment, "payment.refund").status_code,
+                lambda: deliver(payment, "payment.refund").status_code,
+            ]
+        )
+
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.FAILED
+    assert Refund.objects.filter(order=paid).count() == 1
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.PAID
+    assert not {"order_refunded", "order_status_changed"} & set(log.names(paid))
+
+
+def test_a_portal_refund_heard_at_once_is_mirrored_and_announced_once(webhooks, fake_orkestapay):
+    needs_row_locks()
+    paid = make_paid_order(fake_orkestapay)
+    fake_orkestapay.refund_from_portal(paid.orkestapay_payment_id, 990)
+    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+
+    with signal_log() as log:
+        at_once(
+            [
+                lambda: deliver(payment, "payment.refund").status_code,
+                lambda: deliver(payment, "payment.refund").status_code,
+                lambda: services.sync_order(Order.objects.get(pk=paid.pk)),
+                lambda: services.sync_orders(services.orders_to_reconcile()),
+            ]
+        )
+
+    assert Refund.objects.filter(order=paid).count() == 1
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.REFUNDED
+    assert [kw["left"] for kw in log.of("order_refunded")] == [Decimal("0.00")]
+    assert log.names(paid).count("order_status_changed") == 1
+
+
+def test_a_decline_webhook_the_return_and_the_sweep_at_once_fail_the_order_once(webhooks, fake_orkestapay):
+    needs_row_locks()
+    fake_orkestapay.decline_marks_order_failed = True
+    order = make_order()
+    checkout = start(order)
+    declined = decline(fake_orkestapay, checkout)
+
+    with signal_log() as log:
+        at_once(
+            [
+                lambda: services.sync_checkout(Checkout.objects.get(pk=checkout.pk)),
+                lambda: deliver(declined, "payment.cancel").status_code,
+                lambda: deliver(declined, "payment.update").status_code,
+                lambda: services.sync_orders(services.orders_to_reconcile()),
+            ]
+        )
+
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.FAILED
+    assert log.names(order) == ["order_status_changed", "order_failed"]
+    assert order.payments.count() == 1
+
+
+def test_pending_webhooks_and_the_settlement_at_once_pay_once(webhooks, fake_orkestapay):
+    needs_row_locks()
+    order = make_order()
+    checkout = start(order)
+    payment_id = payment_id_of(fake_orkestapay.pay_pending(checkout.orkestapay_checkout_id))
+    pending = fake_orkestapay.get_payment(payment_id)
+    fake_orkestapay.settle(payment_id)
+    settled = fake_orkestapay.get_payment(payment_id)
+
+    with signal_log() as log:
+        at_once(
+            [
+                lambda: deliver(pending, "payment.update").status_code,
+                lambda: deliver(pending, "payment.update").status_code,
+                lambda: deliver(settled, "payment.capture").status_code,
+                lambda: services.sync_orders(services.orders_to_reconcile()),
+            ]
+        )
+
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert order.payments.get().status == PaymentStatus.COMPLETED
+    assert log.names(order) == ["order_status_changed", "order_paid"]
