@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_orkestapay.models import Checkout, Order
-from tests.conftest import make_order
+from tests.conftest import make_order, payment_ids_at
 from tests.ledger_helpers import start
 
 
@@ -15,4 +15,4 @@ def paid_at_orkestapay(fake: Any) -> tuple[Order, Checkout, str]:
     order = make_order()
     checkout = start(order)
     fake.pay(checkout.orkestapay_checkout_id)
-    return order, checkout, fake.get_order(checkout.orkestapay_order_id)["payment_id"]
+    return order, checkout, payment_ids_at(fake, checkout.orkestapay_order_id)[-1]
