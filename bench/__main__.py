@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from django_orkestapay.testing import FakeOrkestaPay, generate_secret
+from django_orkestapay.testing import PROFILES, FakeOrkestaPay, generate_secret
 
 from . import fleet, overhead, profile_request, queries, round_trips, webhook_load, webhook_queue
 from .common import Gunicorn, flush_database, median, migrate, setup_django, spread, table
@@ -37,6 +37,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="postgres://postgres@127.0.0.1:PORT/orkestapay_bench (bench/run starts one); default $BENCH_DATABASE_URL",
     )
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections: {', '.join(SECTIONS)}")
+    parser.add_argument(
+        "--fake-profile",
+        default="rich",
+        choices=PROFILES,
+        help="the fake gateway's profile (default rich, the profile the published figures were measured with; "
+        "evidence answers less, so the app makes more reads)",
+    )
     parser.add_argument("--quick", action="store_true", help="3 runs and smaller samples (about half the time)")
     parser.add_argument("--runs", type=int, default=None, help="runs per measurement (default 5; --quick 3)")
     parser.add_argument("--samples", type=int, default=None, help="request pairs per overhead run (default 40)")
@@ -399,10 +406,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     report = Report()
     secret = generate_secret()
-    with FakeOrkestaPay() as fake:
+    report.figures["fake_profile"] = args.fake_profile
+    with FakeOrkestaPay(profile=args.fake_profile) as fake:
         setup_django(database_url=args.database_url, gateway_url=fake.base_url, webhook_secret=secret)
         load = "/".join(f"{value:.1f}" for value in os.getloadavg())
-        log(f"fake gateway on {fake.base_url}; migrating {args.database_url.split('@')[-1]}; load average {load}")
+        database = args.database_url.split("@")[-1]
+        log(f"fake gateway ({fake.profile} profile) on {fake.base_url}; migrating {database}; load average {load}")
         migrate()
         if "queries" in args.sections:
             log("queries per request")

@@ -147,3 +147,41 @@ def local_path(url: str) -> str:
 def hosted_page_post(redirect_url: str, action: str) -> requests.Response:
     """Press a button on the fake hosted checkout page (as a browser would), without following the redirect."""
     return requests.post(f"{hosted_page_url(redirect_url)}/{action}", allow_redirects=False, timeout=5)
+
+
+def app_defect_under_evidence(reason: str) -> pytest.MarkDecorator:
+    """Mark a test that fails under the evidence profile because of a defect of the app (reported to the lead, not
+    fixed by the test): expected to fail in a run whose session fake answers in that profile, strictly, so the run
+    fails once the app is fixed and the mark has to go."""
+    from django_orkestapay.testing.pytest_plugin import session_profile  # imported as a plugin first
+
+    return pytest.mark.xfail(
+        session_profile() == "evidence", reason=f"app defect under the evidence profile: {reason}", strict=True
+    )
+
+
+def payment_ids_at(fake: Any, orkestapay_order_id: str) -> list[str]:
+    """The ids of the payments the fake holds for an OrkestaPay order, oldest first, in either profile (the rich
+    profile's order read shows them as ``payments``, and the newest as ``payment_id``; the evidence profile's
+    does not)."""
+    return list(fake.state.order(orkestapay_order_id).payment_ids)
+
+
+def refunded_at(fake: Any, payment_id: str) -> Decimal:
+    """What the fake has refunded of a payment, in either profile (the rich profile shows it as the payment's
+    ``amount.refunded``; the evidence profile shows no refund on the payment, but keeps the total)."""
+    return Decimal(str(fake.state.payment(payment_id).amount.get("refunded", 0)))
+
+
+def refund_transactions_at(fake: Any, payment_id: str) -> list[dict[str, Any]]:
+    """The REFUND transactions the fake holds for a payment, in either profile (the evidence profile's payment
+    shows only its charge)."""
+    return [dict(t) for t in fake.state.payment(payment_id).transactions if t["type"] == "REFUND"]
+
+
+def assert_leads_to_hosted_page(location: str, checkout: Any, fake: Any) -> None:
+    """``location`` is the fake's hosted page of ``checkout`` (a ``Checkout``), in either form of
+    ``checkout_redirect_url`` (the rich profile's ``/checkout/<id>``, the evidence profile's guide form)."""
+    assert location == checkout.redirect_url
+    assert checkout.orkestapay_checkout_id.startswith("chk_")
+    assert hosted_page_url(location) == f"{fake.base_url}/checkout/{checkout.orkestapay_checkout_id}"

@@ -21,7 +21,13 @@ from django.utils import translation
 from django_orkestapay import adapters, services
 from django_orkestapay.models import Checkout, Order, OrderStatus
 from django_orkestapay.signing import PAY_FIELD, load_pay_reference, sign_pay_reference
-from tests.conftest import make_order, make_paid_order, return_read_interval_passed, signed_ago
+from tests.conftest import (
+    assert_leads_to_hosted_page,
+    make_order,
+    make_paid_order,
+    return_read_interval_passed,
+    signed_ago,
+)
 from tests.shop.models import Cart
 from tests.test_views import data_queries
 
@@ -75,8 +81,7 @@ def test_pay_answers_the_hosted_page_a_reference_and_the_status(orkestapay_setti
     body = response.json()
     assert set(body) == {"redirect_url", "order", "status"}
     checkout = Checkout.objects.get(order=order)
-    assert body["redirect_url"] == checkout.redirect_url
-    assert body["redirect_url"].startswith(f"{fake_orkestapay.base_url}/checkout/chk_")
+    assert_leads_to_hosted_page(body["redirect_url"], checkout, fake_orkestapay)
     assert load_pay_reference(body["order"]) == order.pk  # signed, so the front end can poll or pay again with it
     assert str(order.pk) not in body["order"]
     assert body["status"] == OrderStatus.PENDING

@@ -37,7 +37,7 @@ from django_orkestapay.models import (
     ReviewCode,
 )
 from django_orkestapay.webhook_verification import sign_payload
-from tests.conftest import make_order, return_read_interval_passed
+from tests.conftest import make_order, payment_ids_at, return_read_interval_passed
 from tests.ledger_helpers import SignalLog, come_back, signal_log, start
 
 pytestmark = pytest.mark.django_db(transaction=True)  # signals are sent on commit
@@ -279,7 +279,7 @@ def test_an_envelope_with_the_event_name_under_type_is_processed(
     webhooks: None, answers: Answers, fake_orkestapay: Any
 ) -> None:
     order, checkout, _url = paid(fake_orkestapay)
-    payment_id = fake_orkestapay.get_order(checkout.orkestapay_order_id)["payment_id"]
+    payment_id = payment_ids_at(fake_orkestapay, checkout.orkestapay_order_id)[-1]
     payment = fake_orkestapay.get_payment(payment_id)
     payload = {"type": "payment.purchase", "data": {"payment": payment}}
 
@@ -293,7 +293,7 @@ def test_an_unusable_answer_acknowledges_the_webhook_flags_the_order_and_the_swe
     webhooks: None, fake_orkestapay: Any, settings: Any
 ) -> None:
     order, checkout, _url = paid(fake_orkestapay)
-    payment_id = fake_orkestapay.get_order(checkout.orkestapay_order_id)["payment_id"]
+    payment_id = payment_ids_at(fake_orkestapay, checkout.orkestapay_order_id)[-1]
     payload = {"type": "payment.purchase", "data": {"payment": fake_orkestapay.get_payment(payment_id)}}
     fake_orkestapay.inject_fault("GET", "re:/v1/orders/[^/]+", "malformed_json", times=1)
 

@@ -138,16 +138,28 @@ def test_an_order_only_linked_to_an_object_nothing_describes_is_simply_paid(
     assert services.paid_order_for(buyer) == order
 
 
-def test_a_fully_refunded_order_no_longer_counts_as_the_carts(client, orkestapay_settings, fake_orkestapay, cart):
+@pytest.mark.parametrize(
+    "where",
+    [
+        "shop",
+        # mirrored from the payment's refunded amount, which only the rich profile shows
+        pytest.param("portal", marks=pytest.mark.orkestapay_profile("rich")),
+    ],
+)
+def test_a_fully_refunded_order_no_longer_counts_as_the_carts(
+    client, orkestapay_settings, fake_orkestapay, cart, where
+):
     press_pay(client, cart)
     order = Order.objects.get()
     come_back(client, fake_orkestapay.pay(order.checkouts.get().orkestapay_checkout_id))
     order.refresh_from_db()
-    # refunded in OrkestaPay's portal (outside this shop); the next sync mirrors it
-    services.get_client().refund_payment(
-        order.orkestapay_payment_id, amount=Decimal("100"), description="portal", idempotency_key="portal-1"
-    )
-    services.sync_order(order)
+    if where == "shop":
+        services.refund_order(order)
+    else:  # refunded in OrkestaPay's portal (outside this shop); the next sync mirrors it
+        services.get_client().refund_payment(
+            order.orkestapay_payment_id, amount=Decimal("100"), description="portal", idempotency_key="portal-1"
+        )
+        services.sync_order(order)
     order.refresh_from_db()
     assert order.status == OrderStatus.REFUNDED
     assert services.paid_order_for(cart) is None

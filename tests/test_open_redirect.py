@@ -35,7 +35,7 @@ from django_orkestapay import services
 from django_orkestapay.models import Checkout, CheckoutStatus, OrderStatus
 from django_orkestapay.signing import RETURN_PARAM
 from django_orkestapay.testing import FakeOrkestaPay
-from tests.conftest import hosted_page_post, local_path, make_order, pay_form
+from tests.conftest import assert_leads_to_hosted_page, hosted_page_post, local_path, make_order, pay_form
 from tests.example_shop import ExampleShop, csrf_token
 from tests.test_fault_catalogue import ERROR_TEMPLATE, assert_db_unchanged, db_snapshot, new_rows, pay
 
@@ -159,8 +159,7 @@ def test_pay_ignores_a_next_parameter(
         {**pay_form(order), "next": "https://evil.example/", "redirect_url": "https://evil.example/"},
     )
     assert response.status_code == 302
-    assert response["Location"] == Checkout.objects.get(order=order).redirect_url
-    assert response["Location"].startswith(f"{fake_orkestapay.base_url}/checkout/")
+    assert_leads_to_hosted_page(response["Location"], Checkout.objects.get(order=order), fake_orkestapay)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django_orkestapay import services
 from django_orkestapay.exceptions import APIConnectionError, InvalidRequestError, RefundNotAllowedError
 from django_orkestapay.models import Order, OrderStatus, Refund, RefundStatus
 from django_orkestapay.services import refund_sending
-from tests.conftest import make_order, make_paid_order, refuse_refunds_at_the_api
+from tests.conftest import make_order, make_paid_order, refunded_at, refuse_refunds_at_the_api
 from tests.test_views import data_queries
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +30,8 @@ def test_partial_then_rest_ends_refunded(paid, fake_orkestapay):
     first = services.refund_order(paid, amount=Decimal("90.00"), description="damaged box", requested_by="ops")
     paid.refresh_from_db()
     assert (first.status, paid.status) == (RefundStatus.SUCCEEDED, OrderStatus.PARTIALLY_REFUNDED)
-    assert first.transaction_id
+    # the rich profile's refund answer is the REFUND transaction; the evidence profile's carries no id
+    assert bool(first.transaction_id) == (fake_orkestapay.profile == "rich")
     assert services.refundable_amount(paid) == Decimal("900.00")
     services.refund_order(paid)
     paid.refresh_from_db()
@@ -102,8 +103,7 @@ def test_unknown_outcome_keeps_the_amount_reserved_and_retry_reuses_the_key(paid
     services.retry_refund(refund)
     refund.refresh_from_db()
     assert refund.status == RefundStatus.SUCCEEDED
-    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
-    assert Decimal(str(payment["amount"]["refunded"])) == Decimal("990")
+    assert refunded_at(fake_orkestapay, paid.orkestapay_payment_id) == Decimal("990")  # once
     with pytest.raises(RefundNotAllowedError):
         services.retry_refund(refund)
 
@@ -111,7 +111,8 @@ def test_unknown_outcome_keeps_the_amount_reserved_and_retry_reuses_the_key(paid
 def test_refund_webhook_after_our_refund_changes_nothing(paid, fake_orkestapay):
     services.refund_order(paid)
     result = services.sync_order(paid)
-    assert result.remote_status == "REFUNDED"
+    # the evidence profile's order stays COMPLETED after refunds (no source shows a refunded order status)
+    assert result.remote_status == ("REFUNDED" if fake_orkestapay.profile == "rich" else "COMPLETED")
     assert not result.changed
     assert Order.objects.get(pk=paid.pk).status == OrderStatus.REFUNDED
 

@@ -37,7 +37,7 @@ from django_orkestapay.models import (
     RefundStatus,
     ReviewCode,
 )
-from tests.conftest import make_order, make_paid_order, pay_form
+from tests.conftest import make_order, make_paid_order, pay_form, refunded_at
 from tests.ledger_helpers import signal_log, start
 from tests.review.helpers import paid_at_orkestapay
 from tests.test_admin import messages_of, run_action
@@ -65,10 +65,6 @@ def staff_client(client: Any) -> Any:
     client.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "pw"))
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
-
-
-def remote_refunded(fake: Any, payment_id: str) -> Decimal:
-    return Decimal(str(fake.get_payment(payment_id)["amount"].get("refunded", 0)))
 
 
 def refund_posts(fake: Any, payment_id: str) -> int:
@@ -131,6 +127,8 @@ def test_mark_refund_failed_refuses_a_refund_not_left_for_a_person(paid: Order, 
     assert Refund.objects.get(pk=refund.pk).status == RefundStatus.REQUESTED
 
 
+# the proof is the payment's refunded amount, which only the rich profile shows
+@pytest.mark.orkestapay_profile("rich")
 def test_an_old_refund_proven_not_made_is_resent(paid: Order, fake_orkestapay: Any) -> None:
     """OrkestaPay reports 100 refunded (a refund made in its portal, mirrored when read): not enough for our lost
     refund of 200 on top of it, so ours did not happen and resending it cannot refund twice, key or no key."""
@@ -142,7 +140,7 @@ def test_an_old_refund_proven_not_made_is_resent(paid: Order, fake_orkestapay: A
 
     assert services.retry_refund(refund).status == RefundStatus.SUCCEEDED
     assert refund_posts(fake_orkestapay, payment_id) == 2
-    assert remote_refunded(fake_orkestapay, payment_id) == Decimal("300")
+    assert refunded_at(fake_orkestapay, payment_id) == Decimal("300")
     mirrored = Refund.objects.get(origin=RefundOrigin.ORKESTAPAY)
     assert (mirrored.amount, mirrored.status) == (Decimal("100.00"), RefundStatus.SUCCEEDED)
 
@@ -162,7 +160,7 @@ def test_old_refunds_whose_evidence_fits_either_are_both_left_for_a_person(paid:
         with pytest.raises(RefundNotAllowedError):
             services.retry_refund(refund)
     assert refund_posts(fake_orkestapay, payment_id) == posts
-    assert remote_refunded(fake_orkestapay, payment_id) == Decimal("50")
+    assert refunded_at(fake_orkestapay, payment_id) == Decimal("50")
     assert set(Refund.objects.values_list("status", "needs_review")) == {(RefundStatus.REQUESTED, True)}
 
 
@@ -189,12 +187,14 @@ def test_a_young_refund_without_evidence_is_resent_under_its_key(paid: Order, fa
     payment_id = paid.orkestapay_payment_id
     refund = lost(fake_orkestapay, paid, "100.00", processed=False)
     assert services.retry_refund(refund).status == RefundStatus.SUCCEEDED
-    assert (refund_posts(fake_orkestapay, payment_id), remote_refunded(fake_orkestapay, payment_id)) == (
+    assert (refund_posts(fake_orkestapay, payment_id), refunded_at(fake_orkestapay, payment_id)) == (
         2,
         Decimal("100"),
     )
 
 
+# the refund answer's amount shows only in the rich profile (evidence: {status, provider: {message}})
+@pytest.mark.orkestapay_profile("rich")
 def test_a_refund_answered_with_another_amount_is_flagged_with_both(
     paid: Order, fake_orkestapay: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -249,6 +249,8 @@ def test_a_placeholder_payment_is_never_refunded(orkestapay_settings: Any, fake_
 # -- the payments list, page by page -------------------------------------------------------------------------------
 
 
+# the payments list's page metadata and statuses show only in the rich profile
+@pytest.mark.orkestapay_profile("rich")
 def test_the_payments_list_is_read_page_by_page(orkestapay_settings: Any, fake_orkestapay: Any) -> None:
     fake_orkestapay.payments_page_size = 1
     order = make_order()
@@ -305,7 +307,8 @@ def test_a_partially_paid_order_offers_no_new_checkout(
 ) -> None:
     order, _checkout, payment_id = paid_at_orkestapay(fake_orkestapay)
     with fake_orkestapay.state.lock:
-        fake_orkestapay.state.payment(payment_id).amount["captured"] = 500  # OrkestaPay received only part
+        # OrkestaPay received only part (the rich profile shows it captured, the evidence profile authorized)
+        fake_orkestapay.state.payment(payment_id).amount.update(captured=500, authorized=500)
     services.sync_order(order)
     order.refresh_from_db()
     assert (order.status, order.review_code) == (OrderStatus.PENDING, ReviewCode.PARTIALLY_PAID)
@@ -320,6 +323,8 @@ def test_a_partially_paid_order_offers_no_new_checkout(
     assert fake_orkestapay.count_requests("POST", "/v1/checkouts") == 1
 
 
+# the portal's refund is mirrored from the payment's refunded amount, which only the rich profile shows
+@pytest.mark.orkestapay_profile("rich")
 @pytest.mark.parametrize(("refunded", "status"), [(990, OrderStatus.REFUNDED), (90, OrderStatus.PARTIALLY_REFUNDED)])
 def test_paid_and_refunded_before_we_heard_goes_through_paid(
     orkestapay_settings: Any, fake_orkestapay: Any, refunded: int, status: str

@@ -297,7 +297,9 @@ def test_pending_spei_payment_is_not_paid(orkestapay_settings, fake_orkestapay):
     services.sync_order(order)
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
-    assert order.remote_status == "PAYMENT_ACTION_REQUIRED"
+    # the rich profile moves the order with its payment; in the evidence profile it stays CREATED (no source shows
+    # an order status between CREATED and COMPLETED)
+    assert order.remote_status == ("PAYMENT_ACTION_REQUIRED" if fake_orkestapay.profile == "rich" else "CREATED")
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,14 @@ from django.urls import reverse
 
 from django_orkestapay.models import Checkout, CheckoutStatus, Order, OrderStatus
 from django_orkestapay.signing import CANCELED, COMPLETED, RETURN_PARAM, sign_pay_reference, sign_return
-from tests.conftest import hosted_page_post, local_path, make_order, pay_form, return_read_interval_passed
+from tests.conftest import (
+    assert_leads_to_hosted_page,
+    hosted_page_post,
+    local_path,
+    make_order,
+    pay_form,
+    return_read_interval_passed,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,8 +41,7 @@ def test_pay_redirects_to_the_hosted_checkout(client, orkestapay_settings, fake_
     response = pay(client, order)
     assert response.status_code == 302
     checkout = Checkout.objects.get(order=order)
-    assert response["Location"] == checkout.redirect_url
-    assert response["Location"].startswith(f"{fake_orkestapay.base_url}/checkout/chk_")
+    assert_leads_to_hosted_page(response["Location"], checkout, fake_orkestapay)
 
 
 def test_pay_is_post_only(client, orkestapay_settings, fake_orkestapay):

@@ -12,7 +12,7 @@
 Also: ``python -m django_orkestapay.testing`` (a standalone server) and the pytest plugin
 ``django_orkestapay.testing.pytest_plugin`` (fixtures ``fake_orkestapay`` and ``fake_orkestapay_server``).
 This package imports neither Django nor requests. ``profile="evidence"`` answers only what OrkestaPay's public
-record shows (``profiles``, ``evidence.EVIDENCE``); ``"rich"``, the default for now, answers more.
+record shows (``profiles``, ``evidence.EVIDENCE``) and is the default; ``"rich"`` answers more (the demo uses it).
 """
 
 from .fake_gateway import FakeOrkestaPay

@@ -12,8 +12,8 @@ This module is the top of the package: the facade that builds the parts (``FakeS
 the state, faults, request log and webhook dispatcher), serves them over HTTP from a daemon thread and inherits the
 test controls from ``RemoteControl``. No other module of the package imports it.
 
-``profile`` is ``"rich"`` (every answer the fake can give; the default, ``DEFAULT_PROFILE``) or ``"evidence"``
-(only what OrkestaPay's public record shows; see ``profiles`` and ``evidence.EVIDENCE``). The switches a profile
+``profile`` is ``"evidence"`` (only what OrkestaPay's public record shows; the default, ``DEFAULT_PROFILE``; see
+``profiles`` and ``evidence.EVIDENCE``) or ``"rich"`` (every answer the fake can give). The switches a profile
 presets (``profiles.PROFILE_PRESETS``) default to ``None`` here: the profile's value.
 """
 

@@ -30,8 +30,9 @@ from .wire import Response, json_response, new_request_id
 
 PROFILES = ("rich", "evidence")
 #: The profile a ``FakeOrkestaPay()`` built without ``profile=`` has (the pytest plugin's session fake reads
-#: ``ORKESTAPAY_FAKE_PROFILE`` first).
-DEFAULT_PROFILE = "rich"
+#: ``ORKESTAPAY_FAKE_PROFILE`` first): ``evidence``, so a shop's tests rely on nothing no source shows. The demo asks
+#: for ``rich``.
+DEFAULT_PROFILE = "evidence"
 #: ``GET /v1/orders/{id}`` in the evidence profile: the guide's order object, or only ``order_id`` and ``status``.
 ORDER_READ_FIELDS = ("guide", "status_only")
 #: ``checkout_redirect_url``: ``{page}/checkout/{checkout_id}`` ("path"), or the guide's

@@ -25,7 +25,7 @@ switch                                   default                        other an
 
 ``return_params_completed``, ``return_params_canceled``, ``checkout_read_shape`` and ``checkout_url_form`` are in
 the profiles' presets (``profiles.PROFILE_PRESETS``): the defaults above are the rich profile's; the evidence
-profile sets ``order_id``, ``payment_id`` / none / ``redirect_only`` / ``guide``.
+profile (``DEFAULT_PROFILE``) sets ``order_id``, ``payment_id`` / none / ``redirect_only`` / ``guide``.
 
 ``idempotent_checkouts``, ``strict_amounts``, ``checkout_lifetime``, ``token_lifetime`` and
 ``cancel_marks_order_canceled`` answer other open questions and predate this module.

@@ -66,8 +66,8 @@ def test_the_package_shaped_body_is_what_the_service_layer_sends() -> None:
     ]  # the same split line: one product_id twice
 
 
-def test_the_fakes_defaults_are_what_the_probe_assumes() -> None:
-    fake = FakeOrkestaPay()
+def test_the_rich_profiles_answers_are_what_the_probe_assumes() -> None:
+    fake = FakeOrkestaPay(profile="rich")  # the probe's assumptions are the rich profile's answers
 
     assert fake.checkout_lifetime == assumptions.FAKE_CHECKOUT_LIFETIME
     assert fake.token_lifetime == assumptions.DOCUMENTED_TOKEN_LIFETIME

@@ -20,7 +20,7 @@ from django_orkestapay.client import PRODUCTION_BASE_URL, SANDBOX_BASE_URL
 from django_orkestapay.probe import PRODUCTION_FLAG, ProbeConfig, ProductionRefused, run_probe
 from django_orkestapay.probe.cli import INSTRUCTIONS, add_arguments, config_from_options, execute, main
 from django_orkestapay.probe.context import check_target
-from django_orkestapay.testing import FakeOrkestaPay
+from django_orkestapay.testing import FakeOrkestaPay, hosted_page_url
 
 from .conftest import config_for, http
 
@@ -41,6 +41,8 @@ def options(*argv: str) -> Any:
     return parser.parse_args(argv)
 
 
+# a clean run: the probe expects the rich profile's answers
+@pytest.mark.orkestapay_profile("rich")
 def test_python_dash_m_writes_both_reports(
     fake: FakeOrkestaPay, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -163,6 +165,7 @@ def test_the_terminal_tells_what_to_do_for_every_checkout_and_the_webhook_url(fa
 
 
 @pytest.mark.standalone
+@pytest.mark.orkestapay_profile("rich")  # a clean run: the probe expects the rich profile's answers
 def test_python_dash_m_in_a_terminal_without_a_django_project(fake: FakeOrkestaPay, tmp_path: Path) -> None:
     """A person runs the probe, opens the printed URL and pays: the run ends as soon as the browser comes back."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "ORKESTAPAY_"))}
@@ -180,7 +183,8 @@ def test_python_dash_m_in_a_terminal_without_a_django_project(fake: FakeOrkestaP
     try:
         for line in process.stdout:
             if line.startswith("    http"):
-                assert http().post(f"{line.strip()}/pay", timeout=5).status_code == 200  # the browser comes back
+                page = hosted_page_url(line.strip())  # either form of checkout_redirect_url
+                assert http().post(f"{page}/pay", timeout=5).status_code == 200  # the browser comes back
                 break
         out, err = process.communicate(timeout=60)
     finally:
@@ -207,6 +211,8 @@ def test_the_management_command_uses_the_project_settings(
     assert "[match] locale.ES_LATAM:" in out.getvalue()
 
 
+# a clean run: the probe expects the rich profile's answers
+@pytest.mark.orkestapay_profile("rich")
 def test_the_management_command_matches(fake: FakeOrkestaPay, orkestapay_settings: dict[str, Any]) -> None:
     out = io.StringIO()
 

@@ -15,6 +15,9 @@ from django_orkestapay.testing import FakeOrkestaPay
 
 from .conftest import config_for, hosted_page_buyer, probe
 
+# The probe's expectations are the rich profile's answers (the evidence profile's minimal ones are mismatches to it).
+pytestmark = pytest.mark.orkestapay_profile("rich")
+
 
 def problems(report: Report) -> dict[str, Verdict]:
     """The rows that did not match (mismatch or error)."""

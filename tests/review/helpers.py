@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from django_orkestapay.models import Checkout, Order
 from django_orkestapay.webhook_verification import sign_payload
-from tests.conftest import make_order
+from tests.conftest import make_order, payment_ids_at
 from tests.ledger_helpers import start
 
 
@@ -25,7 +25,7 @@ def paid_at_orkestapay(fake: Any) -> tuple[Order, Checkout, str]:
     order = make_order()
     checkout = start(order)
     fake.pay(checkout.orkestapay_checkout_id)
-    return order, checkout, fake.get_order(checkout.orkestapay_order_id)["payment_id"]
+    return order, checkout, payment_ids_at(fake, checkout.orkestapay_order_id)[-1]
 
 
 def older_and_newer(order: Order) -> tuple[Checkout, Checkout]:

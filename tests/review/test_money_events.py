@@ -32,7 +32,14 @@ from django_orkestapay.models import (
     ReviewCode,
 )
 from django_orkestapay.services import orders, status
-from tests.conftest import make_order, make_paid_order, pay_form
+from tests.conftest import (
+    make_order,
+    make_paid_order,
+    pay_form,
+    payment_ids_at,
+    refund_transactions_at,
+    refunded_at,
+)
 from tests.ledger_helpers import come_back, signal_log, start
 from tests.review.helpers import deliver, older_and_newer, payment_id_of
 from tests.shop.models import Cart
@@ -128,7 +135,7 @@ def test_webhooks_out_of_order_decline_arriving_after_the_payment(webhooks, fake
     order = make_order()
     checkout = start(order)
     fake_orkestapay.decline(checkout.orkestapay_checkout_id)
-    declined = fake_orkestapay.get_order(checkout.orkestapay_order_id)["payment_id"]
+    declined = payment_ids_at(fake_orkestapay, checkout.orkestapay_order_id)[-1]
     paid = payment_id_of(fake_orkestapay.pay(checkout.orkestapay_checkout_id))
     assert declined != paid
 
@@ -145,6 +152,8 @@ def test_webhooks_out_of_order_decline_arriving_after_the_payment(webhooks, fake
     assert log.names(order) == ["order_status_changed", "order_paid"]
 
 
+# the portal's refund is mirrored from the payment's refunded amount, which only the rich profile shows
+@pytest.mark.orkestapay_profile("rich")
 def test_webhooks_out_of_order_refund_arriving_before_the_payment(webhooks, fake_orkestapay):
     """Paid and refunded in OrkestaPay's portal before the shop heard; the refund's event comes first, the purchase
     event last: refunded, through PAID, never announced as paid (nothing is left to ship for)."""
@@ -289,6 +298,37 @@ def settled_refund(fake: Any, *, succeed: bool = True) -> tuple[Order, Refund, d
     return paid, refund, dict(fake.get_payment(paid.orkestapay_payment_id))
 
 
+@pytest.mark.orkestapay_profile("evidence")
+@pytest.mark.xfail(
+    strict=True,
+    reason="app defect under the evidence profile: the refund answer carries no transaction id and the payment "
+    "shows no refund, so a pending refund OrkestaPay settles stays pending (resent under its key, answered PENDING "
+    "again) until IDEMPOTENCY_KEY_LIFETIME has passed; then it is left for a person, who can only mark it failed: "
+    "the order never becomes partially refunded",
+)
+def test_a_pending_refund_settled_at_orkestapay_is_settled_without_a_transaction_id(webhooks, fake_orkestapay):
+    """OrkestaPay answers the refund PENDING, then refunds it and says so (``payment.refund``: "a refund is
+    issued"); the sweep runs. The money left: the ledger should say so."""
+    fake_orkestapay.refund_outcome = "pending"
+    paid = make_paid_order(fake_orkestapay)
+    refund = services.refund_order(paid, amount=Decimal("400"))
+    assert (refund.status, refund.transaction_id) == (RefundStatus.PENDING, "")
+    [transaction] = refund_transactions_at(fake_orkestapay, paid.orkestapay_payment_id)
+    fake_orkestapay.settle_refund(transaction["transaction_id"])
+
+    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
+    assert deliver(payment, "payment.refund").json() == {"status": "processed"}
+    services.reconcile_refunds()
+
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.SUCCEEDED
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.PARTIALLY_REFUNDED
+    assert refunded_at(fake_orkestapay, paid.orkestapay_payment_id) == Decimal("400")  # once
+
+
+# settled by its REFUND transaction's id, which only the rich profile's answers carry (the evidence profile:
+# test_money_events.py::test_a_pending_refund_settled_at_orkestapay_is_settled_without_a_transaction_id)
+@pytest.mark.orkestapay_profile("rich")
 def test_a_refund_settlement_heard_twice_and_late_settles_once(webhooks, fake_orkestapay):
     """A pending refund settles at OrkestaPay; the sweep reconciles it twice, the order's sync reads it, and the
     refund's webhook arrives last: one succeeded refund, one status change, never sent again."""
@@ -316,16 +356,22 @@ def test_an_admin_refund_after_the_portal_refunded_everything_sends_no_more_mone
     told the shop. No money beyond what was paid ever leaves; the order ends refunded."""
     paid = make_paid_order(fake_orkestapay)
     fake_orkestapay.refund_from_portal(paid.orkestapay_payment_id, 990)
-    with pytest.raises(InvalidRequestError, match="cannot be refunded in status REFUNDED"):
+    rich = fake_orkestapay.profile == "rich"
+    # the rich profile's payment is REFUNDED; the evidence profile's stays COMPLETED, with nothing left to refund
+    refusal = "cannot be refunded in status REFUNDED" if rich else "at most the refundable 0"
+    with pytest.raises(InvalidRequestError, match=refusal):
         services.refund_order(Order.objects.get(pk=paid.pk))
     assert Refund.objects.get(order=paid).status == RefundStatus.FAILED  # ours: refused, its amount freed
     services.sync_order(paid)
-    payment = fake_orkestapay.get_payment(paid.orkestapay_payment_id)
-    assert Decimal(str(payment["amount"]["refunded"])) == Decimal("990")
-    assert Order.objects.get(pk=paid.pk).status == OrderStatus.REFUNDED
-    assert services.refundable_amount(Order.objects.get(pk=paid.pk)) == Decimal("0")
+    assert refunded_at(fake_orkestapay, paid.orkestapay_payment_id) == Decimal("990")  # refunded once, not twice
     statuses = sorted(Refund.objects.filter(order=paid).values_list("status", flat=True))
-    assert statuses == [RefundStatus.FAILED, RefundStatus.SUCCEEDED]  # the portal's refund mirrored once
+    if rich:  # the payment's refunded amount shows the portal's refund: mirrored once
+        assert Order.objects.get(pk=paid.pk).status == OrderStatus.REFUNDED
+        assert services.refundable_amount(Order.objects.get(pk=paid.pk)) == Decimal("0")
+        assert statuses == [RefundStatus.FAILED, RefundStatus.SUCCEEDED]
+    else:  # no source shows a refund on a payment: the portal's stays unknown to the shop (docs: recipes/refunds)
+        assert Order.objects.get(pk=paid.pk).status == OrderStatus.PAID
+        assert statuses == [RefundStatus.FAILED]
 
 
 def test_a_refund_of_the_payment_on_the_older_attempt(orkestapay_settings, client, fake_orkestapay):
@@ -450,6 +496,9 @@ def test_a_paid_orders_returns_webhook_and_sweep_at_once_apply_once(webhooks, fa
     assert Event.objects.get(message_id="msg_race").attempts == 1
 
 
+# settled by its REFUND transaction's id, which only the rich profile's answers carry (the evidence profile:
+# test_money_events.py::test_a_pending_refund_settled_at_orkestapay_is_settled_without_a_transaction_id)
+@pytest.mark.orkestapay_profile("rich")
 def test_a_refund_settlement_reconciled_at_once_settles_once(webhooks, fake_orkestapay):
     needs_row_locks()
     paid, refund, payment = settled_refund(fake_orkestapay)

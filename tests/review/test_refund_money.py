@@ -17,7 +17,7 @@ from django.utils import translation
 from django_orkestapay import services
 from django_orkestapay.exceptions import OrkestaPayError
 from django_orkestapay.models import Order, Refund, RefundStatus
-from tests.conftest import make_paid_order
+from tests.conftest import app_defect_under_evidence, make_paid_order, refunded_at
 from tests.test_admin import confirmation_intent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,17 +31,17 @@ def paid(orkestapay_settings: Any, fake_orkestapay: Any) -> Order:
     return make_paid_order(fake_orkestapay)
 
 
-def remote_refunded(fake: Any, payment_id: str) -> Decimal:
-    """What OrkestaPay (the fake) really refunded of a payment."""
-    return Decimal(str(fake.get_payment(payment_id)["amount"].get("refunded", 0)))
-
-
 def ours_succeeded(order: Order) -> Decimal:
     """What our ledger says was refunded of the order."""
     amounts = Refund.objects.filter(order=order, status=RefundStatus.SUCCEEDED).values_list("amount", flat=True)
     return sum(amounts, Decimal("0.00"))
 
 
+@app_defect_under_evidence(
+    "with no refunded amount to read back, a refund whose answer was lost is resent under its key while "
+    "IDEMPOTENCY_KEY_LIFETIME (assumed, no source) says OrkestaPay remembers it; if OrkestaPay forgot sooner, the "
+    "100 leave twice"
+)
 def test_a_refund_whose_answer_was_lost_is_not_refunded_again_after_the_key_expired(
     paid: Order, fake_orkestapay: Any
 ) -> None:
@@ -55,13 +55,13 @@ def test_a_refund_whose_answer_was_lost_is_not_refunded_again_after_the_key_expi
         services.refund_order(paid, amount=Decimal("100.00"))
     refund = Refund.objects.get()
     assert refund.status == RefundStatus.REQUESTED
-    assert remote_refunded(fake_orkestapay, payment_id) == Decimal("100")  # the money left
+    assert refunded_at(fake_orkestapay, payment_id) == Decimal("100")  # the money left
 
     services.sync_order(Order.objects.get(pk=paid.pk))  # an ordinary read in between (a webhook, a refresh)
     fake_orkestapay.idempotency_ttl = 0.0  # later than OrkestaPay remembers keys
     with contextlib.suppress(OrkestaPayError):  # a refusal would be fine: what matters is what left the account
         services.retry_refund(refund)
-    assert remote_refunded(fake_orkestapay, payment_id) == Decimal("100")
+    assert refunded_at(fake_orkestapay, payment_id) == Decimal("100")
 
 
 def test_a_refusal_on_a_resend_is_not_settled_with_another_refunds_money(paid: Order, fake_orkestapay: Any) -> None:
@@ -84,8 +84,8 @@ def test_a_refusal_on_a_resend_is_not_settled_with_another_refunds_money(paid: O
         services.retry_refund(second)
     services.retry_refund(first)  # replayed under its key: SUCCESS
 
-    assert remote_refunded(fake_orkestapay, payment_id) == Decimal("50")
-    assert ours_succeeded(paid) == remote_refunded(fake_orkestapay, payment_id)
+    assert refunded_at(fake_orkestapay, payment_id) == Decimal("50")
+    assert ours_succeeded(paid) == refunded_at(fake_orkestapay, payment_id)
 
 
 @pytest.fixture
@@ -95,6 +95,8 @@ def staff_client(client: Any) -> Any:
     return client
 
 
+# the pending refund's failure is read from its REFUND transaction, which only the rich profile shows
+@pytest.mark.orkestapay_profile("rich")
 def test_a_confirmed_refund_never_sends_more_than_the_page_showed(
     staff_client: Any, orkestapay_settings: Any, fake_orkestapay: Any
 ) -> None:
@@ -116,4 +118,4 @@ def test_a_confirmed_refund_never_sends_more_than_the_page_showed(
         assert Refund.objects.get(pk=pending.pk).status == RefundStatus.FAILED
 
         staff_client.post(ORDERS, {**data, **confirmation_intent(page), "confirm": "yes"})
-    assert remote_refunded(fake_orkestapay, first.orkestapay_payment_id) <= Decimal("890")
+    assert refunded_at(fake_orkestapay, first.orkestapay_payment_id) <= Decimal("890")
