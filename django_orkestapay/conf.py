@@ -75,6 +75,7 @@ DEFAULTS: dict[str, Any] = {
     "FAILED_CHECKOUT_WINDOW": 60,
     "REJECTED_WEBHOOKS_KEPT": 50,
     "IDEMPOTENCY_KEY_LIFETIME": 60 * 60 * 24,
+    "TRUST_IDEMPOTENCY_KEYS": False,
     # Webhooks
     "WEBHOOK_SECRETS": [],
     "WEBHOOK_TOLERANCE": 300,
@@ -237,9 +238,20 @@ SETTINGS_HELP: dict[str, str] = {
         "one is counted per day (``RejectedWebhookCount``). ``0``: counted only."
     ),
     "IDEMPOTENCY_KEY_LIFETIME": (
-        "Seconds OrkestaPay is assumed to remember a refund's ``Idempotency-Key`` (unknown for the real API). A "
-        "refund whose answer was lost is resent under its key only within this time; after it, only when "
-        "OrkestaPay proves it did not happen, else it is left for a person. See :doc:`/recipes/refunds`."
+        "Seconds OrkestaPay is assumed to remember a refund's ``Idempotency-Key`` (unknown for the real API), with "
+        ":setting:`TRUST_IDEMPOTENCY_KEYS` on: a refund whose answer was lost is resent under its key only within "
+        "this time; after it, only when OrkestaPay proves it did not happen, else it is left for a person. A refund "
+        "OrkestaPay answered *pending* is left for a person once this long has passed without an outcome. See "
+        ":doc:`/recipes/refunds`."
+    ),
+    "TRUST_IDEMPOTENCY_KEYS": (
+        "Whether OrkestaPay is trusted to honour a refund's ``Idempotency-Key`` (a repeat under the same key "
+        "refunds once). OrkestaPay's plugins send a key but never resend one, so no public source shows it; the "
+        "probe's ``refund.replay`` row tells. ``False`` (the default): a refund request is never repeated "
+        "automatically while it may have reached OrkestaPay: no client retry, no resend of a refund whose answer "
+        "was lost unless OrkestaPay's payment proves it did not happen; otherwise it is left for a person (the "
+        "admin's *Mark refund succeeded* and *Mark refund failed*). ``True``: retried and resent under its key "
+        "within :setting:`IDEMPOTENCY_KEY_LIFETIME`."
     ),
     "WEBHOOK_SECRETS": (
         "The webhook endpoint's ``whsec_...`` signing secrets, a list: several during a rotation. Required for the "

@@ -54,6 +54,8 @@ class OrkestaPayError(Exception):
         self.response_body = _redact(response_body)
         self.method = method
         self.path = path
+        #: How many times the request was sent before this error (more than 1: the client retried it).
+        self.attempts = 1
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -68,6 +68,13 @@ def orkestapay_settings(fake_orkestapay: Any, settings: Any) -> Iterator[dict[st
     caches["default"].clear()
 
 
+@pytest.fixture
+def trusted_idempotency_keys(orkestapay_settings: dict[str, Any]) -> None:
+    """``TRUST_IDEMPOTENCY_KEYS`` on: OrkestaPay trusted to honour a refund's key (the client retries a refund, and a
+    refund whose answer was lost is resent under its key within ``IDEMPOTENCY_KEY_LIFETIME``)."""
+    orkestapay_settings["TRUST_IDEMPOTENCY_KEYS"] = True
+
+
 def make_order(**overrides: Any) -> Order:
     """The guide's sample order: 1000 MXN, 10 off, 990 total."""
     data: dict[str, Any] = {

@@ -268,6 +268,7 @@ def test_refund_action_reports_an_api_refusal(staff_client, orkestapay_settings,
     assert order.refunds.get().status == RefundStatus.FAILED
 
 
+@pytest.mark.usefixtures("trusted_idempotency_keys")  # the idempotent resend path
 def test_retry_refund_action_resends_with_the_same_key(staff_client, orkestapay_settings, fake_orkestapay):
     order = paid_order(fake_orkestapay)
     fake_orkestapay.inject_fault("POST", "/v1/payments/*", "timeout", after_processing=True)

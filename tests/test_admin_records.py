@@ -152,7 +152,7 @@ def test_change_permission_allows_refresh_resend_and_reprocess_but_not_refunds(c
     staff(client, *(f"orkestapay.{verb}_{model}" for verb in ("view", "change") for model in (*MODELS, "event")))
     assert action_names(client, "order") == ["refresh_from_orkestapay"]
     assert action_names(client, "payment") == []
-    assert action_names(client, "refund") == ["retry", "mark_failed"]
+    assert action_names(client, "refund") == ["retry", "mark_succeeded", "mark_failed"]
     assert action_names(client, "event") == ["reprocess"]
 
 

@@ -143,6 +143,7 @@ def test_the_answer_is_kept_per_api_and_client_id(orkestapay_settings, settings)
     assert orkestapay_settings["CLIENT_SECRET"] not in mine
 
 
+@pytest.mark.usefixtures("trusted_idempotency_keys")  # resent under its key once refunds are on
 def test_a_resend_is_not_sent_while_refunds_are_off(paid, fake_orkestapay):
     fake_orkestapay.inject_fault("POST", "/v1/payments/*/refund", "timeout", after_processing=False)
     with pytest.raises(APIConnectionError):

@@ -25,12 +25,11 @@ from django_orkestapay.exceptions import (
     RefundNotAllowedError,
     ServerError,
 )
-from django_orkestapay.models import Order, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
+from django_orkestapay.models import Order, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus, ReviewCode
 from django_orkestapay.services.refunds import completed_payments
 from django_orkestapay.testing import FakeOrkestaPay
 from django_orkestapay.testing import refunds as fake_refunds
 from tests.conftest import (
-    app_defect_under_evidence,
     make_order,
     make_paid_order,
     refund_transactions_at,
@@ -182,6 +181,7 @@ def test_the_views_that_move_money_are_not_wrapped_in_atomic_requests(name):
     assert getattr(resolve(reverse(name)).func, "_non_atomic_requests", None) == {"default"}
 
 
+@pytest.mark.usefixtures("trusted_idempotency_keys")  # the idempotent resend path
 def test_with_atomic_requests_the_refund_is_committed_before_the_call(staff_client, paid, fake_orkestapay, monkeypatch):
     monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
     seen_by_the_gateway: list[Any] = []
@@ -281,46 +281,79 @@ def test_an_unknown_status_is_pending_not_failed(paid, fake_orkestapay, monkeypa
     assert services.refundable_amount(paid) == Decimal("0.00")
 
 
-@app_defect_under_evidence(
-    "with no refunded amount to read back, the resend of a refund that went through (its key forgotten) is refused "
-    "(nothing left) and the refund is marked failed: the ledger frees 990 that already went back to the buyer"
-)
 def test_a_resend_reads_the_payment_back_first_and_settles_what_already_left(paid, fake_orkestapay, monkeypatch):
     """The first answer was lost and the gateway forgot the key: a resend would get a 400 (nothing left), or worse,
-    refund again. The payment is read back first: it shows the money left, so the refund succeeded, unsent."""
+    refund again. The payment is read back first: where it shows the money left, the refund succeeded, unsent;
+    where it shows nothing of refunds, nothing is resent or failed: a person checks the portal."""
     fake_orkestapay.inject_fault("POST", "/v1/payments/*/refund", "timeout", after_processing=True)
     with pytest.raises(APIConnectionError):
         services.refund_order(paid)
     fake_orkestapay.state.idempotency.clear()  # the gateway forgot the key (its time to live passed)
-    refund = services.retry_refund(Refund.objects.get())
-    assert (refund.status, refund.attempts) == (RefundStatus.SUCCEEDED, 1)
-    assert fake_orkestapay.count_requests("GET", f"/v1/payments/{paid.orkestapay_payment_id}") == 1
+    reads_before = fake_orkestapay.count_requests("GET", f"/v1/payments/{paid.orkestapay_payment_id}")
+    if fake_orkestapay.profile == "rich":  # the payment shows the money left: settled, unsent
+        refund = services.retry_refund(Refund.objects.get())
+        assert (refund.status, refund.attempts) == (RefundStatus.SUCCEEDED, 1)
+    else:  # the payment says nothing of refunds (the public record): never resent, never failed, a person checks
+        with pytest.raises(RefundNotAllowedError, match="Mark refund succeeded"):
+            services.retry_refund(Refund.objects.get())
+        refund = Refund.objects.get()
+        assert (refund.status, refund.attempts, refund.needs_review) == (RefundStatus.REQUESTED, 1, True)
+        assert services.refundable_amount(paid) == Decimal("0.00")  # the 990 stay reserved
+    assert fake_orkestapay.count_requests("GET", f"/v1/payments/{paid.orkestapay_payment_id}") == reads_before + 1
     assert fake_orkestapay.count_requests("POST", f"/v1/payments/{paid.orkestapay_payment_id}/refund") == 1
     assert refunded_at(fake_orkestapay, paid.orkestapay_payment_id) == Decimal("990")
 
 
-def test_a_refusal_on_a_resend_without_money_gone_fails_it(paid, fake_orkestapay):
+@pytest.mark.usefixtures("trusted_idempotency_keys")  # the idempotent resend path
+def test_a_refusal_of_a_resend_that_nothing_explains_is_left_for_a_person(paid, fake_orkestapay):
+    """The first send got a 503 (its outcome unknown), the resend a 400, and the payment shows nothing of refunds:
+    the 400 may be the refusal of a repeat of a refund that went through, so the refund is neither failed nor
+    resent: a person checks the portal (the amount stays reserved meanwhile)."""
     fake_orkestapay.inject_fault("POST", "/v1/payments/*/refund", "status", status=503)
     with pytest.raises(ServerError):
         services.refund_order(paid)
     fake_orkestapay.refunds_enabled = False
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(RefundNotAllowedError):
         services.retry_refund(Refund.objects.get())
     refund = Refund.objects.get()
-    assert (refund.status, refund.attempts) == (RefundStatus.FAILED, 2)
-    assert "not enabled" in refund.error
-    assert services.refundable_amount(paid) == Decimal("990.00")
+    assert (refund.status, refund.attempts, refund.needs_review) == (RefundStatus.REQUESTED, 2, True)
+    assert "nothing shows whether the first send went through" in refund.error
+    assert services.refundable_amount(paid) == Decimal("0.00")  # still reserved
+    order = Order.objects.get(pk=paid.pk)
+    assert order.review_code == ReviewCode.REFUND_UNKNOWN
 
 
-def test_a_refusal_on_the_first_send_with_client_retries_reads_back(paid, fake_orkestapay, settings):
-    settings.ORKESTAPAY = {**settings.ORKESTAPAY, "MAX_RETRIES": 1}
+def test_a_refusal_of_a_refund_sent_once_fails_it_without_a_read_back(paid, fake_orkestapay, settings):
+    """Even with the client's retries on, a 400 to a request sent once is OrkestaPay's refusal of that refund."""
+    settings.ORKESTAPAY = {**settings.ORKESTAPAY, "MAX_RETRIES": 1, "TRUST_IDEMPOTENCY_KEYS": True}
     refuse_refunds_at_the_api(fake_orkestapay)
     payment_path = f"/v1/payments/{paid.orkestapay_payment_id}"
-    reads_before = fake_orkestapay.count_requests("GET", payment_path)  # the evidence profile's sync read it once
+    reads_before = fake_orkestapay.count_requests("GET", payment_path)
     with pytest.raises(InvalidRequestError):
         services.refund_order(paid)
     assert Refund.objects.get().status == RefundStatus.FAILED
-    assert fake_orkestapay.count_requests("GET", payment_path) == reads_before + 1
+    assert fake_orkestapay.count_requests("GET", payment_path) == reads_before
+
+
+def test_by_default_a_refund_is_never_retried_by_the_client(paid, fake_orkestapay, settings):
+    """``TRUST_IDEMPOTENCY_KEYS`` off (no public source shows OrkestaPay honours the key): a refund whose answer timed
+    out is not sent again, by the client or later, unless OrkestaPay's payment proves it did not happen."""
+    settings.ORKESTAPAY = {**settings.ORKESTAPAY, "MAX_RETRIES": 2}
+    fake_orkestapay.inject_fault("POST", "/v1/payments/*/refund", "timeout", after_processing=True)
+    with pytest.raises(APIConnectionError):
+        services.refund_order(paid)
+    refund_path = f"/v1/payments/{paid.orkestapay_payment_id}/refund"
+    assert fake_orkestapay.count_requests("POST", refund_path) == 1
+    refund = Refund.objects.get()
+    if fake_orkestapay.profile == "evidence":  # nothing to read back: a person checks the portal
+        with pytest.raises(RefundNotAllowedError, match="Mark refund succeeded"):
+            services.retry_refund(refund)
+        refund.refresh_from_db()
+        assert (refund.status, refund.needs_review) == (RefundStatus.REQUESTED, True)
+    else:  # the payment shows the money left
+        assert services.retry_refund(refund).status == RefundStatus.SUCCEEDED
+    assert fake_orkestapay.count_requests("POST", refund_path) == 1
+    assert refunded_at(fake_orkestapay, paid.orkestapay_payment_id) == Decimal("990")
 
 
 # -- which payment -------------------------------------------------------------------------------------------------

@@ -4,14 +4,16 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from django_orkestapay import services
 from django_orkestapay.exceptions import APIConnectionError, InvalidRequestError, RefundNotAllowedError
 from django_orkestapay.models import Order, OrderStatus, Refund, RefundStatus
 from django_orkestapay.services import refund_sending
+from django_orkestapay.services.locking import lock_order
 from tests.conftest import make_order, make_paid_order, refunded_at, refuse_refunds_at_the_api
+from tests.ledger_helpers import signal_log
 from tests.test_views import data_queries
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,6 +94,7 @@ def test_declined_refund_is_failed(paid, fake_orkestapay):
     assert Order.objects.get(pk=paid.pk).status == OrderStatus.PAID
 
 
+@pytest.mark.usefixtures("trusted_idempotency_keys")  # the idempotent resend path
 def test_unknown_outcome_keeps_the_amount_reserved_and_retry_reuses_the_key(paid, fake_orkestapay):
     fake_orkestapay.inject_fault("POST", "/v1/payments/*", "connection_reset", after_processing=True)
     with pytest.raises(APIConnectionError):
@@ -130,7 +133,7 @@ def test_leaving_a_refund_for_a_person_and_marking_it_failed_take_the_order_lock
         attempts=1,
     )
     with CaptureQueriesContext(connection) as left, pytest.raises(RefundNotAllowedError, match=r"100\.00"):
-        refund_sending._leave_for_a_person(refund)
+        refund_sending._leave_for_a_person(refund, "its outcome is unknown")
     with CaptureQueriesContext(connection) as marked:
         services.mark_refund_failed(refund, marked_by="ops")
 
@@ -143,3 +146,52 @@ def test_leaving_a_refund_for_a_person_and_marking_it_failed_take_the_order_lock
             assert first.endswith("FOR UPDATE"), first
         else:
             assert first.startswith("UPDATE"), first
+
+
+def lost_refund(paid: Order, fake) -> Refund:
+    """A refund of 100 that went through at OrkestaPay, its answer lost, then left for a person (nothing tells us)."""
+    fake.inject_fault("POST", "/v1/payments/*/refund", "timeout", after_processing=True)
+    with pytest.raises(APIConnectionError):
+        services.refund_order(paid, amount=Decimal("100.00"))
+    refund = Refund.objects.get()
+    Refund.objects.filter(pk=refund.pk).update(needs_review=True)
+    return Refund.objects.get(pk=refund.pk)
+
+
+@pytest.mark.django_db(transaction=True)  # order_refunded is sent on commit
+def test_a_person_marks_a_refund_left_for_review_succeeded(paid, fake_orkestapay):
+    refund = lost_refund(paid, fake_orkestapay)
+    with signal_log() as log:
+        done = services.mark_refund_succeeded(refund, marked_by="ops")
+
+    assert (done.status, done.needs_review) == (RefundStatus.SUCCEEDED, False)
+    assert "marked succeeded by ops" in done.error
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.PARTIALLY_REFUNDED
+    assert log.names(paid).count("order_refunded") == 1
+    assert services.refundable_amount(paid) == Decimal("890.00")
+    with pytest.raises(RefundNotAllowedError, match=str(done.pk)):  # "not waiting for a person's check"
+        services.mark_refund_succeeded(done)  # once only
+
+
+def test_only_a_refund_left_for_review_can_be_marked_succeeded(paid, fake_orkestapay):
+    fake_orkestapay.inject_fault("POST", "/v1/payments/*/refund", "timeout", after_processing=True)
+    with pytest.raises(APIConnectionError):
+        services.refund_order(paid, amount=Decimal("100.00"))
+    refund = Refund.objects.get()
+    with pytest.raises(RefundNotAllowedError, match=str(refund.pk)):  # "not waiting for a person's check"
+        services.mark_refund_succeeded(refund)
+    assert Refund.objects.get().status == RefundStatus.REQUESTED
+
+
+@pytest.mark.orkestapay_profile("evidence")  # no transaction id, no refunded amount: only the event can tell
+def test_a_refund_event_settles_nothing_it_cannot_tell_apart(paid, fake_orkestapay):
+    """Two refunds of ours answered pending on one payment: a ``payment.refund`` event could be about either, so it
+    settles neither (a person, or a later answer, tells them apart)."""
+    fake_orkestapay.refund_outcome = "pending"
+    first = services.refund_order(paid, amount=Decimal("100.00"))
+    second = services.refund_order(Order.objects.get(pk=paid.pk), amount=Decimal("200.00"))
+    assert (first.status, second.status) == (RefundStatus.PENDING, RefundStatus.PENDING)
+    with transaction.atomic():
+        order = lock_order(paid.pk)
+        assert refund_sending.settle_by_refund_event(order, paid.orkestapay_payment_id) is None
+    assert set(Refund.objects.values_list("status", flat=True)) == {RefundStatus.PENDING}

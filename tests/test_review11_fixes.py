@@ -93,6 +93,7 @@ def age(*refunds: Refund, hours: float = 25) -> None:
 # -- refunds whose outcome is unknown ------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("trusted_idempotency_keys")  # the idempotent resend path
 def test_an_old_refund_without_evidence_is_left_for_a_person_who_can_mark_it_failed(
     paid: Order, fake_orkestapay: Any, staff_client: Any
 ) -> None:
@@ -100,8 +101,9 @@ def test_an_old_refund_without_evidence_is_left_for_a_person_who_can_mark_it_fai
     refund = lost(fake_orkestapay, paid, "100.00", processed=False)
     age(refund)
 
-    with pytest.raises(RefundNotAllowedError, match="forgotten its idempotency key"):
+    with pytest.raises(RefundNotAllowedError, match="Mark refund succeeded if the money left"):
         services.retry_refund(refund)
+    assert "forgotten its idempotency key" in Refund.objects.get(pk=refund.pk).error
     assert refund_posts(fake_orkestapay, payment_id) == 1  # not resent: OrkestaPay says nothing either way
     refund.refresh_from_db()
     assert (refund.status, refund.needs_review) == (RefundStatus.REQUESTED, True)
@@ -182,6 +184,7 @@ def test_an_unsettled_refund_transaction_nobody_claims_keeps_an_old_refund_from_
     assert Refund.objects.get(pk=refund.pk).needs_review
 
 
+@pytest.mark.usefixtures("trusted_idempotency_keys")  # the idempotent resend path
 def test_a_young_refund_without_evidence_is_resent_under_its_key(paid: Order, fake_orkestapay: Any) -> None:
     """Within the key's lifetime a resend is safe: OrkestaPay replays the first answer, or makes the refund once."""
     payment_id = paid.orkestapay_payment_id

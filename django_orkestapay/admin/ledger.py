@@ -91,7 +91,7 @@ class RefundAdmin(OrderColumn, RecordAdmin):
     search_fields = ("transaction_id", "orkestapay_payment_id", "order__merchant_order_id", "idempotency_key")
     hidden_fields = ("raw_response",)
     readonly_fields = ("amount_display", "raw_response_display")
-    actions = ("retry", "mark_failed")
+    actions = ("retry", "mark_succeeded", "mark_failed")
 
     amount_display = money_column(
         "amount", gettext_lazy("amount"), ordering="amount", currency=lambda refund: refund.order.currency
@@ -115,8 +115,9 @@ class RefundAdmin(OrderColumn, RecordAdmin):
             queryset.filter(origin=RefundOrigin.SHOP, status__in=[RefundStatus.REQUESTED, RefundStatus.PENDING]),
             title=_("Resend refund"),
             question=_(
-                "Settle these refunds whose outcome is unknown? A requested one is sent again with its original "
-                "idempotency key, so OrkestaPay cannot refund twice; a pending one is read back from OrkestaPay."
+                "Settle these refunds whose outcome is unknown? Each is read back from OrkestaPay first; a requested "
+                "one is sent again only when that cannot refund twice (see TRUST_IDEMPOTENCY_KEYS); otherwise it is "
+                "left for you to check in OrkestaPay's portal."
             ),
             run=services.retry_refunds,
             recorded=_("Each failure is recorded on its refund's error."),
@@ -136,4 +137,20 @@ class RefundAdmin(OrderColumn, RecordAdmin):
                 "leave: their amounts become refundable again."
             ),
             run=lambda refunds: services.mark_refunds_failed(refunds, marked_by=request.user.get_username()),
+        )
+
+    @admin.action(
+        description=gettext_lazy("Mark refund succeeded (checked in OrkestaPay's portal)"), permissions=["change"]
+    )
+    def mark_succeeded(self, request: HttpRequest, queryset: QuerySet[Refund]) -> TemplateResponse | None:
+        return confirm_or_run(
+            self,
+            request,
+            queryset.filter(needs_review=True, status__in=[RefundStatus.REQUESTED, RefundStatus.PENDING]),
+            title=_("Mark refund succeeded"),
+            question=_(
+                "Mark these refunds succeeded? Do this only after checking in OrkestaPay's portal that the money left: "
+                "their orders count them as refunded, and the shop is told (order_refunded)."
+            ),
+            run=lambda refunds: services.mark_refunds_succeeded(refunds, marked_by=request.user.get_username()),
         )

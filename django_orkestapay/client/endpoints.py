@@ -213,12 +213,13 @@ class OrkestaPayClient(ClientAttributes):
         return self._parse(parse_remote_payment, self._call("GET", path, retry=True), "GET", path)
 
     def refund_payment(
-        self, payment_id: str, *, amount: Decimal, description: str, idempotency_key: str
+        self, payment_id: str, *, amount: Decimal, description: str, idempotency_key: str, retry: bool = True
     ) -> RefundResult:
-        """Refund ``amount`` of a payment (``POST /v1/payments/{payment_id}/refund``).
+        """Refund ``amount`` of a payment (``POST /v1/payments/{payment_id}/refund``) under ``idempotency_key``.
 
-        Retried on transient failures because it carries ``idempotency_key``; derive that key from your own refund
-        record so a repeat can never refund twice.
+        Retried on transient failures when ``retry`` (derive the key from your own refund record so a repeat under
+        it can never refund twice, *if* OrkestaPay honours the key: its plugins send one but never resend it, so
+        whether it does is not publicly shown; the service layer retries only when ``TRUST_IDEMPOTENCY_KEYS``).
         """
         path = f"/v1/payments/{_path_segment(payment_id, 'payment_id')}/refund"
         if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
@@ -233,7 +234,7 @@ class OrkestaPayClient(ClientAttributes):
             "POST",
             path,
             payload={"amount": amount, "description": description},
-            retry=True,
+            retry=retry,
             extra_headers={"Idempotency-Key": idempotency_key},
         )
         return self._parse(parse_refund, response, "POST", path)

@@ -87,6 +87,14 @@ FIELDS: tuple[Field, ...] = (
     Field(SENT, _CHECKOUT, "order.expires_at", "WP (epoch milliseconds, now + 1 h)", "omitted: OrkestaPay chooses"),
     Field(SENT, _REFUND, "amount", "WP; MGC", "never sent without one", out_of_range="refused before"),
     Field(SENT, _REFUND, "description", "WP; MGC", "our default text"),
+    Field(
+        SENT,
+        _REFUND,
+        "Idempotency-Key (header)",
+        "WP; MGC (sent, never sent again: whether OrkestaPay honours a repeat is not shown)",
+        "always sent, from our refund row; a repeat only with TRUST_IDEMPOTENCY_KEYS or after a read proves the "
+        "refund did not happen",
+    ),
     # -- the token -----------------------------------------------------------------------------------------------
     Field(READ, _TOKEN, "access_token", "guide", "no token: a malformed answer, nothing else is asked"),
     Field(READ, _TOKEN, "expires_in", "guide (1800)", "no token: a malformed answer", out_of_range="as absent"),

@@ -165,6 +165,7 @@ class Transport:
                     method, path, body=body, token=token, extra_headers=extra_headers, attempt=attempt
                 )
             except OrkestaPayError as exc:
+                exc.attempts = attempt + 1  # how many times this request was sent (a refund's key may repeat)
                 if not retry or attempt >= self.max_retries or not _is_retryable(exc):
                     raise
                 asked: float | None = getattr(exc, "retry_after", None)

@@ -48,7 +48,9 @@ from .refund_availability import RefundAvailability, refund_availability
 from .refund_intents import RefundIntent, load_refund_intent, new_refund_intent
 from .refunds import (
     mark_refund_failed,
+    mark_refund_succeeded,
     mark_refunds_failed,
+    mark_refunds_succeeded,
     reconcile_refunds,
     refund_order,
     refund_orders,
@@ -104,7 +106,9 @@ __all__ = [
     "map_payment_status",
     "map_remote_status",
     "mark_refund_failed",
+    "mark_refund_succeeded",
     "mark_refunds_failed",
+    "mark_refunds_succeeded",
     "new_refund_intent",
     "normalize_review_reason",
     "order_for",

@@ -105,7 +105,7 @@ def apply_attempt_read(
                 f"OrkestaPay reports order {remote.order_id[:64]} {remote.status[:40]}, but neither a payment nor the "
                 "order says an amount we can use: nothing is counted until OrkestaPay says it",
             )
-    status = checkout_status(checkout.status, remote.status, on_attempt)
+    status = checkout_status(checkout.status, remote_status_now(remote), on_attempt)
     if held and status == CheckoutStatus.COMPLETED and not any(_is_money(p) for p in on_attempt):
         status = CheckoutStatus.PENDING  # money OrkestaPay reports but nobody confirmed: no new attempt meanwhile
     if close is not None and close[0] == checkout.pk and status == CheckoutStatus.OPEN:
@@ -116,6 +116,16 @@ def apply_attempt_read(
         fields.append("status")
     if fields:
         checkout.save(update_fields=[*fields, "updated_at"])
+
+
+def remote_status_now(remote: RemoteOrder) -> str:
+    """OrkestaPay's status of the attempt's order as it stands now: ``EXPIRED`` for an order it still reports
+    ``CREATED`` past the order's own ``expires_at`` (no public source shows an ``EXPIRED`` constant; the guide shows
+    ``expires_at``, and OrkestaPay refuses ``expires_at`` in the past), so that a transfer that never arrived stops
+    blocking a new checkout. Money that still lands on the attempt is recorded all the same."""
+    if remote.status == "CREATED" and remote.expires_at is not None and remote.expires_at <= timezone.now():
+        return "EXPIRED"
+    return remote.status
 
 
 def _vouches(remote: RemoteOrder) -> bool:

@@ -7,8 +7,13 @@ Outcomes: SUCCESS (or SUCCEEDED, COMPLETED) succeeds; FAILED, DECLINED, REJECTED
 5xx, a 429, a 401/403, a 409 or an unreadable answer leaves the refund as it was (reserved) with the error noted. A
 400, 404 or 422 fails it, unless the request may have reached OrkestaPay before under the same key (a resend, or a
 first send the client retried): then the payment is read back first, and money that already left settles it.
-A refund sent before is resent only after reading its payment back (:func:`resend_refund`), and never once
-OrkestaPay may have forgotten its key unless the read proves it did not happen.
+A refund sent before is resent only after reading its payment back (:func:`resend_refund`), and only when that
+cannot refund twice: when the read proves it did not happen, or (with ``TRUST_IDEMPOTENCY_KEYS``) while OrkestaPay
+still remembers its key. No public source shows that OrkestaPay honours the key, so by default a refund request is
+never repeated while it may have reached OrkestaPay: what cannot be settled from OrkestaPay's answers is left for a
+person, who marks it succeeded or failed. A refund OrkestaPay answered *pending*, which its payment cannot settle
+(no transaction id, no refunded amount: as the public record shows them), is settled by a ``payment.refund`` event
+about its payment when it is the one refund of ours that event can be about (:func:`settle_by_refund_event`).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from ..exceptions import (
     OrkestaPayError,
     RefundNotAllowedError,
 )
-from ..models import Order, Refund, RefundStatus, ReviewCode
+from ..models import Order, Refund, RefundOrigin, RefundStatus, ReviewCode
 from .api_client import _jsonable, get_client
 from .apply import apply_payment_read, refresh_order_status
 from .locking import lock_order
@@ -85,24 +90,32 @@ def send_refund(refund: Refund) -> Refund:
         Refund.objects.filter(pk=refund.pk).update(attempts=models.F("attempts") + 1, updated_at=timezone.now())
     refund.refresh_from_db()
     client = get_client()
+    trusted = trusts_idempotency_keys()
     try:
         result = client.refund_payment(
             refund.orkestapay_payment_id,
             amount=refund.amount,
             description=refund.description,
             idempotency_key=refund.idempotency_key,
+            retry=trusted,
         )
     except OrkestaPayError as exc:
         explicit = isinstance(exc, InvalidRequestError | NotFoundError) and exc.status_code != 409
         if not explicit:
             _note_error(refund, exc)
             raise
-        if refund.attempts > 1 or client.max_retries > 0:  # this key may have reached OrkestaPay before
+        if refund.attempts > 1 or exc.attempts > 1:  # a resend, or the client retried: it may have reached OrkestaPay
             found = _read_back_or_note(refund, client)
             if found is None and refund.status == RefundStatus.PENDING:
                 found = RefundStatus.PENDING  # OrkestaPay took it: only the refusal of its transaction fails it
             if found in (RefundStatus.SUCCEEDED, RefundStatus.PENDING):
                 return settle_refund(refund, found, error="" if found == RefundStatus.SUCCEEDED else str(exc))
+            if found is None:  # the refusal may be of a repeat of a refund that went through ("nothing left")
+                _leave_for_a_person(
+                    refund,
+                    f"OrkestaPay refused its resend ({exc.message[:200]}), and nothing shows "
+                    "whether the first send went through",
+                )
         settle_refund(refund, RefundStatus.FAILED, error=str(exc), raw=exc.response_body)
         raise
     outcome = refund_outcome(result.status)
@@ -198,18 +211,34 @@ def resend_refund(refund: Refund) -> Refund:
         return refund
     if found in (RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.PENDING):
         return refund if found == refund.status else settle_refund(refund, found)
-    proven_not_made = found == RefundStatus.REQUESTED and refund.status == RefundStatus.REQUESTED
     lifetime = timedelta(seconds=float(conf.get("IDEMPOTENCY_KEY_LIFETIME")))
-    if proven_not_made or timezone.now() - refund.created_at < lifetime:
+    within = timezone.now() - refund.created_at < lifetime
+    if refund.status == RefundStatus.PENDING:  # OrkestaPay took it: never sent again, its outcome awaited
+        if within:
+            return refund
+        _leave_for_a_person(refund, "OrkestaPay accepted it as pending and has said nothing of its outcome since")
+    if found == RefundStatus.REQUESTED:  # proven not made: a resend cannot refund twice
         return send_refund(refund)
-    _leave_for_a_person(refund)
+    if trusts_idempotency_keys() and within:
+        return send_refund(refund)
+    _leave_for_a_person(
+        refund,
+        "its outcome is unknown and OrkestaPay may have forgotten its idempotency key"
+        if trusts_idempotency_keys()
+        else "its outcome is unknown and OrkestaPay is not trusted to honour its idempotency key "
+        "(TRUST_IDEMPOTENCY_KEYS), so it is not resent",
+    )
 
 
-def _leave_for_a_person(refund: Refund) -> NoReturn:
+def trusts_idempotency_keys() -> bool:
+    """Whether a refund may be repeated under its ``Idempotency-Key`` (``TRUST_IDEMPOTENCY_KEYS``)."""
+    return bool(conf.get("TRUST_IDEMPOTENCY_KEYS"))
+
+
+def _leave_for_a_person(refund: Refund, why: str) -> NoReturn:
     reason = (
-        f"refund of {refund.amount} (payment {refund.orkestapay_payment_id}, refund {refund.pk}): its outcome is "
-        "unknown and OrkestaPay may have forgotten its idempotency key, so it is not resent; check the payment in "
-        "OrkestaPay's portal, then mark the refund failed or leave it"
+        f"refund of {refund.amount} (payment {refund.orkestapay_payment_id}, refund {refund.pk}): {why}; check the "
+        "payment in OrkestaPay's portal, then mark the refund succeeded or failed"
     )
     with transaction.atomic():
         order = lock_order(refund.order_id)
@@ -220,12 +249,49 @@ def _leave_for_a_person(refund: Refund) -> NoReturn:
         refund.save(update_fields=["needs_review", "error", "updated_at"])
     raise RefundNotAllowedError(
         _(
-            "The outcome of this refund of %(amount)s is unknown and OrkestaPay may have forgotten its idempotency "
-            "key, so it was not resent. Check the payment in OrkestaPay's portal, then use Mark refund failed if "
-            "the money did not leave."
+            "The outcome of this refund of %(amount)s is unknown, so it was not sent again. Check the payment in "
+            "OrkestaPay's portal, then use Mark refund succeeded if the money left, or Mark refund failed if it did "
+            "not."
         )
         % {"amount": refund.amount}
     )
+
+
+def settle_by_refund_event(order: Order, payment_id: str) -> Refund | None:
+    """A ``payment.refund`` event ("a refund was issued") about ``payment_id`` of the *locked* ``order``, after the
+    payment was read: settle our one refund it can be about, when OrkestaPay's answers cannot (the payment shows no
+    refunded amount and no refund transactions, as the public record shows it): the only refund of ours of that
+    payment OrkestaPay accepted as pending without a transaction id, with no other refund of ours of it unsettled
+    (which could be the one issued). Anything else is left to the answers and to a person. Returns the refund
+    settled, if any."""
+    payment = order.payments.filter(orkestapay_payment_id=payment_id).first()
+    if payment is None or _shows_refunds(payment.raw) or payment.refunded_amount:
+        return None
+    unsettled = list(
+        Refund.objects.filter(
+            payment=payment, origin=RefundOrigin.SHOP, status__in=[RefundStatus.REQUESTED, RefundStatus.PENDING]
+        )
+    )
+    if len(unsettled) != 1 or unsettled[0].status != RefundStatus.PENDING or unsettled[0].transaction_id:
+        return None
+    refund = unsettled[0]
+    logger.info("Order %s: refund %s settled by a payment.refund event", order.merchant_order_id, refund.pk)
+    return settle_refund(refund, RefundStatus.SUCCEEDED, remote_status="payment.refund")
+
+
+def _shows_refunds(raw: Any) -> bool:
+    """Whether a payment's answer says anything of refunds (a refunded amount, refund transactions)."""
+    if not isinstance(raw, dict):
+        return False
+    amount = raw.get("amount")
+    refunded = isinstance(amount, dict) and amount.get("refunded") is not None
+    transactions = raw.get("transactions")
+    kinds = (
+        [str(t.get("type") or "").upper() for t in transactions if isinstance(t, dict)]
+        if isinstance(transactions, list)
+        else []
+    )
+    return refunded or "REFUND" in kinds
 
 
 def settle_refund(

@@ -282,6 +282,30 @@ def mark_refund_failed(refund: Refund, *, marked_by: str = "") -> Refund:
         return settle_refund(refund, RefundStatus.FAILED, error=f"marked failed by {who} after checking the portal")
 
 
+def mark_refund_succeeded(refund: Refund, *, marked_by: str = "") -> Refund:
+    """A person checked OrkestaPay's portal and found that a refund left for review (``needs_review``) went through:
+    mark it succeeded (the order's status follows, and ``order_refunded`` is sent). Raises
+    :class:`RefundNotAllowedError` for any other refund."""
+    with transaction.atomic():
+        lock_order(refund.order_id)
+        refund = Refund.objects.get(pk=refund.pk)
+        if not (refund.needs_review and refund.status in (RefundStatus.REQUESTED, RefundStatus.PENDING)):
+            raise RefundNotAllowedError(
+                _("Refund %(refund)s is not waiting for a person's check; nothing was changed.") % {"refund": refund.pk}
+            )
+        refund.needs_review = False
+        refund.save(update_fields=["needs_review", "updated_at"])
+        who = marked_by or "an operator"
+        return settle_refund(
+            refund, RefundStatus.SUCCEEDED, error=f"marked succeeded by {who} after checking the portal"
+        )
+
+
+def mark_refunds_succeeded(refunds: Iterable[Refund], *, marked_by: str = "") -> BatchSummary:
+    """:func:`mark_refund_succeeded` for several refunds; refusals are counted as failures."""
+    return run_batch(refunds, lambda refund: bool(mark_refund_succeeded(refund, marked_by=marked_by)))
+
+
 def mark_refunds_failed(refunds: Iterable[Refund], *, marked_by: str = "") -> BatchSummary:
     """:func:`mark_refund_failed` for several refunds; refusals are counted as failures."""
     return run_batch(refunds, lambda refund: bool(mark_refund_failed(refund, marked_by=marked_by)))

@@ -218,8 +218,12 @@ def orders_to_reconcile(*, older_than: timedelta = timedelta(0)) -> models.Query
 
 
 def expire_checkouts() -> BatchSummary:
-    """Close open checkouts past their ``expires_at``, each after reading it from the API: one that turns out paid
-    or with a payment in progress (a SPEI transfer) is left to that; the others are marked expired, and the order's
-    status is derived again (expired when no other attempt is open, pending or paid)."""
-    due = Checkout.objects.filter(status=CheckoutStatus.OPEN, expires_at__lte=timezone.now()).select_related("order")
+    """Close checkouts past their ``expires_at``, each after reading it from the API: an open one that turns out paid
+    or with a payment in progress (a SPEI transfer) is left to that, the others are marked expired; a pending one is
+    read too, and closed once OrkestaPay's order says it expired (its status, or its own ``expires_at`` passed while
+    it still says ``CREATED``). The order's status is derived again (expired when no other attempt is open, pending
+    or paid)."""
+    due = Checkout.objects.filter(
+        status__in=[CheckoutStatus.OPEN, CheckoutStatus.PENDING], expires_at__lte=timezone.now()
+    ).select_related("order")
     return run_batch(due, lambda checkout: _sync_checkout(checkout, close_as=CheckoutStatus.EXPIRED))

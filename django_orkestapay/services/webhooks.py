@@ -29,6 +29,7 @@ from .apply import apply_reads
 from .attempts import AttemptRead
 from .batch import BatchSummary
 from .locking import take_write_lock
+from .refund_sending import settle_by_refund_event
 from .rejections import record_rejection
 from .sync import read_attempt, record_failure
 
@@ -291,7 +292,9 @@ def process_event(event: Event) -> str:
             if not _settle(event, EventStatus.PROCESSED, order_id=checkouts[0].order_id):
                 return "duplicate"
             for order_id in order_ids:
-                apply_reads(order_id, _of_order(reads, order_id), extra=extra)
+                result = apply_reads(order_id, _of_order(reads, order_id), extra=extra)
+                if parsed.event_type == "payment.refund" and parsed.payment_id:
+                    settle_by_refund_event(result.order, parsed.payment_id)
     except Exception as exc:  # noqa: BLE001 - recorded on the event; re-raised when transient
         return _failed(event, exc, checkouts[0].order_id)
     return "processed"

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from django_orkestapay import services
 from django_orkestapay.models import Checkout, Order, OrderStatus, Payment, PaymentStatus, ReviewCode
-from tests.conftest import app_defect_under_evidence, hosted_page_post, make_order
+from tests.conftest import hosted_page_post, make_order
 from tests.ledger_helpers import come_back, signal_log, start
 from tests.review.helpers import paid_at_orkestapay
 
@@ -90,10 +90,6 @@ def test_a_payment_listed_under_two_orders_pays_only_its_own(orkestapay_settings
     assert log.names(x) == ["order_needs_review"]  # a person is told (malformed_answer), nothing else
 
 
-@app_defect_under_evidence(
-    "a SPEI payment still in progress on an order past its expires_at (OrkestaPay still says CREATED) keeps the "
-    "attempt and the order pending for good: start_checkout refuses (PaymentInProgressError), nobody is told"
-)
 def test_a_transfer_whose_order_expired_at_orkestapay_no_longer_blocks_paying(
     orkestapay_settings: Any, fake_orkestapay: Any
 ) -> None:
@@ -101,7 +97,8 @@ def test_a_transfer_whose_order_expired_at_orkestapay_no_longer_blocks_paying(
     after which the fake refuses to settle it). The payment itself still says PAYMENT_ACTION_REQUIRED, which the
     ledger maps to pending and the attempt status puts above the order's EXPIRED: the attempt stays ``pending``,
     the order ``pending``, and ``start_checkout`` answers "a payment is in progress, do not pay again" for good.
-    Neither the sweep nor the sync can ever change it."""
+    Neither the sweep nor the sync could ever change it. In the evidence profile OrkestaPay's order stays CREATED:
+    its own ``expires_at`` having passed is what says it expired (``attempts.remote_status_now``)."""
     order = make_order()
     checkout = start(order)
     fake_orkestapay.pay_pending(checkout.orkestapay_checkout_id)

@@ -298,14 +298,7 @@ def settled_refund(fake: Any, *, succeed: bool = True) -> tuple[Order, Refund, d
     return paid, refund, dict(fake.get_payment(paid.orkestapay_payment_id))
 
 
-@pytest.mark.orkestapay_profile("evidence")
-@pytest.mark.xfail(
-    strict=True,
-    reason="app defect under the evidence profile: the refund answer carries no transaction id and the payment "
-    "shows no refund, so a pending refund OrkestaPay settles stays pending (resent under its key, answered PENDING "
-    "again) until IDEMPOTENCY_KEY_LIFETIME has passed; then it is left for a person, who can only mark it failed: "
-    "the order never becomes partially refunded",
-)
+@pytest.mark.orkestapay_profile("evidence")  # the refund answer and the payment as the public record shows them
 def test_a_pending_refund_settled_at_orkestapay_is_settled_without_a_transaction_id(webhooks, fake_orkestapay):
     """OrkestaPay answers the refund PENDING, then refunds it and says so (``payment.refund``: "a refund is
     issued"); the sweep runs. The money left: the ledger should say so."""

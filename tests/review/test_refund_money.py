@@ -17,7 +17,7 @@ from django.utils import translation
 from django_orkestapay import services
 from django_orkestapay.exceptions import OrkestaPayError
 from django_orkestapay.models import Order, Refund, RefundStatus
-from tests.conftest import app_defect_under_evidence, make_paid_order, refunded_at
+from tests.conftest import make_paid_order, refunded_at
 from tests.test_admin import confirmation_intent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,11 +37,6 @@ def ours_succeeded(order: Order) -> Decimal:
     return sum(amounts, Decimal("0.00"))
 
 
-@app_defect_under_evidence(
-    "with no refunded amount to read back, a refund whose answer was lost is resent under its key while "
-    "IDEMPOTENCY_KEY_LIFETIME (assumed, no source) says OrkestaPay remembers it; if OrkestaPay forgot sooner, the "
-    "100 leave twice"
-)
 def test_a_refund_whose_answer_was_lost_is_not_refunded_again_after_the_key_expired(
     paid: Order, fake_orkestapay: Any
 ) -> None:
@@ -64,6 +59,7 @@ def test_a_refund_whose_answer_was_lost_is_not_refunded_again_after_the_key_expi
     assert refunded_at(fake_orkestapay, payment_id) == Decimal("100")
 
 
+@pytest.mark.usefixtures("trusted_idempotency_keys")  # the idempotent resend path
 def test_a_refusal_on_a_resend_is_not_settled_with_another_refunds_money(paid: Order, fake_orkestapay: Any) -> None:
     """Two refunds of 50 in flight: A went through (answer lost), B never reached OrkestaPay (connection reset).
     B's resend is refused with a 400; the read-back sees 50 refunded, counts only *succeeded* refunds as "others",
