@@ -31,9 +31,9 @@ PARTIAL_Q = Question(
 REPLAY_Q = Question(
     "refund.replay",
     "Does the same refund request under the same Idempotency-Key answer the first refund again?",
-    "the same transaction again, nothing refunded twice (the admin's 'Resend refund' relies on it)",
-    "Serious: do not use 'Resend refund' (it could refund twice, or mark a done refund failed); check the "
-    "payment's refunds in the portal and attach the JSON report to an issue.",
+    "the same transaction again, nothing refunded twice (TRUST_IDEMPOTENCY_KEYS may then be turned on)",
+    "Keep TRUST_IDEMPOTENCY_KEYS off (the default): a refund whose answer was lost is then never sent again, only "
+    "left for a person; check the payment's refunds in the portal and attach the JSON report to an issue.",
 )
 REST_Q = Question(
     "refund.rest",
@@ -54,8 +54,8 @@ READ_BACK_Q = Question(
     "After the partial refund, does GET /v1/payments/{id} show it (amount.refunded, a REFUND transaction)?",
     "amount.refunded is what was refunded and a REFUND transaction lists it (a refund whose answer was lost is "
     "settled from these)",
-    "Without them a refund whose answer was lost is resent only within IDEMPOTENCY_KEY_LIFETIME, then left for a "
-    "person: nothing is refunded twice. Tell us what the payment shows (attach the JSON report).",
+    "Without them a refund whose answer was lost is left for a person (resent within IDEMPOTENCY_KEY_LIFETIME only "
+    "with TRUST_IDEMPOTENCY_KEYS): nothing is refunded twice. Tell us what the payment shows (attach the JSON report).",
 )
 OTHER_BODY_Q = Question(
     "refund.other_body",
