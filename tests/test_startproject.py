@@ -178,6 +178,26 @@ def test_the_testing_pages_tests_pass_in_a_shop_with_the_background_pages_worker
     assert f"{tests} passed" in result.stdout
 
 
+def test_a_status_poll_just_before_the_return_does_not_keep_the_buyer_from_the_thank_you_page(
+    shop: StartProject, fake_orkestapay: FakeOrkestaPay
+) -> None:
+    """Issue 20, item 6: the front end polls the JSON status while the buyer pays; the buyer comes back within
+    ``RETURN_SYNC_INTERVAL`` of that poll. Returns and polls are bounded apart, so the return still reads OrkestaPay
+    and the buyer lands on the paid page, not on "we are confirming your payment"."""
+    (order,) = shop.make_orders(1)
+    browser = Browser(shop)
+    hosted = browser.pay(order).headers["Location"]
+    polled = requests.get(f"{shop.url}/orkestapay/api/status/", params={order.field: order.reference}, timeout=30)
+    assert polled.json()["status"] == "pending", shop.log_tail()
+    completed_url = hosted_page_post(hosted, "pay").headers["Location"]
+
+    landed = browser.get(completed_url)
+
+    assert landed.status_code == 200, shop.log_tail()
+    assert shop.status(order) == "paid"
+    assert "We are confirming your payment" not in landed.text
+
+
 def test_a_return_and_the_webhook_at_the_same_moment(shop: StartProject, fake_orkestapay: FakeOrkestaPay) -> None:
     fake_orkestapay.add_webhook_endpoint(webhook_url(shop), shop.webhook_secret)
     fake_orkestapay.webhook_mode = "manual"  # each payment's webhook waits for its buyer's return
