@@ -27,6 +27,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test import Client
 
+from bench.queue_backends import WORKER_COMMANDS as bench_worker_commands
 from django_orkestapay import tasks
 from django_orkestapay.models import Event, EventStatus, Order, OrderStatus, Payment
 from tests.doc_examples import blocks_of
@@ -132,7 +133,7 @@ def test_these_tests_run_the_recipe_the_documentation_shows():
         pool.connection_kwargs[key] for key in where
     ]
     assert command_block.code.split()[:2] == ["python", "manage.py"]
-    assert command_block.code.split()[2:] == [*RQ_WORKER, "default"]
+    assert command_block.code.split()[2:] == [*RQ_WORKER, "default"] == bench_worker_commands["rq"]
 
 
 # ---------------------------------------------------------------------------------------------------- the drain
