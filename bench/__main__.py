@@ -11,22 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from django_orkestapay.testing import PROFILES, FakeOrkestaPay, generate_secret
 
-from . import fleet, overhead, profile_request, queries, round_trips, webhook_load, webhook_queue
+from . import fleet, overhead, profile_request, queries, round_trips, webhook_load
 from .common import Gunicorn, flush_database, median, migrate, setup_django, spread, table
+from .machine import Load
+from .queue_backends import QUEUE_BACKENDS
+from .queued_sections import run_queued, run_together
+from .report import Machine, Report, fmt, load_plans, log, pct
 
-SECTIONS = ("queries", "round-trips", "overhead", "profile", "webhooks", "queued", "fleet")
+SECTIONS = ("queries", "round-trips", "overhead", "profile", "webhooks", "queued", "together", "fleet")
 PAY_GOAL_RATIO = 1.10
-INTAKE_GOAL_PER_SECOND = 500
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -57,11 +58,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4, help="load generator threads (default 4)")
     parser.add_argument("--time-limit", type=float, default=45.0, help="seconds a webhook run may send for (45)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
-    parser.add_argument("--task-workers", type=int, default=2, help="db_worker processes draining (default 2)")
+    parser.add_argument("--task-workers", type=int, default=2, help="worker processes draining (default 2)")
+    parser.add_argument(
+        "--queue-backends",
+        default=",".join(QUEUE_BACKENDS),
+        help="task backends of the queued and together sections: database (django-tasks-db), rq (django-tasks-rq "
+        "over Redis); default both",
+    )
     parser.add_argument(
         "--redis-url",
         default=os.environ.get("BENCH_REDIS_URL", ""),
-        help="redis://127.0.0.1:PORT/0 for the fleet section (bench/run starts one); default $BENCH_REDIS_URL",
+        help="redis://127.0.0.1:PORT/0 for the fleet (database 0) and the RQ queue (database 1); bench/run starts "
+        "one; default $BENCH_REDIS_URL",
     )
     parser.add_argument("--fleet-workers", type=int, default=4, help="gunicorn workers of the fleet (default 4)")
     parser.add_argument("--fleet-checkouts", type=int, default=200, help="concurrent checkouts of the fleet (200)")
@@ -76,43 +84,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     if not args.database_url:
         parser.error("--database-url (or BENCH_DATABASE_URL) is required; bench/run provides a PostgreSQL one")
-    if "fleet" in args.sections and not args.redis_url:
-        parser.error("the fleet section needs --redis-url (or BENCH_REDIS_URL); bench/run provides one")
+    args.queue_backends = [b.strip() for b in args.queue_backends.split(",") if b.strip()]
+    if set(args.queue_backends) - set(QUEUE_BACKENDS):
+        parser.error(f"--queue-backends: one or more of {', '.join(QUEUE_BACKENDS)}")
+    needs_redis = "fleet" in args.sections or (
+        "rq" in args.queue_backends and {"queued", "together"} & set(args.sections)
+    )
+    if needs_redis and not args.redis_url:
+        parser.error("the fleet and the rq backend need --redis-url (or BENCH_REDIS_URL); bench/run provides one")
     return args
-
-
-STARTED = time.monotonic()
-
-
-def log(message: str) -> None:
-    """A progress line on stderr, stamped with the seconds since the start."""
-    print(f"[{time.monotonic() - STARTED:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-
-def fmt(value: float, digits: int = 2) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
-
-
-def pct(part: float, whole: float) -> str:
-    return f"{fmt(part / whole * 100 if whole else math.nan, 0)}%"
-
-
-class Report:
-    """Collects the tables (printed as they come) and the summary rows."""
-
-    def __init__(self) -> None:
-        self.summary: list[list[object]] = []
-        self.figures: dict[str, Any] = {}
-        self.broken: list[str] = []  # correctness checks that failed (the exit status says so)
-
-    def print(self, text: str) -> None:
-        print(text, flush=True)
-
-    def goal(self, measure: str, goal: str, result: str, met: bool, *, correctness: bool = False) -> None:
-        """A summary row; a missed ``correctness`` goal (a count, lost events) also fails the run."""
-        self.summary.append([measure, goal, result, "yes" if met else "NO"])
-        if correctness and not met:
-            self.broken.append(measure)
 
 
 def run_queries(fake: FakeOrkestaPay, secret: str, report: Report) -> None:
@@ -222,20 +202,6 @@ def run_profile(fake: FakeOrkestaPay, args: argparse.Namespace, report: Report) 
         }
 
 
-def load_plans(args: argparse.Namespace, name: str) -> Iterator[webhook_load.LoadPlan]:
-    """One webhook load plan per run (seeds 1, 2, ...), logged as each starts."""
-    for run in range(args.runs):
-        log(f"{name}: run {run + 1} of {args.runs}")
-        yield webhook_load.LoadPlan(
-            seed=run + 1,
-            orders=args.webhook_orders,
-            events=args.events,
-            duplicates=args.duplicates,
-            concurrency=args.concurrency,
-            time_limit=args.time_limit,
-        )
-
-
 def run_webhooks(fake: FakeOrkestaPay, server: Gunicorn, secret: str, args: argparse.Namespace, report: Report) -> None:
     results = []
     for plan in load_plans(args, "webhooks"):
@@ -291,77 +257,6 @@ def run_webhooks(fake: FakeOrkestaPay, server: Gunicorn, secret: str, args: argp
     report.figures["webhooks"] = {"per_second": median(rates), "p50_ms": median(p50s), "p99_ms": median(p99s)}
 
 
-def run_queued(fake: FakeOrkestaPay, server: Gunicorn, secret: str, args: argparse.Namespace, report: Report) -> None:
-    results = []
-    for plan in load_plans(args, "queued webhooks"):
-        results.append(webhook_queue.run_once(fake, server.url, secret, plan, task_workers=args.task_workers))
-    rows: list[list[object]] = [
-        [
-            run + 1,
-            f"{len(r.answers)}/{r.planned}",
-            fmt(r.per_second, 1),
-            fmt(r.p50_ms, 1),
-            fmt(r.p99_ms, 1),
-            r.tasks,
-            fmt(r.drain_s),
-            fmt(r.drain_per_second, 1),
-            r.not_accepted,
-            r.lost,
-            r.applied_twice,
-            r.failed_tasks,
-            r.unpaid_orders,
-            "ok" if r.ok else "FAILED",
-        ]
-        for run, r in enumerate(results)
-    ]
-    rates = [r.per_second for r in results]
-    p50s, p99s = [r.p50_ms for r in results], [r.p99_ms for r in results]
-    drains = [r.drain_per_second for r in results]
-    median_row: list[object] = ["median", "", fmt(median(rates), 1), fmt(median(p50s), 1), fmt(median(p99s), 1)]
-    rows.append([*median_row, "", "", fmt(median(drains), 1), *[""] * 6])
-    headers = [
-        "run",
-        "answered/planned",
-        "intake/s",
-        "p50 ms",
-        "p99 ms",
-        "tasks",
-        "drain s",
-        "tasks/s",
-        "not 2xx",
-        "lost",
-        "applied twice",
-        "failed tasks",
-        "unpaid orders",
-        "check",
-    ]
-    title = (
-        f"Queued webhooks: intake (verify, store, enqueue) on gunicorn ({args.workers} workers) + PostgreSQL, "
-        f"{args.concurrency} client threads; then the drain by {args.task_workers} db_worker processes; "
-        f"{args.events} events over {args.webhook_orders} orders + {args.duplicates:.0%} re-deliveries per run"
-    )
-    report.print(table(title, headers, rows))
-    report.goal(
-        "queued webhook intake/s, p50/p99 ms (median of runs)",
-        f">= {INTAKE_GOAL_PER_SECOND}/s",
-        f"{median(rates):.0f}/s, {median(p50s):.1f}/{median(p99s):.1f} ms",
-        median(rates) >= INTAKE_GOAL_PER_SECOND,
-    )
-    report.goal(
-        f"queued webhook drain, {args.task_workers} task workers",
-        "measured; none lost or applied twice",
-        f"{median(drains):.0f} tasks/s",
-        all(r.ok for r in results),
-        correctness=True,
-    )
-    report.figures["queued"] = {
-        "intake_per_second": median(rates),
-        "intake_p50_ms": median(p50s),
-        "intake_p99_ms": median(p99s),
-        "drain_tasks_per_second": median(drains),
-    }
-
-
 def run_fleet(fake: FakeOrkestaPay, args: argparse.Namespace, report: Report) -> None:
     results = [
         fleet.run(
@@ -409,10 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.figures["fake_profile"] = args.fake_profile
     with FakeOrkestaPay(profile=args.fake_profile) as fake:
         setup_django(database_url=args.database_url, gateway_url=fake.base_url, webhook_secret=secret)
-        load = "/".join(f"{value:.1f}" for value in os.getloadavg())
         database = args.database_url.split("@")[-1]
-        log(f"fake gateway ({fake.profile} profile) on {fake.base_url}; migrating {database}; load average {load}")
+        log(f"fake gateway ({fake.profile} profile) on {fake.base_url}; migrating {database}; load {Load.now()}")
         migrate()
+        machine = Machine(args)
+        report.print(machine.start())
         if "queries" in args.sections:
             log("queries per request")
             run_queries(fake, secret, report)
@@ -431,16 +327,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if "webhooks" in args.sections:
                     run_webhooks(fake, server, secret, args, report)
         if "queued" in args.sections:
-            with Gunicorn(workers=args.workers, env=webhook_queue.QUEUED_ENV) as server:
-                log(f"gunicorn ({args.workers} workers, database task backend) on {server.url}")
-                run_queued(fake, server, secret, args, report)
+            run_queued(fake, secret, args, report)
+        if "together" in args.sections:
+            run_together(fake, secret, args, report)
         if "fleet" in args.sections:
             log(f"fleet: {args.fleet_workers} workers, {args.fleet_checkouts} concurrent checkouts, lock on and off")
             run_fleet(fake, args, report)
+        report.print(machine.end())
     elapsed = time.monotonic() - started
-    load = "/".join(f"{value:.1f}" for value in os.getloadavg())
-    title = f"Summary ({elapsed:.0f} s; {os.cpu_count()} CPUs, load average at the end {load} over 1/5/15 min)"
-    report.print(table(title, ["measure", "goal", "result", "met"], report.summary))
+    title = f"Summary ({elapsed:.0f} s; load {machine.load_start} at the start, {machine.load_end} at the end)"
+    report.print(table(title, ["measure", "goal", "result", "met"], report.summary) + machine.floor_line())
+    report.figures["machine"] = machine.figures()
     if args.json:
         Path(args.json).write_text(json.dumps(report.figures, indent=2, default=str) + "\n")
     if report.broken:

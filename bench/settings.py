@@ -12,7 +12,8 @@ environment by the bench driver (``python -m bench``), which also hands them to 
 ``BENCH_TOKEN_LOCK_TIMEOUT``  ``ORKESTAPAY["TOKEN_LOCK_TIMEOUT"]`` when set (``0``: no fetch lock)
 ``BENCH_SECRET_KEY``     the ``SECRET_KEY`` when set: the driver's own, so the pay references it signs are valid here
 ``BENCH_TASKS``          ``database``: the database task backend (django-tasks-db), so the webhook endpoint stores,
-                         enqueues and answers 202 (the queued section); else Django's ImmediateBackend (inline)
+                         enqueues and answers 202 (the queued sections); ``rq``: RQ over Redis (django-tasks-rq) on
+                         ``BENCH_QUEUE_REDIS_URL``, likewise; else Django's ImmediateBackend (inline)
 """
 
 import os
@@ -39,8 +40,12 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "django_orkestapay",
 ]
-if os.environ.get("BENCH_TASKS") == "database":
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+if os.environ.get("BENCH_TASKS"):  # the queued sections: the database backend, or RQ as docs/background.rst's recipe
+    from bench.queue_backends import task_settings
+
+    _tasks = task_settings(os.environ["BENCH_TASKS"], os.environ.get("BENCH_QUEUE_REDIS_URL", ""))
+    INSTALLED_APPS += _tasks.pop("EXTRA_APPS")
+    globals().update(_tasks)
 
 # The middleware of a typical shop (the example project's).
 MIDDLEWARE = [

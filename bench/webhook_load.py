@@ -103,29 +103,37 @@ def prepare(fake: FakeOrkestaPay, orders: int, events: int, duplicates: float, s
     return deliveries
 
 
-def send_all(url: str, secret: str, deliveries: list[Delivery], concurrency: int, time_limit: float) -> list[Answer]:
-    pending = iter(deliveries)
+def send_all(
+    url: str, secret: str, deliveries: list[Delivery], concurrency: int, time_limit: float, rate: float = 0.0
+) -> list[Answer]:
+    """POST every delivery from ``concurrency`` threads, each as soon as a thread is free, or with ``rate`` (per
+    second) on a fixed schedule, as a sender that does not wait for the answers would (a thread that falls behind
+    the schedule sends at once)."""
+    pending = iter(enumerate(deliveries))
     lock = threading.Lock()
     answers: list[Answer] = []
-    deadline = time.monotonic() + time_limit
+    started = time.monotonic()
+    deadline = started + time_limit
 
     def worker() -> None:
         http = requests.Session()
         http.trust_env = False
         while time.monotonic() < deadline:
             with lock:
-                delivery = next(pending, None)
+                index, delivery = next(pending, (0, None))
             if delivery is None:
                 return
+            if rate:
+                time.sleep(max(0.0, started + index / rate - time.monotonic()))
             headers = {"Content-Type": "application/json", **signed_headers(secret, delivery.message_id, delivery.body)}
-            started = time.perf_counter()
+            sent = time.perf_counter()
             try:
                 response = http.post(url, data=delivery.body, headers=headers, timeout=30)
                 status: int | None = response.status_code
                 outcome = str(response.json().get("status") or response.json().get("error"))
             except (requests.RequestException, ValueError) as exc:
                 status, outcome = None, type(exc).__name__
-            answer = Answer(delivery.message_id, status, outcome, (time.perf_counter() - started) * 1000)
+            answer = Answer(delivery.message_id, status, outcome, (time.perf_counter() - sent) * 1000)
             with lock:
                 answers.append(answer)
 
@@ -159,15 +167,30 @@ def _check(result: LoadResult) -> None:
     result.unpaid_orders = unpaid_orders(sent)
 
 
+def prepare_load(fake: FakeOrkestaPay, plan: LoadPlan) -> list[Delivery]:
+    """On an emptied database: the plan's paid orders, and its deliveries."""
+    fake.latency = 0.0
+    flush_database()
+    return prepare(fake, plan.orders, plan.events, plan.duplicates, plan.seed)
+
+
+def send(
+    server_url: str, secret: str, plan: LoadPlan, deliveries: list[Delivery], rate: float = 0.0
+) -> tuple[list[Answer], float]:
+    """Send the deliveries to the webhook endpoint as the plan says (at ``rate`` per second when given); return
+    the answers and the seconds it took."""
+    started = time.perf_counter()
+    url = f"{server_url}/orkestapay/webhook/"
+    answers = send_all(url, secret, deliveries, plan.concurrency, plan.time_limit, rate)
+    return answers, time.perf_counter() - started
+
+
 def send_load(fake: FakeOrkestaPay, server_url: str, secret: str, plan: LoadPlan) -> tuple[int, list[Answer], float]:
     """On an emptied database: prepare the plan's orders and deliveries, send them; return (planned, answers,
     seconds)."""
-    fake.latency = 0.0
-    flush_database()
-    deliveries = prepare(fake, plan.orders, plan.events, plan.duplicates, plan.seed)
-    started = time.perf_counter()
-    answers = send_all(f"{server_url}/orkestapay/webhook/", secret, deliveries, plan.concurrency, plan.time_limit)
-    return len(deliveries), answers, time.perf_counter() - started
+    deliveries = prepare_load(fake, plan)
+    answers, elapsed = send(server_url, secret, plan, deliveries)
+    return len(deliveries), answers, elapsed
 
 
 def unpaid_orders(sent: set[str]) -> int:

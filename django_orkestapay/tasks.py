@@ -133,8 +133,8 @@ def schedule() -> dict[str, float]:
 class Scheduler:
     """Enqueues each sweep of :func:`schedule` when its interval has passed (every sweep at the first tick), on
     the configured backend: a worker runs it, or the ``ImmediateBackend`` runs it here. A sweep whose previous
-    run is still waiting or running (a backend that can tell: the database backend can) is not enqueued again,
-    so a stopped worker does not come back to a pile of sweeps. Run one scheduler per site."""
+    run is still waiting or running (a backend that can tell: the database and RQ backends can) is not enqueued
+    again, so a stopped worker does not come back to a pile of sweeps. Run one scheduler per site."""
 
     clock: Callable[[], float] = time.monotonic
     due: dict[str, float] = field(default_factory=dict)

@@ -27,6 +27,7 @@ from django_orkestapay.signing import PAY_FIELD, sign_pay_reference
 from django_orkestapay.testing import hosted_page_url
 from tests.doc_examples import ExamplesModule
 from tests.example_shop import ExampleShop, ShopDidNotStart, running_shop
+from tests.task_workers import RedisServer
 
 pytest_plugins = ["django_orkestapay.testing.pytest_plugin"]
 
@@ -51,6 +52,18 @@ def example_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleSh
             yield running
     except ShopDidNotStart as exc:
         pytest.fail(str(exc))
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A throwaway ``redis-server`` of this test's own (which it may stop and start again), when the run has Redis
+    (``TEST_REDIS_URL``, as scripts/test sets in its PostgreSQL pass); else the test is skipped."""
+    if not os.environ.get("TEST_REDIS_URL"):
+        pytest.skip("needs Redis: set TEST_REDIS_URL (scripts/test does)")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -26,7 +26,14 @@ from django_orkestapay.exceptions import RefundNotAllowedError
 from django_orkestapay.models import Event, EventStatus, Order, OrderStatus
 from django_orkestapay.webhook_verification import sign_payload
 from tests.conftest import make_order, make_paid_order
-from tests.task_workers import DATABASE_TASKS, task_workers, wait_until_drained
+from tests.task_workers import (
+    DATABASE_TASKS,
+    RQ_TASKS,
+    RedisQueue,
+    rq_queues,
+    task_workers,
+    wait_until_drained,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -65,20 +72,30 @@ def signed_headers(message_id: str, body: bytes) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("queued", [False, True], ids=["inline", "queued-to-2-workers"])
+@pytest.mark.parametrize(
+    "queued",
+    [None, "database", pytest.param("rq", marks=pytest.mark.redis)],
+    ids=["inline", "queued-to-2-db-workers", "queued-to-3-rq-workers"],
+)
 def test_returns_and_webhooks_race_and_apply_exactly_once(
-    postgres_only, live_server, settings, orkestapay_settings, fake_orkestapay, tmp_path, queued
+    postgres_only, live_server, settings, orkestapay_settings, fake_orkestapay, tmp_path, queued, request
 ):
     """Returns, webhooks and duplicate deliveries for 200 orders, in 16 threads against a live server. Queued: the
-    endpoint stores and enqueues (answering 202), and two ``db_worker`` processes process the events meanwhile;
-    their signals are counted from the file they append to."""
+    endpoint stores and enqueues (answering 202), and two ``db_worker`` processes (or three ``rqworker`` processes
+    over Redis) process the events meanwhile; their signals are counted from the file they append to."""
     settings.ORKESTAPAY = {**orkestapay_settings, "WEBHOOK_SECRETS": [SECRET]}
     signal_file = tmp_path / "worker-signals.log"
     signal_file.touch()
-    workers: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
-    if queued:
+    workers: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    rq: RedisQueue | None = None
+    if queued == "database":
         settings.TASKS = DATABASE_TASKS
         workers = task_workers(2, settings.ORKESTAPAY, signal_file, tmp_path)
+    elif queued == "rq":
+        redis_server = request.getfixturevalue("redis_server")
+        settings.TASKS, settings.RQ_QUEUES = RQ_TASKS, rq_queues(redis_server.url)
+        workers = task_workers(3, settings.ORKESTAPAY, signal_file, tmp_path, redis_url=redis_server.url)
+        rq = RedisQueue(redis_server.url)
     recorder = ThreadSafeRecorder()
     signals.order_paid.connect(recorder.on_paid, dispatch_uid="race-paid")
     signals.order_status_changed.connect(recorder.on_change, dispatch_uid="race-change")
@@ -113,7 +130,11 @@ def test_returns_and_webhooks_race_and_apply_exactly_once(
 
         with workers, ThreadPoolExecutor(max_workers=16) as pool:
             statuses = list(pool.map(run, tasks))
-            ran = wait_until_drained() if queued else 0
+            if rq is not None:
+                assert rq.wait_until_drained()
+                ran = rq.finished()
+            else:
+                ran = wait_until_drained() if queued else 0
     finally:
         signals.order_paid.disconnect(dispatch_uid="race-paid")
         signals.order_status_changed.disconnect(dispatch_uid="race-change")
@@ -122,7 +143,10 @@ def test_returns_and_webhooks_race_and_apply_exactly_once(
         assert set(statuses) <= {200, 202}, Counter(statuses)
         assert 202 in statuses
         assert ran >= 2 * ORDERS
-        assert not DBTaskResult.objects.exclude(status="SUCCESSFUL").exists()
+        if rq is not None:
+            assert rq.failed() == 0
+        else:
+            assert not DBTaskResult.objects.exclude(status="SUCCESSFUL").exists()
         for line in signal_file.read_text().splitlines():
             kind, pk, *statuses_of_change = line.split()
             if kind == "paid":

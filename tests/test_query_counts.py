@@ -197,8 +197,8 @@ def test_webhook_for_an_unknown_order_query_count(webhook_settings, fake_orkesta
 
 
 def test_queued_webhook_intake_and_its_task_query_counts(settings, webhook_settings, fake_orkestapay):
-    """With the database task backend: the endpoint stores and enqueues in two inserts; the worker's task then
-    makes the processing's statements plus the read of the event."""
+    """With the database task backend: the endpoint stores and enqueues in two statements, both inserts, no
+    transaction control; the worker's task then makes the processing's statements plus the read of the event."""
     settings.TASKS = DATABASE_TASKS
     order = make_order()
     checkout = services.start_checkout(order, build_absolute_uri=lambda path: f"http://testserver{path}")
@@ -206,11 +206,16 @@ def test_queued_webhook_intake_and_its_task_query_counts(settings, webhook_setti
     fake_orkestapay.pay(checkout.orkestapay_checkout_id)
     body = purchase_body(checkout.orkestapay_order_id, checkout.merchant_reference)
 
-    intake, response = count_queries(lambda: deliver(Client(enforce_csrf_checks=True), body, "msg_queued"))
+    with CaptureQueriesContext(connection) as captured:
+        response = deliver(Client(enforce_csrf_checks=True), body, "msg_queued")
 
     assert (response.status_code, response.json()) == (202, {"status": "queued"})
-    # event insert, task insert (the database backend's row)
-    assert intake == 2
+    # event insert, task insert (the database backend's row), each committed by itself: no BEGIN, no COMMIT
+    intake = [query["sql"].split()[:3] for query in captured.captured_queries]
+    assert intake == [
+        ["INSERT", "INTO", '"orkestapay_event"'],
+        ["INSERT", "INTO", '"django_tasks_database_dbtaskresult"'],
+    ]
     assert fake_orkestapay.count_requests("GET") == 0
     event = Event.objects.get()
 

@@ -15,7 +15,7 @@ from importlib.util import find_spec
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -188,6 +188,18 @@ def test_a_retry_of_a_queued_delivery_is_enqueued_again_and_applied_once(queue, 
     queue.clear()
     assert deliver(client, payload, message_id="msg_retried").json() == {"status": "duplicate"}
     assert queue.results == []
+
+
+def test_storing_a_repeat_inside_a_callers_transaction_leaves_that_transaction_usable(webhook_settings, db):
+    """Stored from the endpoint (autocommit) the event's INSERT commits by itself; inside a caller's transaction a
+    repeat's IntegrityError is held in a savepoint, so the caller's transaction goes on."""
+    body, headers = _body({"type_event": "order.update"}), {"content-type": "application/json"}
+    with transaction.atomic():
+        first, stored = services.store_webhook(message_id="msg_nested", body=body, headers=headers)
+        again, repeat = services.store_webhook(message_id="msg_nested", body=body, headers=headers)
+        assert Event.objects.filter(message_id="msg_nested").count() == 1  # the transaction is not broken
+
+    assert (stored, repeat, again.pk) == ("stored", "stored", first.pk)
 
 
 def test_the_same_event_processed_twice_in_a_row_applies_once(webhook_settings, fake_orkestapay, signal_log):

@@ -13,6 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -189,8 +190,11 @@ def store_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str]) -
             raise ValueError("the body contains a NUL character")
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         return reject_webhook(body=body, headers=headers, reason=f"malformed body: {exc}", verified=True), "rejected"
-    try:  # insert first (one statement for a new event); the unique message id catches a repeat or a race
-        with transaction.atomic():
+    # Insert first (one statement for a new event); the unique message id catches a repeat or a race. In
+    # autocommit (the endpoint's case) the INSERT commits by itself; inside a caller's transaction a savepoint keeps
+    # a repeat's IntegrityError from breaking it.
+    try:
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
             event = Event.objects.create(
                 message_id=message_id,
                 claimed_message_id=message_id,
