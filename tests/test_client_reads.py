@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import responses
 
-from django_orkestapay.client import SANDBOX_BASE_URL, OrkestaPayClient
+from django_orkestapay.client import SANDBOX_BASE_URL, InMemoryTokenCache, OrkestaPayClient
 from django_orkestapay.exceptions import MalformedResponseError, ServerError
 
 ORDER_ID = "ord_a73c91e6f6f949a3a39c9557f353d308"
@@ -185,3 +185,33 @@ def test_an_order_that_cannot_be_read_fails_the_read(rsps: responses.RequestsMoc
 
     with pytest.raises(MalformedResponseError, match="status is missing"):
         client.read_order(ORDER_ID)
+
+
+class CountingCache(InMemoryTokenCache):
+    """The in-memory token cache, counting its reads and the threads they came from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.reads.append(threading.current_thread().name)
+        return super().get(key, default)
+
+
+def test_the_concurrent_reads_share_one_token_and_never_ask_the_cache_from_their_threads(
+    rsps: responses.RequestsMock,
+) -> None:
+    """The token is taken once, before the threads start: a database token cache would otherwise open a connection
+    in each thread."""
+    cache = CountingCache()
+    listed = [{"payment_id": "pay_a", "order_id": ORDER_ID}]
+    rsps.add(responses.GET, PAYMENTS_URL, json={"content": listed})
+    rsps.add(responses.GET, payment_url("pay_a"), json=payment("pay_a"))
+    with OrkestaPayClient(client_id="id", client_secret="secret", max_retries=0, token_cache=cache) as api:
+        api.get_access_token()  # cached
+        cache.reads.clear()
+        read = api.read_order(ORDER_ID, payment_ids=["pay_a"])
+
+    assert [p.status for p in read.payments] == ["COMPLETED"]
+    assert cache.reads == [threading.current_thread().name]

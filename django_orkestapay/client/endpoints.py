@@ -10,6 +10,7 @@ the lifecycle (``close``, context manager). The attributes it had as a single cl
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -154,6 +155,10 @@ class OrkestaPayClient(ClientAttributes):
         """Return a usable access token, from the cache when possible (``POST /v1/oauth/tokens`` otherwise)."""
         return self._tokens.get_access_token(force_refresh=force_refresh)
 
+    def pinned_token(self) -> contextvars.Context:
+        """A context whose calls use the token fetched now, never asking the cache (:meth:`read_order`'s threads)."""
+        return self._tokens.pinned()
+
     # ------------------------------------------------------------------------------------------------- public calls
 
     def create_checkout(self, payload: Mapping[str, Any]) -> CheckoutResult:
@@ -185,14 +190,10 @@ class OrkestaPayClient(ClientAttributes):
         return self.read_order_payments(order_id)[0]
 
     def read_order_payments(self, order_id: str) -> tuple[list[RemotePayment], list[str]]:
-        """An order's payments (``GET /v1/orders/{order_id}/payments``) and a problem line per listed item that is not
-        a payment object with an id.
-
-        Every page is read (``?page=1``, ``2``... while a page says more follow: ``last: false`` or ``totalPages``),
-        at most :data:`MAX_PAYMENT_PAGES`; an answer with more pages than that is a :class:`MalformedResponseError`.
-        Items carry what the list gives: OrkestaPay's public record shows lists with only ``payment_id`` and
-        ``order_id`` (:meth:`read_order` completes them).
-        """
+        """An order's payments (``GET /v1/orders/{order_id}/payments``, every page: ``?page=1``... while ``last:
+        false`` or ``totalPages`` says more follow, at most :data:`MAX_PAYMENT_PAGES`, more is a
+        :class:`MalformedResponseError`) and a problem line per item that is no payment object with an id. Items carry
+        what the list gives (the public record: ``payment_id``, ``order_id``; :meth:`read_order` completes them)."""
         return _payment_pages(self, f"/v1/orders/{_path_segment(order_id, 'order_id')}/payments")
 
     def read_order(self, order_id: str, *, payment_ids: Iterable[str] = ()) -> OrderRead:

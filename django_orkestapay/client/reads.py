@@ -4,7 +4,7 @@
 already expects run at once, one thread each; a second round reads the listed payments the list left without a
 status or an amount (OrkestaPay's public record shows lists that carry only ids). ``requests`` sessions and the
 token manager are safe to share between these threads: the token is fetched (or taken from the cache) before they
-start, so they never race to fetch one.
+start and pinned for them (they never ask the cache, which may be a database's), so they never race to fetch one.
 
 What fails the whole read: the order's own read (any error), or a transient failure (a timeout, a connection error,
 a 5xx, a 429, a refused token) of any of the calls, since a retry may then give the whole answer. What is only a
@@ -14,6 +14,7 @@ without an id, a payment whose own read answers 404, 400 or a body we cannot rea
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,7 +34,7 @@ MAX_PAYMENT_READS = 20
 class OrderReader(Protocol):
     """The calls :func:`read_order` makes (:class:`~.endpoints.OrkestaPayClient` has them)."""
 
-    def get_access_token(self) -> object: ...
+    def pinned_token(self) -> contextvars.Context: ...
 
     def get_order(self, order_id: str) -> RemoteOrder: ...
 
@@ -63,8 +64,11 @@ def _merged(listed: RemotePayment | None, detail: RemotePayment) -> RemotePaymen
     )
 
 
-def _run(pool: ThreadPoolExecutor, calls: dict[str, Callable[[], _T]]) -> dict[str, Future[_T]]:
-    return {key: pool.submit(call) for key, call in calls.items()}
+def _run(
+    pool: ThreadPoolExecutor, context: contextvars.Context, calls: dict[str, Callable[[], _T]]
+) -> dict[str, Future[_T]]:
+    """Submit each call to run in a copy of ``context`` (each thread needs its own copy to enter it)."""
+    return {key: pool.submit(context.copy().run, call) for key, call in calls.items()}
 
 
 def _problem(payment_id: str, exc: OrkestaPayError) -> str:
@@ -77,11 +81,11 @@ def read_order(client: OrderReader, order_id: str, *, payment_ids: Iterable[str]
     it or its own answer names ``order_id`` (an id from a buyer's URL never brings in another order's payment)."""
     expected = list(dict.fromkeys(pid for pid in payment_ids if isinstance(pid, str) and pid.strip()))
     expected = expected[:MAX_PAYMENT_READS]
-    client.get_access_token()  # once, before the threads: they share it instead of racing to fetch one
+    context = client.pinned_token()  # the token, once, before the threads: they share it (and never ask the cache)
     with ThreadPoolExecutor(max_workers=2 + len(expected), thread_name_prefix="orkestapay-read") as pool:
-        order_call = pool.submit(client.get_order, order_id)
-        list_call = pool.submit(client.read_order_payments, order_id)
-        detail_calls = _run(pool, _detail_reads(client, expected))
+        order_call = pool.submit(context.copy().run, client.get_order, order_id)
+        list_call = pool.submit(context.copy().run, client.read_order_payments, order_id)
+        detail_calls = _run(pool, context, _detail_reads(client, expected))
         order = order_call.result()
         problems: list[str] = []
         listed: dict[str, RemotePayment] = {}
@@ -97,7 +101,7 @@ def read_order(client: OrderReader, order_id: str, *, payment_ids: Iterable[str]
         # An expected payment's failed read counts only when the list names it: the ids may come from a buyer's URL.
         problems += [line for pid, line in failed.items() if pid in listed]
         missing = [pid for pid, payment in listed.items() if payment.needs_detail and pid not in detail_calls]
-        second, failed = _collect(_run(pool, _detail_reads(client, missing)))
+        second, failed = _collect(_run(pool, context, _detail_reads(client, missing)))
         details.update(second)
         problems += failed.values()
     payments: list[RemotePayment] = []

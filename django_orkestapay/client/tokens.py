@@ -11,6 +11,7 @@ instead (it satisfies the protocol), so nothing here imports Django. A broken ca
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -46,6 +47,12 @@ def token_cache_key(base_url: str, client_id: str, client_secret: str) -> str:
     """The cache key of a token: per environment and credentials, without revealing the secret."""
     material = json.dumps([base_url.rstrip("/"), client_id, client_secret]).encode("utf-8")
     return "orkestapay:token:" + hashlib.sha256(material).hexdigest()[:40]
+
+
+#: A token the calls of the current context use without asking the cache again (:meth:`TokenManager.pinned`): the
+#: concurrent reads of one order share the token fetched before they start, and their threads never touch the
+#: cache (a database cache would open a connection in each).
+_PINNED: contextvars.ContextVar[AccessToken | None] = contextvars.ContextVar("orkestapay_pinned_token", default=None)
 
 
 class TokenManager:
@@ -104,6 +111,13 @@ class TokenManager:
             refused = current.access_token if current is not None else None
             with self.fetch_lock.turn(lambda: self._cached_token(unless=refused)) as stored:
                 return stored if stored is not None else self._fetch_token()
+
+    def pinned(self) -> contextvars.Context:
+        """A copy of the current context in which every authorised call uses the token fetched now (from the cache
+        when possible); run the concurrent calls of one read in it (``context.run``)."""
+        context = contextvars.copy_context()
+        context.run(_PINNED.set, self.get_access_token())
+        return context
 
     def _cached_token(self, *, unless: str | None = None) -> AccessToken | None:
         """The cached token while it is usable, unless it is the access token ``unless``."""
@@ -178,7 +192,7 @@ class TokenManager:
         extra_headers: Mapping[str, str] | None = None,
     ) -> _Response:
         """An authorised call; on a 401 the token is replaced and the call made once more."""
-        token = self.get_access_token()
+        token = _PINNED.get() or self.get_access_token()
         try:
             return self._transport.send(
                 method, path, body=body, token=token.access_token, retry=retry, extra_headers=extra_headers
