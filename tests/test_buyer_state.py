@@ -18,6 +18,7 @@ from django.utils import translation
 from django_orkestapay import services
 from django_orkestapay.models import Checkout, CheckoutStatus, Order, OrderStatus, Payment, PaymentStatus
 from tests.conftest import local_path, make_order, pay_form
+from tests.ledger_helpers import come_back
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +108,18 @@ def fresh(order: Order) -> Order:
     return Order.objects.get(pk=order.pk)
 
 
+def shows_transfer_details(fake: Any) -> bool:
+    """Whether a pending transfer's payment carries its details: the rich fake invents ``payment_source.spei``
+    (CLABE and bank); no public source shows where OrkestaPay puts them, so the evidence profile gives none."""
+    return bool(fake.profile == "rich")
+
+
+def cancel_and_come_back(client: Client, fake: Any, order: Order) -> None:
+    """The buyer cancels on the hosted page and follows the cancel link back (the rich fake also marks OrkestaPay's
+    order CANCELED; the evidence profile's stays CREATED, so the shop learns of the cancel from the return)."""
+    come_back(client, fake.cancel(start(order).orkestapay_checkout_id))
+
+
 def test_a_new_order_is_payable_without_a_query(django_assert_num_queries):
     order = make_order()
     with django_assert_num_queries(0):
@@ -125,8 +138,13 @@ def test_a_transfer_on_its_way_is_not_payable_and_carries_its_instructions(orkes
     assert (state.kind, state.payable, state.in_progress) == ("in_progress", False, True)
     assert state.instructions is not None
     assert state.instructions.kind == "transfer"
-    assert len(state.instructions.clabe) == 18  # the fake's (invented) payment_source.spei.clabe
-    assert state.instructions.bank == "STP"
+    if shows_transfer_details(fake_orkestapay):
+        assert len(state.instructions.clabe) == 18  # the rich fake's (invented) payment_source.spei.clabe
+        assert state.instructions.bank == "STP"
+    else:  # nothing to show: the page says to use the details the payment page gave
+        instructions = state.instructions
+        assert (instructions.clabe, instructions.reference, instructions.bank) == ("", "", "")
+        assert not instructions.has_details
     assert (state.instructions.amount, state.instructions.currency) == (Decimal("990.00"), "MXN")
     assert state.instructions.expires_at is None  # the fake gives no deadline: none is shown
 
@@ -153,10 +171,9 @@ def test_a_declined_order_that_failed_is_declined_too(orkestapay_settings, fake_
     assert (services.payment_state(order).kind, services.payment_state(order).payable) == ("declined", True)
 
 
-def test_a_canceled_order_is_payable_again(orkestapay_settings, fake_orkestapay):
+def test_a_canceled_order_is_payable_again(client, orkestapay_settings, fake_orkestapay):
     order = make_order()
-    fake_orkestapay.cancel(start(order).orkestapay_checkout_id)
-    services.sync_order(order)
+    cancel_and_come_back(client, fake_orkestapay, order)
     order = fresh(order)
     assert order.status == OrderStatus.CANCELED
     state = services.payment_state(order)
@@ -217,7 +234,13 @@ def test_the_button_of_a_transfer_on_its_way_says_what_to_do_and_offers_no_form(
     assert "We are waiting for your bank transfer." in html
     assert "several hours" in html
     clabe = services.payment_state(fresh(order)).instructions.clabe  # type: ignore[union-attr]
-    assert f'data-testid="orkestapay-clabe">{clabe}<' in html
+    if shows_transfer_details(fake_orkestapay):
+        assert f'data-testid="orkestapay-clabe">{clabe}<' in html
+        assert 'data-testid="orkestapay-no-details"' not in html
+    else:
+        assert clabe == ""
+        assert 'data-testid="orkestapay-clabe"' not in html
+        assert 'data-testid="orkestapay-no-details">Use the details the payment page gave you.<' in html
     assert "$990.00 MXN" in html
     assert client.post(reverse("orkestapay:pay"), pay_form(order)).status_code == 409  # what the button spares
 
@@ -234,10 +257,9 @@ def test_the_button_of_a_declined_payment_says_so_and_offers_to_try_again(orkest
     assert ">Try again</button>" in html
 
 
-def test_the_button_of_a_canceled_order_offers_to_try_again(orkestapay_settings, fake_orkestapay):
+def test_the_button_of_a_canceled_order_offers_to_try_again(client, orkestapay_settings, fake_orkestapay):
     order = make_order()
-    fake_orkestapay.cancel(start(order).orkestapay_checkout_id)
-    services.sync_order(order)
+    cancel_and_come_back(client, fake_orkestapay, order)
 
     html = button(fresh(order))
 
@@ -269,7 +291,8 @@ def test_the_pending_page_of_a_transfer_shows_the_instructions_and_says_it_takes
     assert response.status_code == 200
     assert 'data-testid="orkestapay-pending"' in page
     assert "Your payment is on its way" in page
-    assert 'data-testid="orkestapay-clabe"' in page
+    assert ('data-testid="orkestapay-clabe"' in page) == shows_transfer_details(fake_orkestapay)
+    assert ('data-testid="orkestapay-no-details"' in page) != shows_transfer_details(fake_orkestapay)
     assert 'data-testid="orkestapay-instructions-amount">$990.00 MXN<' in page
     assert "several hours" in page
     assert "This page checks again in 30 seconds" in page
