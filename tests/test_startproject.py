@@ -109,8 +109,18 @@ def test_a_double_click_makes_one_order_and_one_checkout(
     assert shop.query("select count(*) from orkestapay_checkout where order_id = ?", orders[0][0]) == [(1,)]
 
 
+#: One look at a time: the shop reads an order and its payments at once, so two of the fake's request threads look
+#: together, and one's ``BEGIN IMMEDIATE`` would make the other see the lock taken.
+_LOOKING = threading.Lock()
+
+
 def write_lock_is_free(db: Path) -> bool:
     """Whether another connection could take ``db``'s write lock at once (``BEGIN IMMEDIATE``, no waiting)."""
+    with _LOOKING:
+        return _takes_write_lock(db)
+
+
+def _takes_write_lock(db: Path) -> bool:
     other = sqlite3.connect(db, timeout=0, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
