@@ -13,9 +13,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FIELDS", "READ", "SENT", "Field"]
+__all__ = ["DOCUMENTED_EVENT_TYPES", "FIELDS", "GUIDE_ORDER_KEYS", "READ", "SENT", "Field"]
 
 READ, SENT = "read", "sent"
+
+#: The order object of the guide's create answer (``docs-en.orkestapay.com/docs/checkout-integration``), in its order:
+#: what the evidence fake answers and what the probe compares the real answer with.
+GUIDE_ORDER_KEYS = (
+    "order_id",
+    "status",
+    "expires_at",
+    "merchant_order_id",
+    "country",
+    "country_code",
+    "currency",
+    "taxes",
+    "discounts",
+    "subtotal_amount",
+    "total_amount",
+    "products",
+    "customer",
+    "placed_at",
+    "metadata",
+)
+
+#: The event types OrkestaPay documents (and the 2024 ones): the webhooks' ``HANDLED_EVENT_TYPES``, the probe's.
+DOCUMENTED_EVENT_TYPES = frozenset(
+    {
+        "payment.purchase",
+        "payment.capture",
+        "payment.authorize",
+        "payment.cancel",
+        "payment.refund",
+        "payment.update",
+        "order.update",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .. import conf
+from ..client.evidence import DOCUMENTED_EVENT_TYPES, GUIDE_ORDER_KEYS
 from ..signing import RETURN_PARAM
 
 #: ``expires_in`` of the documented token answer, in seconds.
@@ -32,25 +33,7 @@ GUIDE_CHECKOUT_FIELDS = frozenset(
         "order",
     }
 )
-GUIDE_ORDER_FIELDS = frozenset(
-    {
-        "order_id",
-        "status",
-        "expires_at",
-        "merchant_order_id",
-        "country",
-        "country_code",
-        "currency",
-        "taxes",
-        "discounts",
-        "subtotal_amount",
-        "total_amount",
-        "products",
-        "customer",
-        "placed_at",
-        "metadata",
-    }
-)
+GUIDE_ORDER_FIELDS = frozenset(GUIDE_ORDER_KEYS)
 #: How long a checkout lives when the request has no ``expires_at``: the fake's default (OrkestaPay's is unknown).
 FAKE_CHECKOUT_LIFETIME = 3600
 #: Return parameters: evidenced on the completed side (WooCommerce reads order_id, Magento payment_id); on the
@@ -92,17 +75,7 @@ KNOWN_PAYMENT_STATUSES = frozenset(
 EVENT_NAME_KEYS = ("type_event", "event_type", "eventType", "type")
 #: The event names that make the package re-read the order (``services.webhooks.HANDLED_EVENT_TYPES``); others are
 #: stored and ignored.
-HANDLED_EVENT_TYPES = frozenset(
-    {
-        "payment.purchase",
-        "payment.capture",
-        "payment.authorize",
-        "payment.cancel",
-        "payment.refund",
-        "payment.update",
-        "order.update",
-    }
-)
+HANDLED_EVENT_TYPES = DOCUMENTED_EVENT_TYPES
 #: The signature headers the package verifies (Svix's, or the Standard Webhooks names the Svix libraries accept).
 SIGNATURE_HEADER_FAMILIES = (
     ("svix-id", "svix-timestamp", "svix-signature"),

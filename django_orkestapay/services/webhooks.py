@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from .. import __version__, conf
 from ..client import RemotePayment, parse_remote_payment
+from ..client.evidence import DOCUMENTED_EVENT_TYPES
 from ..exceptions import APIConnectionError, APIError, OrkestaPayError, is_unusable_answer
 from ..models import Checkout, Event, EventStatus, Payment
 from .apply import apply_reads
@@ -40,17 +41,7 @@ logger = logging.getLogger("django_orkestapay.services")
 
 #: The event types OrkestaPay documents (and the 2024 ones). Any event that names one of our orders is read, whatever
 #: its type; the type is recorded, and says nothing to the processing.
-HANDLED_EVENT_TYPES = frozenset(
-    {
-        "payment.purchase",
-        "payment.capture",
-        "payment.authorize",
-        "payment.cancel",
-        "payment.refund",
-        "payment.update",
-        "order.update",
-    }
-)
+HANDLED_EVENT_TYPES = DOCUMENTED_EVENT_TYPES
 
 #: Request headers kept on a stored event (everything else, cookies and credentials included, is dropped).
 KEPT_WEBHOOK_HEADERS = (

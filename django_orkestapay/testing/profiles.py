@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from ..client.evidence import GUIDE_ORDER_KEYS
 from ._util import loads
 from .wire import Response, json_response, new_request_id
 
@@ -59,24 +60,6 @@ PROFILE_PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: The order object of the guide's create answer (``docs-en.orkestapay.com/docs/checkout-integration``), in its order.
-GUIDE_ORDER_KEYS = (
-    "order_id",
-    "status",
-    "expires_at",
-    "merchant_order_id",
-    "country",
-    "country_code",
-    "currency",
-    "taxes",
-    "discounts",
-    "subtotal_amount",
-    "total_amount",
-    "products",
-    "customer",
-    "placed_at",
-    "metadata",
-)
 #: What the vendor plugins read on ``GET /v1/orders/{id}`` (WP ``class-orkestapay.php``: ``status``, ``order_id``).
 STATUS_ONLY_ORDER_KEYS = ("order_id", "status")
 #: The checkout of the guide's create answer, without its order.
