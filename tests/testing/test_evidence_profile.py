@@ -9,8 +9,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from django_orkestapay.client.evidence import GUIDE_ORDER_KEYS
 from django_orkestapay.testing import CheckoutExpired, FakeOrkestaPay
-from django_orkestapay.testing.profiles import EVENT_PAYMENT_KEYS, GUIDE_CHECKOUT_KEYS, GUIDE_ORDER_KEYS
+from django_orkestapay.testing.profiles import EVENT_PAYMENT_KEYS, GUIDE_CHECKOUT_KEYS
 
 from .helpers import ApiClient, FakeClock, WebhookReceiver, page_url, seed_body, session
 
