@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..client.evidence import GUIDE_ORDER_KEYS
 from ._util import loads
 from .wire import Response, json_response, new_request_id
 
@@ -60,6 +59,26 @@ PROFILE_PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: The order object of the guide's create answer (``docs-en.orkestapay.com/docs/checkout-integration``), in its order.
+#: The fake keeps its own copy of the app's ``client.evidence.GUIDE_ORDER_KEYS`` (it imports nothing of the app, so
+#: that it stays an independent stand-in; ``tests/testing/test_evidence_profile.py`` holds the two together).
+GUIDE_ORDER_KEYS = (
+    "order_id",
+    "status",
+    "expires_at",
+    "merchant_order_id",
+    "country",
+    "country_code",
+    "currency",
+    "taxes",
+    "discounts",
+    "subtotal_amount",
+    "total_amount",
+    "products",
+    "customer",
+    "placed_at",
+    "metadata",
+)
 #: What the vendor plugins read on ``GET /v1/orders/{id}`` (WP ``class-orkestapay.php``: ``status``, ``order_id``).
 STATUS_ONLY_ORDER_KEYS = ("order_id", "status")
 #: The checkout of the guide's create answer, without its order.

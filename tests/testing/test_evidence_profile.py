@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from django_orkestapay.client.evidence import GUIDE_ORDER_KEYS
+from django_orkestapay.client import evidence
 from django_orkestapay.testing import CheckoutExpired, FakeOrkestaPay
-from django_orkestapay.testing.profiles import EVENT_PAYMENT_KEYS, GUIDE_CHECKOUT_KEYS
+from django_orkestapay.testing.profiles import EVENT_PAYMENT_KEYS, GUIDE_CHECKOUT_KEYS, GUIDE_ORDER_KEYS
 
 from .helpers import ApiClient, FakeClock, WebhookReceiver, page_url, seed_body, session
 
@@ -352,3 +352,8 @@ def test_events_are_only_the_documented_ones(fake: FakeOrkestaPay, api: ApiClien
     assert all(set(p) == {"data", "type", "type_event", "version"} for p in payloads)
     assert all(list(p["data"]["payment"]) == list(EVENT_PAYMENT_KEYS) for p in payloads)
     assert payloads[2]["data"]["payment"] == api.get(f"/v1/payments/{transfer}").json()
+
+
+def test_the_fake_answers_the_order_keys_the_app_names_as_the_guides() -> None:
+    """The fake keeps its own copy (it imports nothing of the app); the two must not part ways."""
+    assert GUIDE_ORDER_KEYS == evidence.GUIDE_ORDER_KEYS
