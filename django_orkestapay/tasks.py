@@ -129,16 +129,25 @@ def schedule() -> dict[str, float]:
     return {name: float(seconds) for name, seconds in intervals.items() if name in SWEEPS and seconds}
 
 
+#: A sweep still reported running this many seconds (or its interval, if longer) after it was enqueued is taken as
+#: lost and enqueued again: a worker killed in the middle of it (SIGKILL, out of memory) leaves the database
+#: backend's result ``RUNNING`` for good, which would otherwise stop that sweep until the scheduler restarts. Every
+#: sweep is safe to run twice at once (each order, event and refund is applied under its own lock).
+LOST_SWEEP_AFTER = 3600.0
+
+
 @dataclass
 class Scheduler:
     """Enqueues each sweep of :func:`schedule` when its interval has passed (every sweep at the first tick), on
     the configured backend: a worker runs it, or the ``ImmediateBackend`` runs it here. A sweep whose previous
     run is still waiting or running (a backend that can tell: the database and RQ backends can) is not enqueued
-    again, so a stopped worker does not come back to a pile of sweeps. Run one scheduler per site."""
+    again, so a stopped worker does not come back to a pile of sweeps; one reported running for longer than
+    :data:`LOST_SWEEP_AFTER` is taken as lost with its worker, and enqueued again. Run one scheduler per site."""
 
     clock: Callable[[], float] = time.monotonic
     due: dict[str, float] = field(default_factory=dict)
     last: dict[str, TaskResult[Any, Any]] = field(default_factory=dict)
+    enqueued_at: dict[str, float] = field(default_factory=dict)
 
     def tick(self) -> list[str]:
         """Enqueue the sweeps that are due; return their names. A sweep that cannot be enqueued is logged and
@@ -146,10 +155,11 @@ class Scheduler:
         now = self.clock()
         enqueued = []
         for name, interval in schedule().items():
-            if now < self.due.get(name, now) or self._still_pending(name):
+            if now < self.due.get(name, now) or self._still_pending(name, now=now, interval=interval):
                 continue
             try:
                 self.last[name] = enqueue(SWEEPS[name])
+                self.enqueued_at[name] = now
             except Exception as exc:  # noqa: BLE001 - a backend down must not stop the schedule
                 logger.error("Could not enqueue the %s sweep: %s", name, exc)
                 continue
@@ -162,7 +172,7 @@ class Scheduler:
         now = self.clock()
         return max(0.0, min((self.due.get(name, now) for name in schedule()), default=60.0) - now)
 
-    def _still_pending(self, name: str) -> bool:
+    def _still_pending(self, name: str, *, now: float, interval: float) -> bool:
         result = self.last.get(name)
         if result is None or result.is_finished:
             return False
@@ -170,4 +180,14 @@ class Scheduler:
             result.refresh()
         except Exception:  # noqa: BLE001 - a result the backend does not keep (or pruned): nothing to wait for
             return False
-        return result.status in (TaskResultStatus.READY, TaskResultStatus.RUNNING)
+        if result.status == TaskResultStatus.RUNNING:
+            running_for = now - self.enqueued_at.get(name, now)
+            if running_for > max(LOST_SWEEP_AFTER, interval):
+                logger.warning(
+                    "The %s sweep enqueued %d s ago is still reported running: taken as lost, enqueued again",
+                    name,
+                    running_for,
+                )
+                return False
+            return True
+        return result.status == TaskResultStatus.READY

@@ -26,6 +26,7 @@ from django_orkestapay.exceptions import (
     ServerError,
 )
 from django_orkestapay.models import Order, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus, ReviewCode
+from django_orkestapay.services import refund_sending
 from django_orkestapay.services.refunds import completed_payments
 from django_orkestapay.testing import FakeOrkestaPay
 from django_orkestapay.testing import refunds as fake_refunds
@@ -354,6 +355,41 @@ def test_by_default_a_refund_is_never_retried_by_the_client(paid, fake_orkestapa
         assert services.retry_refund(refund).status == RefundStatus.SUCCEEDED
     assert fake_orkestapay.count_requests("POST", refund_path) == 1
     assert refunded_at(fake_orkestapay, paid.orkestapay_payment_id) == Decimal("990")
+
+
+@pytest.mark.orkestapay_profile("rich")  # the read-back proves "not made" only where the payment shows its refunds
+def test_two_processes_that_decide_to_resend_a_refund_at_once_send_it_once(paid, fake_orkestapay, monkeypatch):
+    """A second refund of 300 timed out before OrkestaPay took it. Two processes (two sweeps, a sweep and an
+    operator's retry) read the payment back, and both see it not made (300 refunded: the first refund only); one
+    resends it (this time its answer is lost again). The other's resend is void: it decided on a send count that is
+    no longer the refund's."""
+    services.refund_order(paid, amount=Decimal("300"))
+    fake_orkestapay.inject_fault("POST", "/v1/payments/*/refund", "timeout", after_processing=False)
+    with pytest.raises(APIConnectionError):
+        services.refund_order(Order.objects.get(pk=paid.pk), amount=Decimal("300"))
+    second = Refund.objects.get(status=RefundStatus.REQUESTED)
+    real_read_back = refund_sending._read_back_or_note
+    raced: list[bool] = []
+
+    def read_back_then_the_other_process_resends(refund: Refund, client: Any) -> Any:
+        found = real_read_back(refund, client)
+        if not raced:  # ours has read "not made"; the other process now resends, and loses its answer
+            raced.append(True)
+            fake_orkestapay.inject_fault("POST", "/v1/payments/*/refund", "timeout", after_processing=True)
+            with pytest.raises(APIConnectionError):
+                services.retry_refund(Refund.objects.get(pk=second.pk))
+            fake_orkestapay.state.idempotency.clear()  # nothing shows OrkestaPay would refuse a repeat of the key
+        return found
+
+    monkeypatch.setattr(refund_sending, "_read_back_or_note", read_back_then_the_other_process_resends)
+
+    refund = services.retry_refund(Refund.objects.get(pk=second.pk))
+
+    assert raced
+    assert (refund.status, refund.attempts) == (RefundStatus.REQUESTED, 2)  # the other process's send, unanswered
+    refund_path = f"/v1/payments/{paid.orkestapay_payment_id}/refund"
+    assert fake_orkestapay.count_requests("POST", refund_path) == 3  # the first refund, the second's two sends
+    assert refunded_at(fake_orkestapay, paid.orkestapay_payment_id) == Decimal("600")  # the second once, not twice
 
 
 # -- which payment -------------------------------------------------------------------------------------------------

@@ -464,6 +464,25 @@ def test_the_scheduler_does_not_pile_up_a_sweep_its_worker_has_not_run(queue):
     assert len(queue.results) == 4
 
 
+def test_the_scheduler_enqueues_again_a_sweep_whose_worker_died_running_it(queue, caplog):
+    """A worker SIGKILLed in the middle of a sweep leaves its result RUNNING for good (the database backend has no
+    heartbeat): waited for up to LOST_SWEEP_AFTER, then taken as lost and enqueued again, once a period."""
+    clock = Clock()
+    scheduler = tasks.Scheduler(clock=clock)
+    scheduler.tick()
+    for result in queue.results:  # every sweep taken by a worker that then died
+        object.__setattr__(result, "status", TaskResultStatus.RUNNING)
+
+    clock.now += tasks.LOST_SWEEP_AFTER  # running this long: still possible
+    assert scheduler.tick() == []
+    clock.now += 1
+    with caplog.at_level(logging.WARNING, logger="django_orkestapay.tasks"):
+        assert scheduler.tick() == ["reprocess_events", "expire_checkouts", "reconcile_refunds", "sync_orders"]
+    assert "The sync_orders sweep enqueued 3601 s ago is still reported running" in caplog.text
+    assert len(queue.results) == 8
+    assert scheduler.tick() == []  # the new ones are waiting (READY): no third
+
+
 def test_the_scheduler_goes_on_when_the_backend_is_down(queue, monkeypatch, caplog):
     def broker_down(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("the broker is down")

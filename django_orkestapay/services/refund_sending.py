@@ -47,6 +47,9 @@ from .transitions import flag_review
 # log filters keep working.
 logger = logging.getLogger("django_orkestapay.services")
 
+#: A refund in one of these has no known outcome yet.
+_UNSETTLED = (RefundStatus.REQUESTED, RefundStatus.PENDING)
+
 SUCCEEDED_STATUSES = frozenset({"SUCCESS", "SUCCEEDED", "COMPLETED"})
 REFUSED_STATUSES = frozenset({"FAILED", "DECLINED", "REJECTED", "ERROR"})
 
@@ -80,15 +83,25 @@ def own_transaction() -> Iterator[None]:
         yield
 
 
-def send_refund(refund: Refund) -> Refund:
+def send_refund(refund: Refund, *, seen_attempts: int | None = None) -> Refund:
     """Send (or resend) a recorded refund with its idempotency key and apply the answer.
 
     Returns the refund SUCCEEDED or PENDING; raises :class:`RefundNotAllowedError` (or the API's 4xx) when OrkestaPay
     refused it (FAILED), and the :class:`OrkestaPayError` when the outcome is unknown (the refund keeps its status).
+    The send is claimed first, in one conditional ``UPDATE``: only while the refund is unsettled and has been sent
+    ``seen_attempts`` times (default: ``refund.attempts``), the count its caller decided on. So two processes that
+    decide to send the same refund at once (two sweeps, a sweep and an operator's retry) send it once; the other
+    gets the refund back as the database holds it, unsent.
     """
+    expected = refund.attempts if seen_attempts is None else seen_attempts
     with own_transaction():
-        Refund.objects.filter(pk=refund.pk).update(attempts=models.F("attempts") + 1, updated_at=timezone.now())
+        claimed = Refund.objects.filter(pk=refund.pk, attempts=expected, status__in=_UNSETTLED).update(
+            attempts=models.F("attempts") + 1, updated_at=timezone.now()
+        )
     refund.refresh_from_db()
+    if not claimed:
+        logger.warning("Refund %s was sent or settled by another process meanwhile: not sent again", refund.pk)
+        return refund
     client = get_client()
     trusted = trusts_idempotency_keys()
     try:
@@ -205,6 +218,7 @@ def resend_refund(refund: Refund) -> Refund:
     (``IDEMPOTENCY_KEY_LIFETIME`` after it was made); after that it is left for a person: flagged
     ``refund_unknown`` on its order, marked ``needs_review``, still requested (its amount reserved), and
     :class:`RefundNotAllowedError` is raised."""
+    seen_attempts = refund.attempts  # before the read-back: a send by another process meanwhile makes ours void
     found = _read_back_or_note(refund, get_client())
     refund.refresh_from_db()  # the read may have settled it by its transaction id
     if refund.status not in (RefundStatus.REQUESTED, RefundStatus.PENDING):
@@ -218,9 +232,9 @@ def resend_refund(refund: Refund) -> Refund:
             return refund
         _leave_for_a_person(refund, "OrkestaPay accepted it as pending and has said nothing of its outcome since")
     if found == RefundStatus.REQUESTED:  # proven not made: a resend cannot refund twice
-        return send_refund(refund)
+        return send_refund(refund, seen_attempts=seen_attempts)
     if trusts_idempotency_keys() and within:
-        return send_refund(refund)
+        return send_refund(refund, seen_attempts=seen_attempts)
     _leave_for_a_person(
         refund,
         "its outcome is unknown and OrkestaPay may have forgotten its idempotency key"
