@@ -186,9 +186,7 @@ def read_back(refund: Refund, client: OrkestaPayClient) -> RefundStatus | None:
         return None
     others = list(Refund.objects.filter(payment_id=refund.payment_id).exclude(pk=refund.pk))
     succeeded = sum((r.amount for r in others if r.status == RefundStatus.SUCCEEDED), start=Decimal("0.00"))
-    in_flight = sum(
-        (r.amount for r in others if r.status in (RefundStatus.REQUESTED, RefundStatus.PENDING)), start=Decimal("0.00")
-    )
+    in_flight = sum((r.amount for r in others if r.status in _UNSETTLED), start=Decimal("0.00"))
     if remote.refunded >= succeeded + in_flight + refund.amount:
         return RefundStatus.SUCCEEDED
     ours = {r.transaction_id for r in others if r.transaction_id}
@@ -221,7 +219,7 @@ def resend_refund(refund: Refund) -> Refund:
     seen_attempts = refund.attempts  # before the read-back: a send by another process meanwhile makes ours void
     found = _read_back_or_note(refund, get_client())
     refund.refresh_from_db()  # the read may have settled it by its transaction id
-    if refund.status not in (RefundStatus.REQUESTED, RefundStatus.PENDING):
+    if refund.status not in _UNSETTLED:
         return refund
     if found in (RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.PENDING):
         return refund if found == refund.status else settle_refund(refund, found)
@@ -281,11 +279,7 @@ def settle_by_refund_event(order: Order, payment_id: str) -> Refund | None:
     payment = order.payments.filter(orkestapay_payment_id=payment_id).first()
     if payment is None or _shows_refunds(payment.raw) or payment.refunded_amount:
         return None
-    unsettled = list(
-        Refund.objects.filter(
-            payment=payment, origin=RefundOrigin.SHOP, status__in=[RefundStatus.REQUESTED, RefundStatus.PENDING]
-        )
-    )
+    unsettled = list(Refund.objects.filter(payment=payment, origin=RefundOrigin.SHOP, status__in=_UNSETTLED))
     if len(unsettled) != 1 or unsettled[0].status != RefundStatus.PENDING or unsettled[0].transaction_id:
         return None
     refund = unsettled[0]
