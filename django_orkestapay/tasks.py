@@ -147,7 +147,6 @@ class Scheduler:
     clock: Callable[[], float] = time.monotonic
     due: dict[str, float] = field(default_factory=dict)
     last: dict[str, TaskResult[Any, Any]] = field(default_factory=dict)
-    enqueued_at: dict[str, float] = field(default_factory=dict)
 
     def tick(self) -> list[str]:
         """Enqueue the sweeps that are due; return their names. A sweep that cannot be enqueued is logged and
@@ -159,7 +158,6 @@ class Scheduler:
                 continue
             try:
                 self.last[name] = enqueue(SWEEPS[name])
-                self.enqueued_at[name] = now
             except Exception as exc:  # noqa: BLE001 - a backend down must not stop the schedule
                 logger.error("Could not enqueue the %s sweep: %s", name, exc)
                 continue
@@ -181,7 +179,7 @@ class Scheduler:
         except Exception:  # noqa: BLE001 - a result the backend does not keep (or pruned): nothing to wait for
             return False
         if result.status == TaskResultStatus.RUNNING:
-            running_for = now - self.enqueued_at.get(name, now)
+            running_for = now - (self.due[name] - interval)  # due was set to its enqueue time plus the interval
             if running_for > max(LOST_SWEEP_AFTER, interval):
                 logger.warning(
                     "The %s sweep enqueued %d s ago is still reported running: taken as lost, enqueued again",
