@@ -168,12 +168,13 @@ def test_webhook_processed_then_duplicate_query_counts(webhook_settings, fake_or
 
     assert (first.status_code, first.json()) == (200, {"status": "processed"})
     assert (second.status_code, second.json()) == (200, {"status": "duplicate"})
-    # event insert, checkout + order by OrkestaPay order id, (SQLite: the order's write lock, first in the
-    # transaction, see services.locking), event settled (one conditional update: it also holds the event's row, so a
-    # concurrent processing of the same event waits, then finds it settled), (SQLite: the write lock again, taken by
-    # apply_reads), the order's locking read, the order's checkouts, its payments, payment insert, checkout update,
-    # order update. 11 before the event was inserted first and settled in one statement.
-    assert processed == 9 + sqlite_write_locks(2)
+    # event insert, checkout + order by OrkestaPay order id, the unsettled events of that order (before the read:
+    # the read settles them too, services.event_coverage; none here), (SQLite: the order's write lock, first in the
+    # transaction, see services.locking), the order's locking read (before any event row is written: a concurrent
+    # processing of the same order waits here), event settled (one conditional update; a concurrent processing of
+    # the same event finds it settled), the order's checkouts, its payments, payment insert, checkout update, order
+    # update. 11 before the event was inserted first and settled in one statement; 9 before events were covered.
+    assert processed == 10 + sqlite_write_locks(1)
     # the insert meets the unique message id, then the event is read: already processed
     assert duplicate == 2
     event = Event.objects.get()
@@ -223,7 +224,7 @@ def test_queued_webhook_intake_and_its_task_query_counts(settings, webhook_setti
 
     assert outcome == "processed"
     # the event read, then the statements of processing it (the delivery's count above, less its insert)
-    assert processing == 9 + sqlite_write_locks(2)
+    assert processing == 10 + sqlite_write_locks(1)
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
 

@@ -42,6 +42,18 @@ class Event(models.Model):
         Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="events", verbose_name=_("order")
     )
     error = models.TextField(_("error"), blank=True)
+    covered_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="covered",
+        verbose_name=_("processed by the read of"),
+        help_text=_(
+            "The event whose read of the same OrkestaPay order settled this one: it was stored before that read "
+            "was sent, so the read saw what it reported."
+        ),
+    )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
     processed_at = models.DateTimeField(_("processed"), null=True, blank=True)

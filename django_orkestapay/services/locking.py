@@ -29,6 +29,12 @@ def lock_order(order_id: uuid.UUID) -> Order:
     """Take the order's write lock, then read it (raises ``Order.DoesNotExist``). Must be the first statement of
     the transaction (``transaction.atomic()``): see the module's docstring."""
     take_write_lock(order_id)
+    return lock_order_row(order_id)
+
+
+def lock_order_row(order_id: uuid.UUID) -> Order:
+    """Read the order with its row lock, in a transaction that took the write lock already
+    (:func:`take_write_lock` first): for locking several orders, in one order, before anything else is written."""
     return Order.objects.select_for_update().get(pk=order_id)
 
 

@@ -14,7 +14,6 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,17 +22,19 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import __version__, conf
-from ..client import RemotePayment, parse_remote_payment
 from ..client.evidence import DOCUMENTED_EVENT_TYPES
 from ..exceptions import APIConnectionError, APIError, OrkestaPayError, is_unusable_answer
 from ..models import Checkout, Event, EventStatus, Payment
 from .apply import apply_reads
 from .attempts import AttemptRead
 from .batch import BatchSummary
-from .locking import take_write_lock
+from .event_coverage import covered_by_read, settle_covered, was_covered
+from .locking import lock_order_row, take_write_lock
 from .refund_sending import settle_by_refund_event
 from .rejections import record_rejection
 from .sync import read_attempt, record_failure
+from .webhook_payload import WebhookPayload as WebhookPayload
+from .webhook_payload import parse_webhook_payload as parse_webhook_payload
 
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
@@ -64,62 +65,6 @@ _SETTLED = (EventStatus.PROCESSED, EventStatus.IGNORED)
 MAX_REPROCESS_DELAY = timedelta(hours=6)
 #: At most this many attempts are read for one event that names them only by our reference.
 MAX_ATTEMPTS_PER_EVENT = 5
-
-
-@dataclass(frozen=True)
-class WebhookPayload:
-    """What we read from a webhook body, tolerant of the envelope's several shapes."""
-
-    event_type: str
-    order_id: str | None
-    merchant_order_id: str | None
-    payment_id: str | None
-    payment: RemotePayment | None = None
-
-
-def _first_str(mapping: Mapping[str, Any], *keys: str) -> str | None:
-    for key in keys:
-        value = mapping.get(key)
-        if isinstance(value, str) and value:
-            return value[:255]
-    return None
-
-
-def parse_webhook_payload(payload: Any) -> WebhookPayload:
-    """Read event type, order id, merchant order id and payment id from any known envelope version.
-
-    The event name comes from ``type_event``, else ``event_type``, else ``eventType``, else ``type`` when it names an
-    event (``payment.purchase``: the Svix convention; the November 2024 envelope's ``"type": "payment"`` does not);
-    the payment from ``data.payment``, else ``data``. Raises ``ValueError`` for a body that is not a JSON object.
-    """
-    if not isinstance(payload, dict):
-        raise ValueError("the webhook body is not a JSON object")
-    event_type = _first_str(payload, "type_event", "event_type", "eventType") or ""
-    kind = payload.get("type")
-    if not event_type and isinstance(kind, str) and "." in kind:
-        event_type = kind[:255]
-    data = payload.get("data")
-    data = data if isinstance(data, dict) else {}
-    payment = data.get("payment")
-    payment = payment if isinstance(payment, dict) else data
-    return WebhookPayload(
-        event_type=event_type[:64],
-        order_id=_first_str(payment, "order_id", "orderId"),
-        merchant_order_id=_first_str(payment, "merchant_order_id", "merchantOrderId"),
-        payment_id=_first_str(payment, "payment_id", "paymentId"),
-        payment=_payment_object(payment),
-    )
-
-
-def _payment_object(data: dict[str, Any]) -> RemotePayment | None:
-    """The body's payment object when it is a complete one (an id, a status and amounts); else ``None``. It is
-    signed, so it is recorded in the ledger, before the API's own (fresher) answer."""
-    if "amount" not in data:
-        return None
-    try:
-        return parse_remote_payment(data)
-    except ValueError:  # not a payment object we can read: the API re-read still decides
-        return None
 
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -267,7 +212,11 @@ def process_event(event: Event) -> str:
     ``ignored`` (nothing of ours matches), ``duplicate`` (another processing of the same event got there first:
     nothing is applied twice) or ``deferred`` (the processing failed on an answer we cannot use, or on a bug: the
     event is ``FAILED``, the order flagged where OrkestaPay's answer was at fault, and the reprocess sweep tries
-    again later); raises, leaving the event ``FAILED``, on a transient failure (:func:`is_transient`)."""
+    again later); raises, leaving the event ``FAILED``, on a transient failure (:func:`is_transient`).
+
+    The same read settles the older unsettled events of the same OrkestaPay order (:mod:`.event_coverage`). The
+    orders are locked before any event row is written, by every processing: two processings of one order's events
+    that settle each other's events then wait on the order's lock, never on each other's event rows (no deadlock)."""
     parsed = parse_webhook_payload(event.payload)
     event.event_type = parsed.event_type
     event.orkestapay_order_id = (parsed.order_id or "")[:64]  # the field's length
@@ -278,18 +227,23 @@ def process_event(event: Event) -> str:
         ignored = _settle(event, EventStatus.IGNORED, error=reason)
         return "ignored" if ignored else "duplicate"
     order_ids = sorted({checkout.order_id for checkout in checkouts})  # one lock order: no deadlock between events
-    extra = [parsed.payment] if parsed.payment else []
+    covered = covered_by_read(event, parsed, checkouts)  # before the read is sent: what it will have seen
+    extra = ([parsed.payment] if parsed.payment else []) + covered.payments
+    refund_payment_ids = [parsed.payment_id] if parsed.event_type == "payment.refund" and parsed.payment_id else []
+    refund_payment_ids += covered.refund_payment_ids
     try:
-        payment_ids = [parsed.payment_id] if parsed.payment_id else []
+        payment_ids = ([parsed.payment_id] if parsed.payment_id else []) + covered.payment_ids
         reads = [read_attempt(checkout, payment_ids=payment_ids) for checkout in checkouts]
         with transaction.atomic():
             take_write_lock(order_ids[0])  # first: SQLite's write lock (see services.locking)
-            if not _settle(event, EventStatus.PROCESSED, order_id=checkouts[0].order_id):
+            locked = {order_id: lock_order_row(order_id) for order_id in order_ids}
+            if not _settle(event, EventStatus.PROCESSED, order_id=checkouts[0].order_id) and not was_covered(event):
                 return "duplicate"
+            settle_covered(covered, by=event, order_id=checkouts[0].order_id)
             for order_id in order_ids:
-                result = apply_reads(order_id, _of_order(reads, order_id), extra=extra)
-                if parsed.event_type == "payment.refund" and parsed.payment_id:
-                    settle_by_refund_event(result.order, parsed.payment_id)
+                result = apply_reads(order_id, _of_order(reads, order_id), extra=extra, locked=locked[order_id])
+                for payment_id in dict.fromkeys(refund_payment_ids):  # covered ones: one order only
+                    settle_by_refund_event(result.order, payment_id)
     except Exception as exc:  # noqa: BLE001 - recorded on the event; re-raised when transient
         return _failed(event, exc, checkouts[0].order_id)
     return "processed"
@@ -331,7 +285,11 @@ def reprocess_events(events: Iterable[Event]) -> BatchSummary:
     """Process failed (or never processed) events again, and examine again the events an older version ignored."""
     summary = BatchSummary()
     for event in events:
-        if event.status == EventStatus.IGNORED and not reopen_for_reexamination(event):
+        if event.status == EventStatus.IGNORED:
+            if not reopen_for_reexamination(event):
+                continue
+        elif Event.objects.filter(pk=event.pk, status__in=_SETTLED).exists():  # meanwhile: by another event's read
+            summary.succeeded += 1
             continue
         try:
             outcome = process_event(event)
