@@ -5,6 +5,7 @@ payments the list leaves incomplete read one by one, and what cannot be used nam
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 import responses
 
-from django_orkestapay.client import SANDBOX_BASE_URL, InMemoryTokenCache, OrkestaPayClient
+from django_orkestapay.client import SANDBOX_BASE_URL, InMemoryTokenCache, OrkestaPayClient, reads
 from django_orkestapay.exceptions import MalformedResponseError, ServerError
 
 ORDER_ID = "ord_a73c91e6f6f949a3a39c9557f353d308"
@@ -215,3 +216,20 @@ def test_the_concurrent_reads_share_one_token_and_never_ask_the_cache_from_their
 
     assert [p.status for p in read.payments] == ["COMPLETED"]
     assert cache.reads == [threading.current_thread().name]
+
+
+def test_the_read_threads_are_made_again_in_a_forked_process() -> None:
+    """An rqworker forks a work horse per job: the parent's read threads do not exist in it, so a pool inherited
+    as it is would never run a read (the horse would hang)."""
+    parent = reads.shared_pool()
+    assert parent.submit(lambda: 1 + 1).result(timeout=5) == 2
+    assert reads.shared_pool() is parent
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only when its own pool runs a call
+        try:
+            child = reads.shared_pool()
+            os._exit(0 if child is not parent and child.submit(lambda: 2).result(timeout=5) == 2 else 1)
+        except BaseException:  # noqa: BLE001 - the child must exit, never return into pytest
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -1,10 +1,11 @@
 """Reading an OrkestaPay order with its payments in as few network round trips as the answers allow.
 
 ``GET /v1/orders/{id}``, ``GET /v1/orders/{id}/payments`` and ``GET /v1/payments/{id}`` for the payments the caller
-already expects run at once, one thread each; a second round reads the listed payments the list left without a
-status or an amount (OrkestaPay's public record shows lists that carry only ids). ``requests`` sessions and the
-token manager are safe to share between these threads: the token is fetched (or taken from the cache) before they
-start and pinned for them (they never ask the cache, which may be a database's), so they never race to fetch one.
+already expects run at once: the order's in the caller's thread, the others in the process's read threads
+(:func:`shared_pool`); a second round reads the listed payments the list left without a status or an amount
+(OrkestaPay's public record shows lists that carry only ids). ``requests`` sessions and the token manager are safe
+to share between these threads: the token is fetched (or taken from the cache) before they start and pinned for them
+(they never ask the cache, which may be a database's), so they never race to fetch one.
 
 What fails the whole read: the order's own read (any error), or a transient failure (a timeout, a connection error,
 a 5xx, a 429, a refused token) of any of the calls, since a retry may then give the whole answer. What is only a
@@ -16,14 +17,16 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import os
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol, TypeVar
 
 from ..exceptions import UNUSABLE_ANSWERS, OrkestaPayError
 from .results import OrderRead, RemoteOrder, RemotePayment
 
-__all__ = ["MAX_PAYMENT_READS", "OrderReader", "read_order"]
+__all__ = ["MAX_PAYMENT_READS", "POOL_THREADS", "OrderReader", "read_order", "shared_pool"]
 
 _T = TypeVar("_T")
 
@@ -64,6 +67,24 @@ def _merged(listed: RemotePayment | None, detail: RemotePayment) -> RemotePaymen
     )
 
 
+#: The threads one process keeps for reads (started as needed; more concurrent reads wait for a free one).
+POOL_THREADS = 32
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def shared_pool() -> ThreadPoolExecutor:
+    """This process's read threads, made on first use: a read pays no thread start, and a forked process (an
+    ``rqworker``'s work horse) makes its own, since the threads of its parent do not exist in it."""
+    global _pool
+    pid = os.getpid()
+    with _pool_lock:
+        if _pool is None or _pool[0] != pid:
+            _pool = (pid, ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="orkestapay-read"))
+        return _pool[1]
+
+
 def _run(
     pool: ThreadPoolExecutor, context: contextvars.Context, calls: dict[str, Callable[[], _T]]
 ) -> dict[str, Future[_T]]:
@@ -82,28 +103,32 @@ def read_order(client: OrderReader, order_id: str, *, payment_ids: Iterable[str]
     expected = list(dict.fromkeys(pid for pid in payment_ids if isinstance(pid, str) and pid.strip()))
     expected = expected[:MAX_PAYMENT_READS]
     context = client.pinned_token()  # the token, once, before the threads: they share it (and never ask the cache)
-    with ThreadPoolExecutor(max_workers=2 + len(expected), thread_name_prefix="orkestapay-read") as pool:
-        order_call = pool.submit(context.copy().run, client.get_order, order_id)
-        list_call = pool.submit(context.copy().run, client.read_order_payments, order_id)
-        detail_calls = _run(pool, context, _detail_reads(client, expected))
-        order = order_call.result()
-        problems: list[str] = []
-        listed: dict[str, RemotePayment] = {}
-        try:
-            found, skipped = list_call.result()
-        except UNUSABLE_ANSWERS as exc:
-            problems.append(f"the payments list could not be read: {exc.message[:200]}")
-        else:
-            problems += skipped
-            for payment in found:
-                listed.setdefault(payment.payment_id, payment)
-        details, failed = _collect(detail_calls)
-        # An expected payment's failed read counts only when the list names it: the ids may come from a buyer's URL.
-        problems += [line for pid, line in failed.items() if pid in listed]
-        missing = [pid for pid, payment in listed.items() if payment.needs_detail and pid not in detail_calls]
-        second, failed = _collect(_run(pool, context, _detail_reads(client, missing)))
-        details.update(second)
-        problems += failed.values()
+    pool = shared_pool()
+    list_call = pool.submit(context.copy().run, client.read_order_payments, order_id)
+    detail_calls = _run(pool, context, _detail_reads(client, expected))
+    try:
+        order = context.copy().run(client.get_order, order_id)  # here, meanwhile: one thread fewer to hand over to
+    except BaseException:
+        in_flight: list[Future[Any]] = [list_call, *detail_calls.values()]
+        wait(in_flight)  # nothing of this read is left running once it has failed
+        raise
+    problems: list[str] = []
+    listed: dict[str, RemotePayment] = {}
+    try:
+        found, skipped = list_call.result()
+    except UNUSABLE_ANSWERS as exc:
+        problems.append(f"the payments list could not be read: {exc.message[:200]}")
+    else:
+        problems += skipped
+        for payment in found:
+            listed.setdefault(payment.payment_id, payment)
+    details, failed = _collect(detail_calls)
+    # An expected payment's failed read counts only when the list names it: the ids may come from a buyer's URL.
+    problems += [line for pid, line in failed.items() if pid in listed]
+    missing = [pid for pid, payment in listed.items() if payment.needs_detail and pid not in detail_calls]
+    second, failed = _collect(_run(pool, context, _detail_reads(client, missing)))
+    details.update(second)
+    problems += failed.values()
     payments: list[RemotePayment] = []
     for pid, payment in listed.items():
         payments.append(_merged(payment, details[pid]) if pid in details else payment)

@@ -5,7 +5,9 @@ of the total was received. :func:`.checkouts.start_checkout` enforces it under t
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef
+import functools
+
+from django.db.models import Exists, OuterRef, QuerySet
 
 from ..models import Checkout, CheckoutStatus, Order, Payment, PaymentStatus
 from .derive import IN_PROGRESS_PAYMENTS
@@ -19,14 +21,22 @@ LIVE_ATTEMPTS = (CheckoutStatus.OPEN, CheckoutStatus.PENDING)
 
 def attempts_of(order: Order) -> list[Checkout]:
     """The order's checkouts, newest first, each annotated with ``payment_in_progress`` and ``money_received``
-    (one query: an order has a handful of checkouts)."""
+    (one query: an order has a handful of checkouts), each with ``order`` set to ``order``."""
+    checkouts = list(_annotated_attempts().filter(order=order))
+    for checkout in checkouts:
+        checkout.order = order
+    return checkouts
+
+
+@functools.cache
+def _annotated_attempts() -> QuerySet[Checkout]:
+    """The annotated queryset :func:`attempts_of` filters, built once per process: building the two ``Exists``
+    costs about a millisecond on every pay otherwise (``bench/README.md``, *Issue 21*). Never evaluated itself."""
     payments = Payment.objects.filter(checkout=OuterRef("pk"))
-    return list(
-        order.checkouts.annotate(
-            payment_in_progress=Exists(payments.filter(status__in=IN_PROGRESS_PAYMENTS)),
-            money_received=Exists(payments.filter(status=PaymentStatus.COMPLETED)),
-        ).order_by("-created_at")
-    )
+    return Checkout.objects.annotate(
+        payment_in_progress=Exists(payments.filter(status__in=IN_PROGRESS_PAYMENTS)),
+        money_received=Exists(payments.filter(status=PaymentStatus.COMPLETED)),
+    ).order_by("-created_at")
 
 
 def payment_blocker(checkouts: list[Checkout]) -> str | None:
