@@ -4,7 +4,9 @@
 ``{"object": ...}``) and answers ``{"redirect_url": ..., "order": ..., "status": ...}``: the same validation as the
 pay view (:mod:`.paying`), its refusals as ``{"error": <stable code>, "message": <translated>}`` with the pay view's
 HTTP status. ``GET api/status/?order=<signed order reference>`` (``orkestapay:api_status``) answers the order's
-status and nothing more. Both are guarded by Django's session and CSRF machinery (the POST needs the CSRF token,
+status, where its payment stands (``payment``: one of ``services.buyer_state.KINDS``; ``payable``: whether a pay
+button would be taken) and, for a payment in progress, what the buyer must do (a transfer's CLABE and reference),
+and nothing more. Both are guarded by Django's session and CSRF machinery (the POST needs the CSRF token,
 checked here so that a refusal is JSON too) and by the shop's ``PAY_PERMISSION`` when it sets one (the rule the pay
 button's view asks too).
 """
@@ -128,11 +130,29 @@ def status(request: HttpRequest) -> HttpResponse:
         logger.warning("PAY_PERMISSION refused a status request (order %s)", order.pk)
         return error_response("forbidden", _("You may not see this order."), 403)
     order = services.poll_order(order)
+    state = services.payment_state(order)
     return JsonResponse(
         {
             "status": order.status,
             "status_label": order.get_status_display(),
             "paid": order.is_paid,
-            "payable": order.is_payable,
+            "payable": state.payable,
+            "payment": state.kind,
+            "instructions": _instructions(state.instructions),
         }
     )
+
+
+def _instructions(instructions: services.PaymentInstructions | None) -> dict[str, str | None] | None:
+    """What a buyer with a payment in progress must do, for the front end to show: never the amount (whoever holds
+    the reference may ask; the shop's own page shows what is owed)."""
+    if instructions is None:
+        return None
+    expires_at = instructions.expires_at.isoformat() if instructions.expires_at else None
+    return {
+        "kind": instructions.kind,
+        "clabe": instructions.clabe,
+        "reference": instructions.reference,
+        "bank": instructions.bank,
+        "expires_at": expires_at,
+    }

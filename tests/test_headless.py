@@ -29,6 +29,7 @@ from tests.conftest import (
     signed_ago,
 )
 from tests.shop.models import Cart
+from tests.test_buyer_state import shows_transfer_details
 from tests.test_views import data_queries
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ DAY = 24 * 60 * 60
 #: A CSRF secret of the right shape: as the cookie and, unmasked, as the header (what Django's JavaScript recipe does).
 CSRF_SECRET = "a" * 32
 #: Everything the status endpoint answers: the status, and nothing about the order or its buyer.
-STATUS_KEYS = {"status", "status_label", "paid", "payable"}
+STATUS_KEYS = {"status", "status_label", "paid", "payable", "payment", "instructions"}
 
 
 def csrf_client() -> Client:
@@ -403,7 +404,32 @@ def test_status_of_a_pending_order(orkestapay_settings, fake_orkestapay):
         "status_label": "Pago pendiente",  # the active language's (the test project's default is Spanish)
         "paid": False,
         "payable": True,
+        "payment": "payable",
+        "instructions": None,
     }
+
+
+def test_status_of_a_transfer_on_its_way_says_so_and_how_to_finish_it(orkestapay_settings, fake_orkestapay):
+    """The order is pending, as for a buyer who has not paid yet; what the front end must show differs: no pay
+    button (a new checkout would be refused), and the transfer's details, never its amount."""
+    order = payment_in_progress(fake_orkestapay)
+
+    answer = get_status(Client(), sign_pay_reference(order.pk)).json()
+
+    assert (answer["status"], answer["paid"], answer["payable"], answer["payment"]) == (
+        "pending",
+        False,
+        False,
+        "in_progress",
+    )
+    assert set(answer["instructions"]) == {"kind", "clabe", "reference", "bank", "expires_at"}
+    assert answer["instructions"]["kind"] == "transfer"
+    if shows_transfer_details(fake_orkestapay):
+        assert len(answer["instructions"]["clabe"]) == 18  # the rich fake's (invented) payment_source.spei.clabe
+    else:
+        assert answer["instructions"]["clabe"] == ""
+    assert str(order.total_amount) not in json.dumps(answer)
+    assert "990" not in json.dumps(answer)
 
 
 def test_status_of_a_paid_order_is_one_query_and_no_api_call(orkestapay_settings, fake_orkestapay):

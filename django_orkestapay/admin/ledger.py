@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .. import services
-from ..models import Payment, Refund, RefundOrigin, RefundStatus
+from ..models import UNSETTLED_REFUNDS, Payment, Refund, RefundOrigin
 from .common import (
     LabelledValuesFilter,
     OrderColumn,
@@ -112,7 +112,7 @@ class RefundAdmin(OrderColumn, RecordAdmin):
         return confirm_or_run(
             self,
             request,
-            queryset.filter(origin=RefundOrigin.SHOP, status__in=[RefundStatus.REQUESTED, RefundStatus.PENDING]),
+            queryset.filter(origin=RefundOrigin.SHOP, status__in=UNSETTLED_REFUNDS),
             title=_("Resend refund"),
             question=_(
                 "Settle these refunds whose outcome is unknown? Each is read back from OrkestaPay first; a requested "
@@ -130,7 +130,7 @@ class RefundAdmin(OrderColumn, RecordAdmin):
         return confirm_or_run(
             self,
             request,
-            queryset.filter(needs_review=True, status__in=[RefundStatus.REQUESTED, RefundStatus.PENDING]),
+            queryset.filter(needs_review=True, status__in=UNSETTLED_REFUNDS),
             title=_("Mark refund failed"),
             question=_(
                 "Mark these refunds failed? Do this only after checking in OrkestaPay's portal that the money did not "
@@ -146,7 +146,7 @@ class RefundAdmin(OrderColumn, RecordAdmin):
         return confirm_or_run(
             self,
             request,
-            queryset.filter(needs_review=True, status__in=[RefundStatus.REQUESTED, RefundStatus.PENDING]),
+            queryset.filter(needs_review=True, status__in=UNSETTLED_REFUNDS),
             title=_("Mark refund succeeded"),
             question=_(
                 "Mark these refunds succeeded? Do this only after checking in OrkestaPay's portal that the money left: "

@@ -15,7 +15,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from .. import services
-from ..models import Checkout, Order, Payment, PaymentStatus, Refund, RefundStatus
+from ..models import UNSETTLED_REFUNDS, Checkout, Order, Payment, PaymentStatus, Refund, RefundStatus
 from .display import card_of, money, payment_method, short_datetime
 
 ZERO = Decimal("0.00")
@@ -80,9 +80,7 @@ def order_summary(order: Order, *, may_refund: bool) -> OrderSummary:
             succeeded[refund.payment_id] = succeeded.get(refund.payment_id, ZERO) + refund.amount
     received = sum((p.amount for p in completed), start=ZERO)
     refunded = sum((max(succeeded.get(p.pk, ZERO), p.refunded_amount) for p in completed), start=ZERO)
-    in_progress = sum(
-        (r.amount for r in refunds if r.status in (RefundStatus.REQUESTED, RefundStatus.PENDING)), start=ZERO
-    )
+    in_progress = sum((r.amount for r in refunds if r.status in UNSETTLED_REFUNDS), start=ZERO)
     left = services.refundable_amount(order)
     paying = next((p for p in reversed(completed) if card_of(p) or p.method_type), None)
     return OrderSummary(

@@ -5,7 +5,7 @@ No HTTP here: see :mod:`django_orkestapay.services`.
 """
 
 from .events import Event, EventStatus, RejectedWebhookCount, RejectionKind
-from .ledger import Payment, PaymentOrigin, PaymentStatus, Refund, RefundOrigin, RefundStatus
+from .ledger import UNSETTLED_REFUNDS, Payment, PaymentOrigin, PaymentStatus, Refund, RefundOrigin, RefundStatus
 from .links import PaymentLink, PaymentLinkStatus
 from .orders import (
     FROZEN_ORDER_FIELDS,
@@ -26,6 +26,7 @@ __all__ = [
     "MONEY",
     "PAID_STATUSES",
     "PAYABLE_STATUSES",
+    "UNSETTLED_REFUNDS",
     "Checkout",
     "CheckoutStatus",
     "Event",

@@ -93,6 +93,10 @@ class RefundStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+#: A refund in one of these has no outcome yet: its amount is held (no one may refund it again) until it has one.
+UNSETTLED_REFUNDS = (RefundStatus.REQUESTED, RefundStatus.PENDING)
+
+
 class RefundOrigin(models.TextChoices):
     """Who asked for a refund."""
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ..client import RemotePayment
 from ..models import (
+    UNSETTLED_REFUNDS,
     Checkout,
     Order,
     Payment,
@@ -233,7 +234,7 @@ def settle_refunds(payment: Payment, remote: RemotePayment, refunds: Iterable[Re
             outcomes[transaction_id] = (remote_status, REFUND_TRANSACTION_OUTCOMES.get(remote_status))
     settled = []
     for refund in refunds:
-        in_flight = refund.status in (RefundStatus.REQUESTED, RefundStatus.PENDING)
+        in_flight = refund.status in UNSETTLED_REFUNDS
         if refund.payment_id != payment.pk or not in_flight or not refund.transaction_id:
             continue
         remote_status, outcome = outcomes.get(refund.transaction_id, ("", None))
@@ -256,8 +257,7 @@ def mirror_external_refunds(order: Order, payment: Payment, refunds: MutableSequ
         (
             Decimal(r.amount)
             for r in refunds
-            if r.payment_id == payment.pk
-            and r.status in (RefundStatus.SUCCEEDED, RefundStatus.REQUESTED, RefundStatus.PENDING)
+            if r.payment_id == payment.pk and (r.status == RefundStatus.SUCCEEDED or r.status in UNSETTLED_REFUNDS)
         ),
         start=Decimal("0.00"),
     )

@@ -37,7 +37,7 @@ from ..exceptions import (
     OrkestaPayError,
     RefundNotAllowedError,
 )
-from ..models import Order, Refund, RefundOrigin, RefundStatus, ReviewCode
+from ..models import UNSETTLED_REFUNDS, Order, Refund, RefundOrigin, RefundStatus, ReviewCode
 from .api_client import _jsonable, get_client
 from .apply import apply_payment_read, refresh_order_status
 from .locking import lock_order
@@ -46,9 +46,6 @@ from .transitions import flag_review
 # One logger for the whole service layer, named as before the split, so a shop's logging configuration and its
 # log filters keep working.
 logger = logging.getLogger("django_orkestapay.services")
-
-#: A refund in one of these has no known outcome yet.
-_UNSETTLED = (RefundStatus.REQUESTED, RefundStatus.PENDING)
 
 SUCCEEDED_STATUSES = frozenset({"SUCCESS", "SUCCEEDED", "COMPLETED"})
 REFUSED_STATUSES = frozenset({"FAILED", "DECLINED", "REJECTED", "ERROR"})
@@ -95,7 +92,7 @@ def send_refund(refund: Refund, *, seen_attempts: int | None = None) -> Refund:
     """
     expected = refund.attempts if seen_attempts is None else seen_attempts
     with own_transaction():
-        claimed = Refund.objects.filter(pk=refund.pk, attempts=expected, status__in=_UNSETTLED).update(
+        claimed = Refund.objects.filter(pk=refund.pk, attempts=expected, status__in=UNSETTLED_REFUNDS).update(
             attempts=models.F("attempts") + 1, updated_at=timezone.now()
         )
     refund.refresh_from_db()
@@ -186,7 +183,7 @@ def read_back(refund: Refund, client: OrkestaPayClient) -> RefundStatus | None:
         return None
     others = list(Refund.objects.filter(payment_id=refund.payment_id).exclude(pk=refund.pk))
     succeeded = sum((r.amount for r in others if r.status == RefundStatus.SUCCEEDED), start=Decimal("0.00"))
-    in_flight = sum((r.amount for r in others if r.status in _UNSETTLED), start=Decimal("0.00"))
+    in_flight = sum((r.amount for r in others if r.status in UNSETTLED_REFUNDS), start=Decimal("0.00"))
     if remote.refunded >= succeeded + in_flight + refund.amount:
         return RefundStatus.SUCCEEDED
     ours = {r.transaction_id for r in others if r.transaction_id}
@@ -219,7 +216,7 @@ def resend_refund(refund: Refund) -> Refund:
     seen_attempts = refund.attempts  # before the read-back: a send by another process meanwhile makes ours void
     found = _read_back_or_note(refund, get_client())
     refund.refresh_from_db()  # the read may have settled it by its transaction id
-    if refund.status not in _UNSETTLED:
+    if refund.status not in UNSETTLED_REFUNDS:
         return refund
     if found in (RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.PENDING):
         return refund if found == refund.status else settle_refund(refund, found)
@@ -279,7 +276,7 @@ def settle_by_refund_event(order: Order, payment_id: str) -> Refund | None:
     payment = order.payments.filter(orkestapay_payment_id=payment_id).first()
     if payment is None or _shows_refunds(payment.raw) or payment.refunded_amount:
         return None
-    unsettled = list(Refund.objects.filter(payment=payment, origin=RefundOrigin.SHOP, status__in=_UNSETTLED))
+    unsettled = list(Refund.objects.filter(payment=payment, origin=RefundOrigin.SHOP, status__in=UNSETTLED_REFUNDS))
     if len(unsettled) != 1 or unsettled[0].status != RefundStatus.PENDING or unsettled[0].transaction_id:
         return None
     refund = unsettled[0]

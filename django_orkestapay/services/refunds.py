@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..exceptions import RefundAlreadySentError, RefundNotAllowedError
-from ..models import Order, Payment, PaymentOrigin, PaymentStatus, Refund, RefundOrigin, RefundStatus
+from ..models import UNSETTLED_REFUNDS, Order, Payment, PaymentOrigin, PaymentStatus, Refund, RefundOrigin, RefundStatus
 from .batch import BatchSummary, run_batch
 from .derive import is_reversed
 from .locking import lock_order
@@ -236,7 +236,7 @@ def retry_refund(refund: Refund) -> Refund:
     refund = Refund.objects.get(pk=refund.pk)
     if refund.status == RefundStatus.PENDING and refund.transaction_id:
         return settle_pending(refund)
-    if refund.status not in (RefundStatus.REQUESTED, RefundStatus.PENDING):
+    if refund.status not in UNSETTLED_REFUNDS:
         raise RefundNotAllowedError(f"Refund {refund.pk} is {refund.status}; only an unsettled refund is resent")
     refuse_when_unavailable()
     return resend_refund(refund) if refund.attempts else send_refund(refund)
@@ -271,7 +271,7 @@ def mark_refund_failed(refund: Refund, *, marked_by: str = "") -> Refund:
     with transaction.atomic():
         lock_order(refund.order_id)
         refund = Refund.objects.get(pk=refund.pk)
-        unsettled = refund.status in (RefundStatus.REQUESTED, RefundStatus.PENDING)
+        unsettled = refund.status in UNSETTLED_REFUNDS
         if not (refund.needs_review and unsettled):
             raise RefundNotAllowedError(
                 _("Refund %(refund)s is not waiting for a person's check; nothing was changed.") % {"refund": refund.pk}
@@ -289,7 +289,7 @@ def mark_refund_succeeded(refund: Refund, *, marked_by: str = "") -> Refund:
     with transaction.atomic():
         lock_order(refund.order_id)
         refund = Refund.objects.get(pk=refund.pk)
-        if not (refund.needs_review and refund.status in (RefundStatus.REQUESTED, RefundStatus.PENDING)):
+        if not (refund.needs_review and refund.status in UNSETTLED_REFUNDS):
             raise RefundNotAllowedError(
                 _("Refund %(refund)s is not waiting for a person's check; nothing was changed.") % {"refund": refund.pk}
             )
