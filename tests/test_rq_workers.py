@@ -5,7 +5,7 @@ its own throwaway ``redis-server``, which one of them kills and starts again.
 
 What is proven: every delivery applied exactly once (one Event row processed with ``attempts == 1``, one Payment,
 one ``order_paid`` signal per order, counted from the file the workers append to); a worker killed with SIGKILL
-in the middle of a task (inside the transaction that applies it, holding the event's row) leaves nothing applied,
+in the middle of a task (inside the transaction that applies it, the event's outcome written) leaves nothing applied,
 and the reprocess sweep, itself a task on the queue, applies that event once; Redis killed and started empty
 mid-run (the tasks it held forgotten, the enqueues meanwhile refused) loses nothing, because the database holds
 every delivery and the sweep takes up what the queue forgot.
@@ -30,7 +30,7 @@ from django.test import Client
 
 from bench.queue_backends import WORKER_COMMANDS as bench_worker_commands
 from django_orkestapay import tasks
-from django_orkestapay.models import Event, EventStatus, Order, OrderStatus, Payment
+from django_orkestapay.models import Checkout, Event, EventStatus, Order, OrderStatus, Payment
 from tests.doc_examples import blocks_of
 from tests.task_workers import ROOT, RQ_APPS, RQ_TASKS, RQ_WORKER, RedisQueue, RedisServer, rq_queues, task_workers
 from tests.test_tasks import Clock
@@ -208,9 +208,11 @@ def test_the_scheduled_sweeps_run_on_rq_workers_and_do_not_pile_up(
 # ------------------------------------------------------------------------------------------- a worker killed
 
 
-class OrderRowHeld:
-    """Holds one order's row lock from another connection (a thread), so a worker applying an event about that
-    order stops inside its transaction: the event's outcome written but not committed, its row held."""
+class CheckoutRowHeld:
+    """Holds the row lock of one order's attempt from another connection (a thread), so a worker applying an event
+    about that order stops inside its transaction, at its first write to the attempt (the payment's insert, whose
+    foreign key needs the attempt's row, or the attempt's update): the order locked, the event's outcome written but
+    not committed."""
 
     def __init__(self, order: Order) -> None:
         self.order = order
@@ -221,13 +223,13 @@ class OrderRowHeld:
     def _hold(self) -> None:
         try:
             with transaction.atomic():
-                Order.objects.select_for_update().get(pk=self.order.pk)
+                Checkout.objects.select_for_update().get(order=self.order)
                 self.locked.set()
                 self.release.wait(timeout=120)
         finally:
             connections.close_all()
 
-    def __enter__(self) -> OrderRowHeld:
+    def __enter__(self) -> CheckoutRowHeld:
         self.thread.start()
         assert self.locked.wait(timeout=10)
         return self
@@ -267,19 +269,20 @@ def wait_for(condition: Any, timeout: float = 30.0) -> Any:
 def test_a_worker_killed_in_the_middle_of_a_task_applies_nothing_and_the_sweep_applies_it_once(
     settings, rq, redis_server, fake_orkestapay, signal_file, tmp_path
 ):
-    """The worker running the victim's task is SIGKILLed while that task is inside its transaction (the event
-    marked processed, not committed, the order's lock awaited). Nothing of it lands; RQ does not deliver the
-    task again (it has no retries); the other workers go on; the reprocess sweep, enqueued on RQ and run by a
-    worker, applies the event once."""
+    """The worker running the victim's task is SIGKILLed while that task is inside its transaction (the order
+    locked, the event marked processed, not committed, the attempt's row awaited). Nothing of it lands; RQ does not
+    deliver the task again (it has no retries); the other workers go on; the reprocess sweep, enqueued on RQ and run
+    by a worker, applies the event once."""
     orders = paid_orders(fake_orkestapay, 20)
     victim, others = orders[0], orders[1:]
     with rq_workers(settings, redis_server, signal_file, tmp_path, EVENT_REPROCESS_AFTER=0) as workers:
-        with OrderRowHeld(victim):
+        with CheckoutRowHeld(victim):
             victim_message, status = post(victim)
             assert status == 202
             ((blocked, statement, has_written),) = wait_for(backends_waiting_for_a_lock)
-            # reading the order to lock it (FOR UPDATE, past the shown length), the event's UPDATE already made
-            assert statement.startswith('SELECT "orkestapay_order"')
+            # the first write to the attempt (the payment's insert checks its foreign key, or the attempt's own
+            # update), the order's lock taken and the event's UPDATE already made
+            assert statement.startswith(('INSERT INTO "orkestapay_payment"', 'UPDATE "orkestapay_checkout"'))
             assert has_written
             (job,) = wait_for(rq.running)
             worker = rq.worker_of(job)

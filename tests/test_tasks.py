@@ -226,8 +226,9 @@ def test_the_same_event_processed_twice_in_a_row_applies_once(webhook_settings, 
 def test_the_same_event_processed_twice_at_once_applies_once(
     monkeypatch, webhook_settings, fake_orkestapay, signal_log
 ):
-    """Two threads process one event at the same moment: both read OrkestaPay, then meet at the event's row;
-    one applies it, the other waits for that commit and finds the event settled."""
+    """Two threads process one event at the same moment: both read OrkestaPay, then meet at the order's lock (taken
+    before any event row is written); one applies it, the other waits for that commit and finds the event
+    settled."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL's row locks: set TEST_DATABASE_URL (scripts/test does)")
     order = started_and_paid(fake_orkestapay)

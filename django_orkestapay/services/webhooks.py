@@ -161,8 +161,9 @@ def receive_webhook(*, message_id: str, body: bytes, headers: Mapping[str, str])
 
 def _settle(event: Event, status: str, *, error: str = "", order_id: uuid.UUID | None = None) -> bool:
     """Record one processing's outcome on ``event``, unless another processing settled it first (processed or
-    ignored): one conditional ``UPDATE``, which in a transaction also holds the event's row, so a concurrent
-    processing of the same event waits here until this one commits, then finds it settled. A failure sets when the
+    ignored): one conditional ``UPDATE``; for a processed event it is made under the order's lock, in
+    :func:`process_event`'s transaction, so a concurrent processing of the same event waits until this one commits,
+    then finds it settled. A failure sets when the
     reprocess sweep takes it up again (:func:`retry_at`). Returns whether this processing's outcome was recorded."""
     error = error[:2000]
     processed_at = timezone.now() if status in _SETTLED else None
