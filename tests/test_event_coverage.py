@@ -21,7 +21,8 @@ from django_orkestapay.models import Event, EventStatus, Order, OrderStatus, Ref
 from django_orkestapay.services import event_coverage, reprocessing
 from django_orkestapay.services import webhooks as webhook_services
 from django_orkestapay.services.sync import read_attempt
-from tests.conftest import make_order, make_paid_order
+from tests.conftest import make_paid_order
+from tests.test_webhooks import started_and_paid as started
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,15 +52,6 @@ def paid_signals():
 
 def order_reads(fake, remote_order_id: str) -> int:
     return int(fake.count_requests("GET", f"/v1/orders/{remote_order_id}"))
-
-
-def started(fake, *, pay: bool = True) -> Order:
-    order = make_order()
-    checkout = services.start_checkout(order, build_absolute_uri=lambda path: f"http://testserver{path}")
-    if pay:
-        fake.pay(checkout.orkestapay_checkout_id)
-    order.refresh_from_db()
-    return order
 
 
 def test_one_read_settles_the_older_events_of_the_same_order(orkestapay_settings, fake_orkestapay, paid_signals):
