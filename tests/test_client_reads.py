@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -175,6 +176,7 @@ def test_an_outage_of_any_read_fails_the_whole_read(
         rsps.add(responses.GET, payment_url("pay_a"), json=payment("pay_a"))
     url = {"order": ORDER_URL, "list": PAYMENTS_URL, "payment": payment_url("pay_a")}[failing]
     rsps.replace(responses.GET, url, status=503, json={"message": "busy"})
+    rsps.assert_all_requests_are_fired = False  # a failed read cancels its calls that have not started yet
 
     with pytest.raises(ServerError):
         client.read_order(ORDER_ID)
@@ -183,6 +185,7 @@ def test_an_outage_of_any_read_fails_the_whole_read(
 def test_an_order_that_cannot_be_read_fails_the_read(rsps: responses.RequestsMock, client: OrkestaPayClient) -> None:
     rsps.replace(responses.GET, ORDER_URL, json={"order_id": ORDER_ID})  # no status
     rsps.add(responses.GET, PAYMENTS_URL, json={"content": []})
+    rsps.assert_all_requests_are_fired = False  # a failed read cancels its calls that have not started yet
 
     with pytest.raises(MalformedResponseError, match="status is missing"):
         client.read_order(ORDER_ID)
@@ -233,3 +236,22 @@ def test_the_read_threads_are_made_again_in_a_forked_process() -> None:
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_failed_read_leaves_none_of_its_calls_running(rsps: responses.RequestsMock, client: OrkestaPayClient) -> None:
+    """The list answers 503 while an expected payment's read is still out: the read raises only once that call is
+    over, so no call of a failed read holds one of the process's shared read threads afterwards."""
+    finished = threading.Event()
+
+    def slow_payment(request: Any) -> tuple[int, dict[str, str], str]:
+        time.sleep(0.3)
+        finished.set()
+        return 200, {"Content-Type": "application/json"}, json.dumps(payment("pay_a"))
+
+    rsps.add(responses.GET, PAYMENTS_URL, status=503, json={"message": "busy"})
+    rsps.add_callback(responses.GET, payment_url("pay_a"), callback=slow_payment)
+
+    with pytest.raises(ServerError):
+        client.read_order(ORDER_ID, payment_ids=["pay_a"])
+
+    assert finished.is_set()

@@ -3,8 +3,10 @@ order stored before an event's read began are settled by that read; nothing else
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -17,7 +19,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_orkestapay import services, signals
-from django_orkestapay.models import Event, EventStatus, Order, OrderStatus, RefundStatus
+from django_orkestapay.client.reads import MAX_PAYMENT_READS
+from django_orkestapay.exceptions import APIConnectionError
+from django_orkestapay.models import Event, EventStatus, Order, OrderStatus, Payment, Refund, RefundStatus
 from django_orkestapay.services import event_coverage, reprocessing
 from django_orkestapay.services import webhooks as webhook_services
 from django_orkestapay.services.sync import read_attempt
@@ -258,3 +262,170 @@ def test_the_admin_names_the_event_whose_read_settled_one(admin_client, orkestap
     assert page.status_code == 200
     assert "field-covered_by" in page.text
     assert reverse("admin:orkestapay_event_change", args=[newest.pk]) in page.text
+
+
+# ----------------------------------------------------------------------- found in review: what coverage must not do
+
+
+def without_details(read: Any) -> Any:
+    """The read as OrkestaPay's public record shows some answers: the payment named, its amounts left out."""
+    strip = lambda p: dataclasses.replace(p, amount=None, refunded=None, transactions=(), partial=True)  # noqa: E731
+    remote = dataclasses.replace(read.remote, payments=tuple(map(strip, read.remote.payments)))
+    return dataclasses.replace(read, remote=remote, listed=tuple(map(strip, read.listed)))
+
+
+@pytest.mark.parametrize("processed", ["older", "newer"])
+def test_the_newest_body_fills_in_a_payment_whichever_event_is_processed(
+    orkestapay_settings, fake_orkestapay, monkeypatch, processed
+):
+    """A purchase event (nothing refunded) and a later refund event (all of it refunded in OrkestaPay's portal),
+    the API naming the payment without amounts: the refund lands whether the older or the newer event's read
+    covers the other."""
+    paid = make_paid_order(fake_orkestapay)
+    payment = {"payment_id": paid.orkestapay_payment_id}
+    purchase = stored(
+        paid.orkestapay_order_id,
+        paid.merchant_order_id,
+        ago=60,
+        **payment,
+        amount={"captured": "990.00", "refunded": "0.00", "currency": "MXN"},
+    )
+    refund = stored(
+        paid.orkestapay_order_id,
+        paid.merchant_order_id,
+        "payment.refund",
+        ago=30,
+        **payment,
+        amount={"captured": "990.00", "refunded": "990.00", "currency": "MXN"},
+    )
+    monkeypatch.setattr(webhook_services, "read_attempt", lambda c, **kw: without_details(read_attempt(c, **kw)))
+    first, other = (purchase, refund) if processed == "older" else (refund, purchase)
+
+    assert reprocessing.process_stored_event(first.pk) == "processed"
+
+    other.refresh_from_db()
+    assert (other.status, other.covered_by_id) == (EventStatus.PROCESSED, first.pk)
+    assert Payment.objects.get(orkestapay_payment_id=paid.orkestapay_payment_id).refunded_amount == Decimal("990.00")
+
+
+@pytest.mark.orkestapay_profile("evidence")  # no transaction id, no refunded amount: only the event can tell
+def test_a_refund_event_settled_by_another_events_read_settles_no_later_refund(
+    orkestapay_settings, fake_orkestapay, monkeypatch
+):
+    """The refund event's own read was out when another event's read covered it (and settled the refund): its own
+    processing then applies its read, but must not settle the shop's next pending refund of that payment."""
+    paid = make_paid_order(fake_orkestapay)
+    fake_orkestapay.refund_outcome = "pending"
+    first = services.refund_order(paid, amount=Decimal("100.00"))
+    payment = {"payment_id": paid.orkestapay_payment_id}
+    refund_event = stored(paid.orkestapay_order_id, paid.merchant_order_id, "payment.refund", ago=60, **payment)
+    capture = stored(paid.orkestapay_order_id, paid.merchant_order_id, "payment.capture", ago=30, **payment)
+    second: list[Refund] = []
+
+    def read(checkout: Any, **kwargs: Any) -> Any:
+        answer = read_attempt(checkout, **kwargs)
+        monkeypatch.setattr(webhook_services, "read_attempt", read_attempt)
+        assert reprocessing.process_stored_event(capture.pk) == "processed"  # covers the refund event
+        first.refresh_from_db()
+        assert first.status == RefundStatus.SUCCEEDED
+        second.append(services.refund_order(Order.objects.get(pk=paid.pk), amount=Decimal("50.00")))
+        return answer
+
+    monkeypatch.setattr(webhook_services, "read_attempt", read)
+    assert reprocessing.process_stored_event(refund_event.pk) == "processed"
+
+    second[0].refresh_from_db()
+    assert second[0].status == RefundStatus.PENDING
+
+
+def test_a_covered_events_payment_is_always_read(orkestapay_settings, fake_orkestapay, monkeypatch):
+    """One read reads at most MAX_PAYMENT_READS payments by id: an event whose payment would not fit is left to
+    its own processing, not settled unread."""
+    order = started(fake_orkestapay)
+    many = [
+        stored(order.orkestapay_order_id, order.merchant_order_id, ago=60 + n, payment_id=f"pay_{n:02d}")
+        for n in range(MAX_PAYMENT_READS + 3)
+    ]
+    newest = stored(order.orkestapay_order_id, order.merchant_order_id, ago=10, payment_id="pay_own")
+    asked: list[list[str]] = []
+
+    def read(checkout: Any, **kwargs: Any) -> Any:
+        asked.append(list(kwargs["payment_ids"]))
+        return read_attempt(checkout, **kwargs)
+
+    monkeypatch.setattr(webhook_services, "read_attempt", read)
+    assert reprocessing.process_stored_event(newest.pk) == "processed"
+
+    covered = set(Event.objects.filter(covered_by=newest).values_list("pk", flat=True))
+    assert len(covered) == MAX_PAYMENT_READS - 1  # with the event's own payment, as many as one read reads
+    assert len(asked[0]) == MAX_PAYMENT_READS
+    assert {e.pk for e in many} - covered == {e.pk for e in many[-4:]}  # the oldest, left RECEIVED
+    assert set(Event.objects.filter(pk__in=[e.pk for e in many[-4:]]).values_list("status", flat=True)) == {
+        EventStatus.RECEIVED
+    }
+
+
+def test_an_event_older_than_the_reconcile_window_is_not_covered(orkestapay_settings, fake_orkestapay, settings):
+    order = started(fake_orkestapay)
+    window = float(settings.ORKESTAPAY.get("RECONCILE_WINDOW") or 3 * 86400)
+    ancient = stored(order.orkestapay_order_id, order.merchant_order_id, ago=window + 60)
+    newest = stored(order.orkestapay_order_id, order.merchant_order_id, ago=10)
+
+    assert reprocessing.process_stored_event(newest.pk) == "processed"
+
+    ancient.refresh_from_db()
+    assert (ancient.status, ancient.covered_by_id) == (EventStatus.RECEIVED, None)
+
+
+@pytest.mark.postgres
+def test_an_events_first_failure_beside_a_read_that_covers_it_does_not_deadlock(
+    orkestapay_settings, fake_orkestapay, monkeypatch
+):
+    """B's read of the older event fails while A, holding the order's lock, is about to settle that event as
+    covered: B records the failure under the order's lock too, so it waits for A instead of holding the event's
+    row against it (PostgreSQL: the failure's foreign key to the order needs the order's row)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's row locks: set TEST_DATABASE_URL (scripts/test does)")
+    order = started(fake_orkestapay)
+    sibling = stored(order.orkestapay_order_id, order.merchant_order_id, ago=60)
+    covering = stored(order.orkestapay_order_id, order.merchant_order_id, ago=30)
+    a_locked = threading.Event()
+
+    def read(checkout: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "B":
+            assert a_locked.wait(20)
+            raise APIConnectionError("connection reset")
+        return read_attempt(checkout, **kwargs)
+
+    settle_covered = event_coverage.settle_covered
+
+    def settle_slowly(covered: Any, **kwargs: Any) -> Any:
+        a_locked.set()
+        time.sleep(1.0)  # B's failure is recorded meanwhile
+        return settle_covered(covered, **kwargs)
+
+    monkeypatch.setattr(webhook_services, "read_attempt", read)
+    monkeypatch.setattr(webhook_services, "settle_covered", settle_slowly)
+    outcomes: dict[str, Any] = {}
+
+    def run(name: str, pk: int) -> None:
+        try:
+            outcomes[name] = reprocessing.process_stored_event(pk)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            outcomes[name] = exc
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, name="A", args=("A", covering.pk)),
+        threading.Thread(target=run, name="B", args=("B", sibling.pk)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    # B waited for A's commit, then found its event settled by A's read: nothing left for OrkestaPay to retry
+    assert outcomes == {"A": "processed", "B": "duplicate"}
+    sibling.refresh_from_db()
+    assert (sibling.status, sibling.covered_by_id) == (EventStatus.PROCESSED, covering.pk)

@@ -104,14 +104,29 @@ def read_order(client: OrderReader, order_id: str, *, payment_ids: Iterable[str]
     expected = expected[:MAX_PAYMENT_READS]
     context = client.pinned_token()  # the token, once, before the threads: they share it (and never ask the cache)
     pool = shared_pool()
-    list_call = pool.submit(context.copy().run, client.read_order_payments, order_id)
-    detail_calls = _run(pool, context, _detail_reads(client, expected))
+    in_flight: list[Future[Any]] = []
     try:
-        order = context.copy().run(client.get_order, order_id)  # here, meanwhile: one thread fewer to hand over to
-    except BaseException:
-        in_flight: list[Future[Any]] = [list_call, *detail_calls.values()]
-        wait(in_flight)  # nothing of this read is left running once it has failed
+        return _read_all(client, order_id, expected, context, pool, in_flight)
+    except BaseException:  # nothing of a failed read is left queued or running (it would hold a shared thread)
+        for call in in_flight:
+            call.cancel()
+        wait(in_flight)
         raise
+
+
+def _read_all(
+    client: OrderReader,
+    order_id: str,
+    expected: list[str],
+    context: contextvars.Context,
+    pool: ThreadPoolExecutor,
+    in_flight: list[Future[Any]],
+) -> OrderRead:
+    list_call = pool.submit(context.copy().run, client.read_order_payments, order_id)
+    in_flight.append(list_call)
+    detail_calls = _run(pool, context, _detail_reads(client, expected))
+    in_flight += detail_calls.values()
+    order = context.copy().run(client.get_order, order_id)  # here, meanwhile: one thread fewer to hand over to
     problems: list[str] = []
     listed: dict[str, RemotePayment] = {}
     try:
@@ -126,7 +141,9 @@ def read_order(client: OrderReader, order_id: str, *, payment_ids: Iterable[str]
     # An expected payment's failed read counts only when the list names it: the ids may come from a buyer's URL.
     problems += [line for pid, line in failed.items() if pid in listed]
     missing = [pid for pid, payment in listed.items() if payment.needs_detail and pid not in detail_calls]
-    second, failed = _collect(_run(pool, context, _detail_reads(client, missing)))
+    second_calls = _run(pool, context, _detail_reads(client, missing))
+    in_flight += second_calls.values()
+    second, failed = _collect(second_calls)
     details.update(second)
     problems += failed.values()
     payments: list[RemotePayment] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 
+from django.db import router
 from django.db.models import Exists, OuterRef, QuerySet
 
 from ..models import Checkout, CheckoutStatus, Order, Payment, PaymentStatus
@@ -22,7 +23,8 @@ LIVE_ATTEMPTS = (CheckoutStatus.OPEN, CheckoutStatus.PENDING)
 def attempts_of(order: Order) -> list[Checkout]:
     """The order's checkouts, newest first, each annotated with ``payment_in_progress`` and ``money_received``
     (one query: an order has a handful of checkouts), each with ``order`` set to ``order``."""
-    checkouts = list(_annotated_attempts().filter(order=order))
+    database = router.db_for_read(Checkout, instance=order)  # the order's database, as its related manager's
+    checkouts = list(_annotated_attempts().using(database).filter(order=order))
     for checkout in checkouts:
         checkout.order = order
     return checkouts

@@ -13,7 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,12 +24,12 @@ from django.utils import timezone
 from .. import __version__, conf
 from ..client.evidence import DOCUMENTED_EVENT_TYPES
 from ..exceptions import APIConnectionError, APIError, OrkestaPayError, is_unusable_answer
-from ..models import Checkout, Event, EventStatus, Payment
+from ..models import Checkout, Event, EventStatus, Order, Payment
 from .apply import apply_reads
 from .attempts import AttemptRead
 from .batch import BatchSummary
-from .event_coverage import covered_by_read, settle_covered, was_covered
-from .locking import lock_order_row, take_write_lock
+from .event_coverage import covered_by_read, payment_bodies, settle_covered, was_covered
+from .locking import lock_order, lock_order_row, take_write_lock
 from .refund_sending import settle_by_refund_event
 from .rejections import record_rejection
 from .sync import read_attempt, record_failure
@@ -229,21 +229,24 @@ def process_event(event: Event) -> str:
         return "ignored" if ignored else "duplicate"
     order_ids = sorted({checkout.order_id for checkout in checkouts})  # one lock order: no deadlock between events
     covered = covered_by_read(event, parsed, checkouts)  # before the read is sent: what it will have seen
-    extra = ([parsed.payment] if parsed.payment else []) + covered.payments
-    refund_payment_ids = [parsed.payment_id] if parsed.event_type == "payment.refund" and parsed.payment_id else []
-    refund_payment_ids += covered.refund_payment_ids
+    extra = payment_bodies(event, parsed, covered)
     try:
         payment_ids = ([parsed.payment_id] if parsed.payment_id else []) + covered.payment_ids
         reads = [read_attempt(checkout, payment_ids=payment_ids) for checkout in checkouts]
         with transaction.atomic():
             take_write_lock(order_ids[0])  # first: SQLite's write lock (see services.locking)
             locked = {order_id: lock_order_row(order_id) for order_id in order_ids}
-            if not _settle(event, EventStatus.PROCESSED, order_id=checkouts[0].order_id) and not was_covered(event):
+            own = _settle(event, EventStatus.PROCESSED, order_id=checkouts[0].order_id)
+            if not own and not was_covered(event):
                 return "duplicate"
-            settle_covered(covered, by=event, order_id=checkouts[0].order_id)
+            # A refund event settles its refund once: by the processing that settled the event (itself, or the one
+            # whose read covered it), never again by a later one that finds it settled.
+            settled = settle_covered(covered, by=event, order_id=checkouts[0].order_id)
+            refunds = [parsed.payment_id] if own and parsed.event_type == "payment.refund" and parsed.payment_id else []
+            refunds += [sibling.payment_id for sibling in settled if sibling.refund and sibling.payment_id]
             for order_id in order_ids:
                 result = apply_reads(order_id, _of_order(reads, order_id), extra=extra, locked=locked[order_id])
-                for payment_id in dict.fromkeys(refund_payment_ids):  # covered ones: one order only
+                for payment_id in dict.fromkeys(refunds):  # covered ones: one order only
                     settle_by_refund_event(result.order, payment_id)
     except Exception as exc:  # noqa: BLE001 - recorded on the event; re-raised when transient
         return _failed(event, exc, checkouts[0].order_id)
@@ -255,9 +258,17 @@ def _of_order(reads: list[AttemptRead], order_id: uuid.UUID) -> list[AttemptRead
 
 
 def _failed(event: Event, exc: Exception, order_id: uuid.UUID) -> str:
-    """Record a failed processing on ``event``; re-raise a transient failure, else answer ``deferred``."""
+    """Record a failed processing on ``event``; re-raise a transient failure, else answer ``deferred``. An event
+    another processing settled meanwhile (its own, or a read that covered it) answers ``duplicate``: nothing is
+    left to retry."""
     event.refresh_from_db(fields=["status", "attempts", "error", "processed_at", "order"])  # rolled back
-    _settle(event, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}", order_id=order_id)
+    with transaction.atomic():  # under the order's lock, as every write to an event of an order (no deadlock)
+        with suppress(Order.DoesNotExist):
+            lock_order(order_id)
+        recorded = _settle(event, EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}", order_id=order_id)
+    if not recorded:
+        logger.info("Webhook event %s: its processing failed (%s), but it was settled meanwhile", event.message_id, exc)
+        return "duplicate"
     if is_transient(exc):
         logger.error("Webhook event %s failed (OrkestaPay retries it): %s", event.message_id, exc)
         raise exc

@@ -40,7 +40,14 @@ def test_the_recipe_pays_and_polls_through_the_json_endpoints(page: Page, shop: 
 
     load_recipe(page)  # on the page the buyer came back to
     answer = page.evaluate("() => orderStatus(sessionStorage.getItem('orkestapay-order'))")
-    assert answer == {"status": "paid", "status_label": "Paid", "paid": True, "payable": False}
+    assert answer == {
+        "status": "paid",
+        "status_label": "Paid",
+        "paid": True,
+        "payable": False,
+        "payment": "paid",
+        "instructions": None,
+    }
     assert shop.order_status(order_id) == "paid"
 
 
