@@ -429,3 +429,18 @@ def test_an_events_first_failure_beside_a_read_that_covers_it_does_not_deadlock(
     assert outcomes == {"A": "processed", "B": "duplicate"}
     sibling.refresh_from_db()
     assert (sibling.status, sibling.covered_by_id) == (EventStatus.PROCESSED, covering.pk)
+
+
+def test_a_payment_only_a_covered_event_names_cannot_hold_the_event_up(orkestapay_settings, fake_orkestapay):
+    """The read fails on a payment that only the older event named (OrkestaPay answering 503 for it): the event is
+    read again without coverage and processed; the older event is left to its own processing."""
+    order = started(fake_orkestapay)
+    older = stored(order.orkestapay_order_id, order.merchant_order_id, ago=60, payment_id="pay_unreadable")
+    newest = stored(order.orkestapay_order_id, order.merchant_order_id, ago=10)
+    fake_orkestapay.inject_fault("GET", "/v1/payments/pay_unreadable", "status", status=503, times=100)
+
+    assert reprocessing.process_stored_event(newest.pk) == "processed"
+
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    older.refresh_from_db()
+    assert (older.status, older.covered_by_id) == (EventStatus.RECEIVED, None)

@@ -28,7 +28,7 @@ from ..models import Checkout, Event, EventStatus, Order, Payment
 from .apply import apply_reads
 from .attempts import AttemptRead
 from .batch import BatchSummary
-from .event_coverage import covered_by_read, payment_bodies, settle_covered, was_covered
+from .event_coverage import Covered, covered_by_read, payment_bodies, settle_covered, was_covered
 from .locking import lock_order, lock_order_row, take_write_lock
 from .refund_sending import settle_by_refund_event
 from .rejections import record_rejection
@@ -229,10 +229,17 @@ def process_event(event: Event) -> str:
         return "ignored" if ignored else "duplicate"
     order_ids = sorted({checkout.order_id for checkout in checkouts})  # one lock order: no deadlock between events
     covered = covered_by_read(event, parsed, checkouts)  # before the read is sent: what it will have seen
-    extra = payment_bodies(event, parsed, covered)
     try:
-        payment_ids = ([parsed.payment_id] if parsed.payment_id else []) + covered.payment_ids
-        reads = [read_attempt(checkout, payment_ids=payment_ids) for checkout in checkouts]
+        try:
+            reads = _read_for(parsed, checkouts, covered)
+        except OrkestaPayError as exc:
+            if not _only_a_covered_payment_failed(exc, parsed, covered):
+                raise
+            # A payment only a covered event named cannot be read: this event is not held up by it; the covered
+            # events are left to their own processing.
+            covered = Covered()
+            reads = _read_for(parsed, checkouts, covered)
+        extra = payment_bodies(event, parsed, covered)
         with transaction.atomic():
             take_write_lock(order_ids[0])  # first: SQLite's write lock (see services.locking)
             locked = {order_id: lock_order_row(order_id) for order_id in order_ids}
@@ -251,6 +258,18 @@ def process_event(event: Event) -> str:
     except Exception as exc:  # noqa: BLE001 - recorded on the event; re-raised when transient
         return _failed(event, exc, checkouts[0].order_id)
     return "processed"
+
+
+def _read_for(parsed: WebhookPayload, checkouts: list[Checkout], covered: Covered) -> list[AttemptRead]:
+    """Read the event's attempts, with its own payment and those of the events the read covers."""
+    payment_ids = ([parsed.payment_id] if parsed.payment_id else []) + covered.payment_ids
+    return [read_attempt(checkout, payment_ids=payment_ids) for checkout in checkouts]
+
+
+def _only_a_covered_payment_failed(exc: OrkestaPayError, parsed: WebhookPayload, covered: Covered) -> bool:
+    """Whether the read failed on a payment that only a covered event named (``GET /v1/payments/{id}``)."""
+    others = set(covered.payment_ids) - {parsed.payment_id}
+    return bool(exc.path) and any(exc.path == f"/v1/payments/{payment_id}" for payment_id in others)
 
 
 def _of_order(reads: list[AttemptRead], order_id: uuid.UUID) -> list[AttemptRead]:
