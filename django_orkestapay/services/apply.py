@@ -72,11 +72,12 @@ def apply_reads(
     ``close`` (a checkout id and CANCELED or EXPIRED) closes that attempt, but only when the read shows it still
     open: never while a payment on it is in progress or completed. ``extra``: payment objects from elsewhere (signed
     webhook bodies); they only fill in the details of payments the API names (:func:`.attempts.reported_payments`).
-    ``locked``: the order, when the caller's transaction has locked it already (:func:`.locking.lock_order`).
+    ``locked``: the order ``order_id`` names, when the caller's transaction has locked it already
+    (:func:`.locking.lock_order_row`).
     """
     # No savepoint when nested (process_event): a failure here rolls the caller's whole transaction back anyway.
     with transaction.atomic(savepoint=False):
-        order = locked if locked is not None and locked.pk == order_id else lock_order(order_id)
+        order = locked if locked is not None else lock_order(order_id)
         checkouts = list(order.checkouts.all())
         by_pk = {checkout.pk: checkout for checkout in checkouts}
         answers = [reported_payments(read, extra) for read in reads]

@@ -122,7 +122,7 @@ def settle_covered(covered: Covered, *, by: Event, order_id: uuid.UUID) -> list[
     if not covered.siblings:
         return []
     by_pk = {s.pk: s for s in covered.siblings}
-    unsettled = Event.objects.filter(pk__in=list(by_pk), status__in=_UNSETTLED).exclude(pk=by.pk)
+    unsettled = Event.objects.filter(pk__in=list(by_pk), status__in=_UNSETTLED)  # never ``by``: not a sibling
     pks = list(unsettled.select_for_update().values_list("pk", flat=True))
     if pks:
         Event.objects.filter(pk__in=pks).update(
