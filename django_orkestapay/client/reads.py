@@ -107,10 +107,8 @@ def read_order(client: OrderReader, order_id: str, *, payment_ids: Iterable[str]
     in_flight: list[Future[Any]] = []
     try:
         return _read_all(client, order_id, expected, context, pool, in_flight)
-    except BaseException:  # nothing of a failed read is left queued or running (it would hold a shared thread)
-        for call in in_flight:
-            call.cancel()
-        wait(in_flight)
+    except BaseException:  # a failed read returns once all its calls are over: none holds a shared thread after it
+        wait(in_flight)  # (and none is cancelled: which calls were sent does not depend on the threads' timing)
         raise
 
 
